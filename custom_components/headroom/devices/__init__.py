@@ -1,0 +1,1 @@
+"""The device layer: buses, register tables, drivers and discovery; no Home Assistant."""

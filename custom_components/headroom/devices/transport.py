@@ -1,0 +1,38 @@
+"""The three-method protocol that everything above the bus talks to.
+
+A `RegisterTransport` is one device id on one bus (an RTU port, a Modbus TCP gateway or an
+RTU-over-TCP gateway). Drivers and discovery depend on this protocol only, so tests can
+plug in a fake register bank and the pymodbus version can change in one place.
+Addresses are 0-based wire addresses; values are 16-bit unsigned registers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, Protocol
+
+
+class RegisterTransport(Protocol):
+    """Read and write registers of one device.
+
+    Every method raises only `errors.DeviceError` subclasses.
+    """
+
+    @property
+    def device_id(self) -> int:
+        """Modbus device id (1-247) of the device this handle talks to."""
+        ...
+
+    async def read_holding(self, address: int, count: int) -> list[int]:
+        """Read `count` holding registers (function code 3)."""
+        ...
+
+    async def read_input(self, address: int, count: int) -> list[int]:
+        """Read `count` input registers (function code 4)."""
+        ...
+
+    async def write(
+        self, address: int, values: Sequence[int], *, function_code: Literal[6, 16] = 16
+    ) -> None:
+        """Write registers: FC 6 for a single register, FC 16 for one or more."""
+        ...

@@ -1,0 +1,1 @@
+"""The balancing engine: pure Python, no I/O, no clock reads, no Home Assistant."""

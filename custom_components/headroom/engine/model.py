@@ -1,0 +1,204 @@
+"""The balancing engine's inputs and outputs: plain, immutable values.
+
+Everything here is pure data. Currents are in amperes, power in watts, times in seconds
+on a monotonic clock that the caller supplies (the engine never reads a clock).
+
+Phases: grid phases are numbered 1, 2, 3. A supply uses grid phases
+single_phase -> (1,), split_phase -> (1, 2) (the two 120 V legs), three_phase -> (1, 2, 3).
+Per-phase tuples (`*_a` with one value per phase) always hold one value per phase of the
+supply, in grid-phase order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+MIN_CHARGE_A = 6.0
+"""IEC 61851: a conforming car does not charge below 6 A (10 % PWM duty)."""
+
+
+class Supply(StrEnum):
+    """How the home is connected to the grid."""
+
+    SINGLE_PHASE = "single_phase"
+    SPLIT_PHASE = "split_phase"
+    THREE_PHASE = "three_phase"
+
+    @property
+    def phases(self) -> tuple[int, ...]:
+        """Grid phases of this supply."""
+        return {
+            Supply.SINGLE_PHASE: (1,),
+            Supply.SPLIT_PHASE: (1, 2),
+            Supply.THREE_PHASE: (1, 2, 3),
+        }[self]
+
+
+class Mode(StrEnum):
+    """What the user asked the chargers to do."""
+
+    OFF = "off"
+    FAST = "fast"
+    SOLAR = "solar"
+    MIN_SOLAR = "min_solar"
+
+
+class ChargerState(StrEnum):
+    """IEC 61851 control-pilot state of a charger."""
+
+    A = "A"  # no vehicle
+    B = "B"  # vehicle connected, not charging
+    C = "C"  # charging
+    D = "D"  # charging, ventilation required
+    E = "E"  # error (CP shorted, no power)
+    F = "F"  # charger not available
+
+
+class Constraint(StrEnum):
+    """What limited a charger's current this cycle (the binding constraint)."""
+
+    NONE = "none"  # nothing limited it: it got what its car asks for
+    BREAKER = "breaker"  # the main breaker's headroom on a phase it draws from
+    CIRCUIT = "circuit"  # a shared charger circuit breaker
+    CHARGER_MAX = "charger_max"  # the charger's own maximum
+    CAR = "car"  # the car draws less than offered (or is full / not connected)
+    SOLAR = "solar"  # the PV surplus
+    FAIL_SAFE = "fail_safe"  # the meter is silent: fail-safe current
+    MODE_OFF = "mode_off"  # the user switched charging off or paused this charger
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChargerSettings:
+    """How one charger is installed and what the user allows it."""
+
+    charger_id: str
+    phases: tuple[int, ...]
+    """Grid phase each of the charger's lines is wired to: charger L1 -> phases[0], ...
+    A 1-phase charger on L2 is (2,); a split-phase 240 V charger is (1, 2)."""
+    max_a: float
+    min_a: float = MIN_CHARGE_A
+    priority: int = 1
+    """Higher first; equal priorities share equally."""
+    circuit: str | None = None
+    """Name of a shared charger circuit (see SiteSettings.circuits_a), if any."""
+    paused: bool = False
+    """The user paused this charger."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SolarSettings:
+    """Thresholds for the solar modes."""
+
+    start_delay_s: float = 60.0
+    stop_delay_s: float = 180.0
+    grid_tolerance_w: float = 100.0
+    """Solar only: grid import tolerated while following the surplus."""
+    surplus_stale_after_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimingSettings:
+    """The controller's timers (seconds)."""
+
+    meter_stale_after_s: float = 5.0
+    """No meter reading for this long: every charger goes to the fail-safe current."""
+    raise_hold_s: float = 10.0
+    """After any change, wait this long before raising a charger again."""
+    min_pause_s: float = 300.0
+    """A charger paused for lack of headroom stays paused at least this long."""
+    turn_s: float = 900.0
+    """When only one 6 A slot exists for two cars, each gets it for this long in turn."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SiteSettings:
+    """The installation: supply, main breaker, chargers, circuits, mode."""
+
+    supply: Supply
+    voltage_v: float
+    """Phase-to-neutral voltage (split phase: each leg, 120 V)."""
+    breaker_a: float
+    margin_a: float
+    fail_safe_a: float
+    """Current each charger falls back to when the meter is silent: 0 or >= 6 A."""
+    chargers: tuple[ChargerSettings, ...]
+    circuits_a: dict[str, float] = field(default_factory=dict)
+    """Shared charger circuits: name -> breaker rating per phase."""
+    mode: Mode = Mode.FAST
+    has_meter: bool = True
+    """False: power sharing only (chargers share breaker_a, house load unknown)."""
+    solar: SolarSettings = field(default_factory=SolarSettings)
+    timing: TimingSettings = field(default_factory=TimingSettings)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeterReading:
+    """Grid current per phase as the main meter measured it."""
+
+    currents_a: tuple[float, ...]
+    """One value per supply phase (see module docstring)."""
+    at: float
+    """When it was measured (caller's monotonic clock)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChargerReading:
+    """One charger as read this cycle."""
+
+    charger_id: str
+    state: ChargerState | None
+    """None when the charger could not be read: it is then assumed to draw its maximum."""
+    currents_a: tuple[float, ...] | None
+    """Measured current per charger line (L1..), None when unknown or the charger has no meter."""
+    setpoint_a: float | None = None
+    """The limit the charger reports it is applying, if it can say."""
+    wants_charge: bool = True
+    """False when the car is full or declined charge (known from the car or the session)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SurplusReading:
+    """PV surplus from the user's Home Assistant sensors (positive = exporting)."""
+
+    power_w: float
+    at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Snapshot:
+    """Everything the engine knows this cycle."""
+
+    now: float
+    meter: MeterReading | None
+    chargers: tuple[ChargerReading, ...]
+    surplus: SurplusReading | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChargerCommand:
+    """What one charger should do now, and why."""
+
+    charger_id: str
+    current_a: float
+    """0 = paused, otherwise within [min_a, max_a]; whole amperes."""
+    reason: Constraint
+    changed: bool
+    """True when this differs from the last command: only changed setpoints are written."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision:
+    """The engine's output for one cycle."""
+
+    commands: tuple[ChargerCommand, ...]
+    house_a: tuple[float, ...]
+    """House load per supply phase (grid current minus the chargers' draw)."""
+    headroom_a: tuple[float, ...]
+    """Breaker minus margin minus house load, per supply phase."""
+    available_a: float
+    """Current available to the chargers (the smallest phase headroom, or the fail-safe)."""
+    binding: Constraint
+    """What limited the site this cycle (the most restrictive command's reason)."""
+    fail_safe: bool
+    """True while the meter is silent and the fail-safe current applies."""

@@ -1,0 +1,1 @@
+"""Development tools: the device simulator and the closed-loop benchmark (never shipped)."""

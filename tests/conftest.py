@@ -9,4 +9,3 @@ from __future__ import annotations
 from custom_components.headroom.const import DOMAIN  # noqa: F401  (import order matters)
 
 pytest_plugins = "pytest_homeassistant_custom_component"
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import voluptuous as vol
+import probatio
 from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
 from homeassistant.const import CONF_NAME
 
@@ -26,5 +26,5 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
             return self.async_create_entry(title=user_input[CONF_NAME], data={})
         return self.async_show_form(
             step_id="user",
-            data_schema=vol.Schema({vol.Required(CONF_NAME, default=DEFAULT_NAME): str}),
+            data_schema=probatio.Schema({probatio.Required(CONF_NAME, default=DEFAULT_NAME): str}),
         )

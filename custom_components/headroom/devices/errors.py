@@ -1,4 +1,5 @@
-"""The device layer's exceptions: each class maps to exactly one behaviour upstream.
+"""
+The device layer's exceptions: each class maps to exactly one behaviour upstream.
 
 - ConnectionLost: the port or gateway is gone (adapter unplugged, socket closed). The bus
   reconnects with backoff; devices on it are unavailable meanwhile.

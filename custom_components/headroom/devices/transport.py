@@ -1,4 +1,5 @@
-"""The three-method protocol that everything above the bus talks to.
+"""
+The three-method protocol that everything above the bus talks to.
 
 A `RegisterTransport` is one device id on one bus (an RTU port, a Modbus TCP gateway or an
 RTU-over-TCP gateway). Drivers and discovery depend on this protocol only, so tests can
@@ -8,12 +9,15 @@ Addresses are 0-based wire addresses; values are 16-bit unsigned registers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 class RegisterTransport(Protocol):
-    """Read and write registers of one device.
+    """
+    Read and write registers of one device.
 
     Every method raises only `errors.DeviceError` subclasses.
     """

@@ -1,4 +1,5 @@
-"""The balancing engine's inputs and outputs: plain, immutable values.
+"""
+The balancing engine's inputs and outputs: plain, immutable values.
 
 Everything here is pure data. Currents are in amperes, power in watts, times in seconds
 on a monotonic clock that the caller supplies (the engine never reads a clock).

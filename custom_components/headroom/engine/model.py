@@ -93,6 +93,9 @@ class SolarSettings:
 
     start_delay_s: float = 60.0
     stop_delay_s: float = 180.0
+    stop_import_wh: float = 10.0
+    """Solar only: stop before the stop delay once this much grid energy has gone into
+    the cars since the surplus fell short of their minimum."""
     grid_tolerance_w: float = 100.0
     """Solar only: grid import tolerated while following the surplus."""
     surplus_stale_after_s: float = 30.0
@@ -110,6 +113,15 @@ class TimingSettings:
     """A charger paused for lack of headroom stays paused at least this long."""
     turn_s: float = 900.0
     """When only one 6 A slot exists for two cars, each gets it for this long in turn."""
+    car_response_s: float = 5.0
+    """How long a car may take to follow a new setpoint (IEC 61851 allows about 5 s)."""
+    raise_deadband_a: float = 0.25
+    """A raise needs this much more headroom than the next whole ampere: no hunting on
+    noise at a rounding edge. Cuts never wait for it."""
+    resume_hysteresis_a: float = 1.0
+    """A paused charger resumes only when its minimum plus this much fits."""
+    car_slack_a: float = 2.0
+    """A car drawing this much less than offered is offered its draw plus this much."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,0 +1,717 @@
+"""
+The balancer: a small stateful controller around the stateless allocation.
+
+Each `step` takes a snapshot and returns a decision. Time comes only from
+`snapshot.now`. The state kept between steps is per charger: its last command, when it
+changed, the raise window, the pause and turn clocks, the car's under-draw and the solar
+gate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .allocation import Demand, Limit, Share, allocate
+from .fail_safe import fail_safe_for_charger_a
+from .model import (
+    MIN_CHARGE_A,
+    ChargerCommand,
+    ChargerReading,
+    ChargerSettings,
+    ChargerState,
+    Constraint,
+    Decision,
+    Mode,
+    SiteSettings,
+    Snapshot,
+    Supply,
+)
+from .solar import DrawHistory, SolarGate, grid_import_w, solar_power_w
+
+_CAR_PRESENT = frozenset({ChargerState.B, ChargerState.C, ChargerState.D})
+_CHARGING = frozenset({ChargerState.C, ChargerState.D})
+_PAUSE_REASONS = frozenset({Constraint.BREAKER, Constraint.CIRCUIT, Constraint.SOLAR})
+"""Pauses the engine decided for lack of capacity: these keep the minimum pause."""
+_SEVERITY = (
+    Constraint.FAIL_SAFE,
+    Constraint.BREAKER,
+    Constraint.CIRCUIT,
+    Constraint.SOLAR,
+    Constraint.CHARGER_MAX,
+    Constraint.CAR,
+    Constraint.MODE_OFF,
+    Constraint.NONE,
+)
+"""Most restrictive first: the site's binding constraint is the first one any command has."""
+_DRAW_RESOLUTION_A = 0.1
+"""Measured draws within this of a whole ampere count as that ampere (meter resolution)."""
+_ACTIVE_LINE_A = 1.0
+"""A charger line carrying at least this much is one the car charges on."""
+
+
+@dataclass(slots=True)
+class _Memory:
+    """What the balancer remembers about one charger between steps."""
+
+    setpoint_a: float
+    must_write: bool = False
+    """The charger's own limit is unknown or invalid: write the next command anyway."""
+    previous_a: float = 0.0
+    changed_at: float | None = None
+    raise_since: float | None = None
+    raise_to_a: float = 0.0
+    running_since: float | None = None
+    waiting_since: float | None = None
+    paused_at: float | None = None
+    pause_reason: Constraint = Constraint.NONE
+    underdraw_since: float | None = None
+    car_cap_a: float | None = None
+    solar: SolarGate = field(default_factory=SolarGate)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Group:
+    """Chargers that share one capacity: a main-breaker phase or a circuit's phase."""
+
+    phase_index: int | None
+    """Index of the supply phase for the main breaker; None for a shared circuit."""
+    limit_a: float
+    """The circuit's rating (unused for the main breaker, whose headroom varies)."""
+    weights: dict[str, float]
+
+
+def _groups(settings: SiteSettings) -> tuple[_Group, ...]:
+    """Who shares what, worked out once per settings."""
+    groups = [
+        _Group(
+            phase_index=index,
+            limit_a=settings.breaker_a,
+            weights={c.charger_id: 1.0 for c in settings.chargers if phase in c.phases},
+        )
+        for index, phase in enumerate(settings.supply.phases)
+    ]
+    for name, circuit_a in settings.circuits_a.items():
+        for phase in settings.supply.phases:
+            weights = {
+                c.charger_id: 1.0
+                for c in settings.chargers
+                if c.circuit == name and phase in c.phases
+            }
+            if weights:
+                groups.append(_Group(phase_index=None, limit_a=circuit_a, weights=weights))
+    return tuple(groups)
+
+
+@dataclass(slots=True, kw_only=True)
+class _Charger:
+    """One charger as this step sees it."""
+
+    settings: ChargerSettings
+    charger_id: str
+    memory: _Memory
+    readable: bool
+    lines_a: tuple[float, ...] | None
+    """Measured current per charger line, None when unknown."""
+    counted_a: tuple[float, ...]
+    """Current per charger line taken off the grid reading to get the house load."""
+    enabled: bool
+    car_ok: bool
+    min_a: float
+    max_a: float
+
+    @property
+    def wants(self) -> bool:
+        """Whether this charger should be charging if capacity allowed."""
+        return self.enabled and self.readable and self.car_ok
+
+
+class Balancer:
+    """Keeps the main breaker from tripping while the chargers charge as fast as allowed."""
+
+    def __init__(self, settings: SiteSettings) -> None:
+        """Start with no history: the first raise waits the hold time."""
+        _validate(settings)
+        self._settings = settings
+        self._groups = _groups(settings)
+        self._bounds_a = _bounds_a(settings)
+        self._last_allocation: dict[bool, tuple[object, dict[str, Share]]] = {}
+        self._draw_history = DrawHistory(keep_s=settings.solar.surplus_stale_after_s)
+        self._memory: dict[str, _Memory] = {}
+        zeros = tuple(0.0 for _ in settings.supply.phases)
+        self._house_a = zeros
+        self._headroom_a = tuple(settings.breaker_a - settings.margin_a for _ in zeros)
+
+    @property
+    def settings(self) -> SiteSettings:
+        """The site settings in force."""
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: SiteSettings) -> None:
+        """Swap the settings (mode, limits) and keep the timers of the chargers that stay."""
+        _validate(settings)
+        ids = {charger.charger_id for charger in settings.chargers}
+        self._memory = {key: value for key, value in self._memory.items() if key in ids}
+        if settings.supply != self._settings.supply:
+            zeros = tuple(0.0 for _ in settings.supply.phases)
+            self._house_a = zeros
+            self._headroom_a = tuple(settings.breaker_a - settings.margin_a for _ in zeros)
+        self._settings = settings
+        self._groups = _groups(settings)
+        self._bounds_a = _bounds_a(settings)
+        self._draw_history.keep_s = settings.solar.surplus_stale_after_s
+
+    def step(self, snapshot: Snapshot) -> Decision:
+        """Decide every charger's current for this cycle."""
+        settings = self._settings
+        now = snapshot.now
+        readings = {reading.charger_id: reading for reading in snapshot.chargers}
+        chargers = [
+            self._see(charger, readings.get(charger.charger_id), now)
+            for charger in settings.chargers
+        ]
+        if settings.has_meter and not _meter_fresh(snapshot, settings):
+            return self._fail_safe(chargers, now)
+
+        if settings.has_meter and snapshot.meter is not None:
+            self._house_a = _house_load_a(settings, snapshot.meter.currents_a, chargers)
+        else:
+            self._house_a = tuple(0.0 for _ in settings.supply.phases)
+        limit_a = settings.breaker_a - settings.margin_a
+        self._headroom_a = tuple(limit_a - house_a for house_a in self._house_a)
+
+        for charger in chargers:
+            self._track_car(charger, now)
+        order = self._admission_order(chargers, now)
+        solar_a = self._solar_shares(order, snapshot, now)
+
+        readable = [charger for charger in order if charger.readable]
+        cut = self._allocate(chargers, readable, solar_a, now, raising=False)
+        # The stricter raise figure only matters when some charger could go up.
+        rising = any(cut[c.charger_id].current_a > c.memory.setpoint_a for c in readable)
+        rise = self._allocate(chargers, readable, solar_a, now, raising=True) if rising else cut
+
+        outcome = {
+            c.charger_id: (
+                self._settle(c, cut[c.charger_id], rise[c.charger_id], now),
+                cut[c.charger_id].reason,
+            )
+            for c in readable
+        }
+        if len(readable) < len(chargers):
+            outcome.update(self._unreadable(chargers, outcome))
+        commands = [self._record(c, *outcome[c.charger_id], now) for c in chargers]
+        available_a = max(0.0, min(self._headroom_a))
+        return self._decision(commands, available_a, fail_safe=False)
+
+    def _unreadable(
+        self, chargers: list[_Charger], outcome: dict[str, tuple[float, Constraint]]
+    ) -> dict[str, tuple[float, Constraint]]:
+        """
+        Command the chargers that cannot be read.
+
+        Each is assumed at its maximum (reserved in the limits for the others) and sent
+        the fail-safe current, which its own watchdog falls back to as well; less when
+        even that does not fit what the other chargers leave of the headroom or circuit.
+        """
+        left_a = [
+            (self._headroom_a[g.phase_index] if g.phase_index is not None else g.limit_a)
+            - sum(outcome[key][0] for key in g.weights if key in outcome)
+            for g in self._groups
+        ]
+        result = {}
+        for charger in chargers:
+            if charger.readable:
+                continue
+            if not charger.enabled:
+                result[charger.charger_id] = (0.0, Constraint.MODE_OFF)
+                continue
+            indexes = [i for i, g in enumerate(self._groups) if charger.charger_id in g.weights]
+            current_a = min(
+                fail_safe_for_charger_a(
+                    self._settings.fail_safe_a, min_a=charger.min_a, max_a=charger.max_a
+                ),
+                float(math.floor(min(left_a[i] for i in indexes))),
+            )
+            if current_a < charger.min_a:
+                current_a = 0.0
+            for index in indexes:
+                left_a[index] -= current_a
+            result[charger.charger_id] = (current_a, Constraint.FAIL_SAFE)
+        return result
+
+    def _see(
+        self, charger: ChargerSettings, reading: ChargerReading | None, now: float
+    ) -> _Charger:
+        memory = self._memory.get(charger.charger_id)
+        if memory is None:
+            # Start from what the charger says it applies, so an unchanged limit is not
+            # rewritten after a restart; an unknown or invalid one is written at once.
+            reported_a = reading.setpoint_a if reading is not None else None
+            setpoint_a = _valid_setpoint_a(reported_a, charger)
+            memory = _Memory(setpoint_a=setpoint_a, must_write=setpoint_a != reported_a)
+            self._memory[charger.charger_id] = memory
+        readable = reading is not None and reading.state is not None
+        lines_a = _line_currents_a(charger, reading, self._settings.supply)
+        state = reading.state if reading is not None else None
+        if lines_a is not None:
+            counted_a = lines_a
+        elif state in _CHARGING:
+            counted_a = tuple(_assumed_draw_a(memory, now, self._settings) for _ in charger.phases)
+        else:
+            # Unknown draw stays in the house load: that overstates the house, never under.
+            counted_a = tuple(0.0 for _ in charger.phases)
+        return _Charger(
+            settings=charger,
+            charger_id=charger.charger_id,
+            memory=memory,
+            readable=readable,
+            lines_a=lines_a,
+            counted_a=counted_a,
+            enabled=self._settings.mode != Mode.OFF and not charger.paused,
+            car_ok=reading is not None and state in _CAR_PRESENT and reading.wants_charge,
+            min_a=self._bounds_a[charger.charger_id][0],
+            max_a=self._bounds_a[charger.charger_id][1],
+        )
+
+    def _track_car(self, charger: _Charger, now: float) -> None:
+        """
+        Offer a car that draws much less than offered only its draw plus some slack.
+
+        The slack lets it rise back: once it draws close to what it is offered, the cap
+        goes and it gets its full share again.
+        """
+        memory = charger.memory
+        timing = self._settings.timing
+        if charger.lines_a is None or memory.setpoint_a <= 0.0 or not charger.car_ok:
+            memory.car_cap_a = None
+            memory.underdraw_since = None
+            return
+        draw_a = max(charger.lines_a)
+        if draw_a >= memory.setpoint_a - 1.0:
+            memory.car_cap_a = None
+            memory.underdraw_since = None
+            return
+        settled = memory.changed_at is None or now - memory.changed_at >= timing.car_response_s
+        offer_a = max(
+            charger.min_a, math.ceil(draw_a - _DRAW_RESOLUTION_A) + math.ceil(timing.car_slack_a)
+        )
+        current_cap_a = memory.car_cap_a if memory.car_cap_a is not None else math.inf
+        if (
+            not settled
+            or draw_a > memory.setpoint_a - timing.car_slack_a
+            or offer_a >= current_cap_a
+        ):
+            memory.underdraw_since = None
+            return
+        if memory.underdraw_since is None:
+            memory.underdraw_since = now
+        if now - memory.underdraw_since >= timing.raise_hold_s:
+            memory.car_cap_a = float(offer_a)
+            memory.underdraw_since = None
+
+    def _pause_blocked(self, charger: _Charger, now: float) -> bool:
+        memory = charger.memory
+        return (
+            memory.setpoint_a <= 0.0
+            and memory.paused_at is not None
+            and now - memory.paused_at < self._settings.timing.min_pause_s
+        )
+
+    def _admission_order(self, chargers: list[_Charger], now: float) -> list[_Charger]:
+        """
+        Order the chargers for admission at their minimum.
+
+        Within a priority: running chargers, then the longest waiting, then running
+        chargers whose turn is over (so that two cars take turns on one 6 A slot).
+        """
+
+        def key(indexed: tuple[int, _Charger]) -> tuple[int, int, float, int]:
+            index, charger = indexed
+            memory = charger.memory
+            if memory.setpoint_a > 0.0:
+                group = 2 if self._turn_over(charger, chargers, now) else 0
+                since = memory.running_since if memory.running_since is not None else now
+            else:
+                group = 1
+                since = memory.waiting_since if memory.waiting_since is not None else now
+            return (-charger.settings.priority, group, since, index)
+
+        return [charger for _, charger in sorted(enumerate(chargers), key=key)]
+
+    def _turn_over(self, charger: _Charger, chargers: list[_Charger], now: float) -> bool:
+        waiting_since = [
+            rival.memory.waiting_since
+            for rival in chargers
+            if rival is not charger
+            and rival.settings.priority == charger.settings.priority
+            and rival.memory.waiting_since is not None
+            and not self._pause_blocked(rival, now)
+        ]
+        running_since = charger.memory.running_since
+        if not waiting_since or running_since is None:
+            return False
+        turn_started = max(running_since, min(s for s in waiting_since if s is not None))
+        return now - turn_started >= self._settings.timing.turn_s
+
+    def _solar_shares(
+        self, order: list[_Charger], snapshot: Snapshot, now: float
+    ) -> dict[str, float]:
+        """Share the PV power between the chargers (solar modes) and run the solar gates."""
+        settings = self._settings
+        if settings.mode not in {Mode.SOLAR, Mode.MIN_SOLAR}:
+            return {}
+        draw_w = sum(sum(c.counted_a) for c in order if c.readable) * settings.voltage_v
+        self._draw_history.add(now, draw_w)
+        surplus = snapshot.surplus
+        if surplus is not None and not math.isfinite(surplus.power_w):
+            surplus = None
+        stale_after_s = settings.solar.surplus_stale_after_s
+        power_w = solar_power_w(
+            surplus,
+            now=now,
+            chargers_draw_w=self._draw_history.at(surplus.at) if surplus else draw_w,
+            stale_after_s=stale_after_s,
+        )
+        import_w = grid_import_w(
+            surplus, now=now, chargers_draw_w=draw_w, stale_after_s=stale_after_s
+        )
+        candidates = [c for c in order if c.wants and not self._pause_blocked(c, now)]
+        weights = {c.charger_id: settings.voltage_v * _active_lines(c) for c in candidates}
+        demands = []
+        for charger in candidates:
+            need_a = charger.min_a
+            if settings.mode == Mode.SOLAR and charger.memory.solar.on:
+                # A running charger keeps going while the import stays within tolerance.
+                need_a -= settings.solar.grid_tolerance_w / weights[charger.charger_id]
+            cap_a, reason = _car_cap(charger)
+            demands.append(
+                Demand(
+                    charger_id=charger.charger_id,
+                    priority=charger.settings.priority,
+                    min_a=charger.min_a,
+                    need_a=need_a,
+                    cap_a=cap_a,
+                    cap_reason=reason,
+                )
+            )
+        limit = Limit(reason=Constraint.SOLAR, capacity=power_w, weights=weights)
+        shares = allocate(demands, [limit], whole_amps=False)
+        solar_a = {charger_id: share.current_a for charger_id, share in shares.items()}
+        for charger in order:
+            if settings.mode != Mode.SOLAR or not charger.wants:
+                charger.memory.solar.reset()
+            elif charger.charger_id in solar_a:
+                charger.memory.solar.update(
+                    covered=solar_a[charger.charger_id] > 0.0,
+                    now=now,
+                    import_w=import_w,
+                    settings=settings.solar,
+                )
+        return solar_a
+
+    def _demand(
+        self, charger: _Charger, solar_a: dict[str, float], now: float, *, raising: bool
+    ) -> Demand:
+        """Say what a readable charger may take; `raising` asks for the stricter raise figure."""
+        settings = self._settings
+        memory = charger.memory
+        cap_a = 0.0
+        reason = Constraint.NONE
+        if not charger.enabled:
+            reason = Constraint.MODE_OFF
+        elif not charger.car_ok:
+            reason = Constraint.CAR
+        elif self._pause_blocked(charger, now):
+            reason = memory.pause_reason
+        elif settings.mode == Mode.SOLAR and not memory.solar.on:
+            reason = Constraint.SOLAR
+        else:
+            cap_a, reason = _car_cap(charger)
+            if settings.mode in {Mode.SOLAR, Mode.MIN_SOLAR}:
+                pv_a = solar_a.get(charger.charger_id, 0.0)
+                if raising:
+                    pv_a -= settings.timing.raise_deadband_a
+                pv_a = max(charger.min_a, pv_a)
+                if pv_a < cap_a:
+                    cap_a, reason = pv_a, Constraint.SOLAR
+        need_a = charger.min_a
+        if memory.setpoint_a <= 0.0:
+            need_a += settings.timing.resume_hysteresis_a
+        return Demand(
+            charger_id=charger.charger_id,
+            priority=charger.settings.priority,
+            min_a=charger.min_a,
+            need_a=need_a,
+            cap_a=cap_a,
+            cap_reason=reason,
+            setpoint_a=memory.setpoint_a,
+        )
+
+    def _allocate(
+        self,
+        chargers: list[_Charger],
+        readable: list[_Charger],
+        solar_a: dict[str, float],
+        now: float,
+        *,
+        raising: bool,
+    ) -> dict[str, Share]:
+        demands = tuple(
+            self._demand(charger, solar_a, now, raising=raising) for charger in readable
+        )
+        limits = self._limits(chargers, raising=raising)
+        # The allocation is a pure function of these; inputs often repeat from one cycle
+        # to the next (a steady house), so the last result is kept.
+        key = (
+            demands,
+            tuple((limit.reason, limit.capacity, tuple(limit.weights.items())) for limit in limits),
+        )
+        cached = self._last_allocation.get(raising)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        shares = allocate(demands, limits, whole_amps=True)
+        self._last_allocation[raising] = (key, shares)
+        return shares
+
+    def _limits(self, chargers: list[_Charger], *, raising: bool) -> list[Limit]:
+        """
+        Build the limits: the main breaker per phase and each shared circuit per phase.
+
+        Unreadable chargers are taken as drawing their maximum on their phases.
+        """
+        slack_a = self._settings.timing.raise_deadband_a if raising else 0.0
+        unreadable_a = {c.charger_id: c.max_a for c in chargers if not c.readable}
+        limits = []
+        for group in self._groups:
+            if group.phase_index is None:
+                reason, capacity_a = Constraint.CIRCUIT, group.limit_a
+            else:
+                reason, capacity_a = Constraint.BREAKER, self._headroom_a[group.phase_index]
+            weights = group.weights
+            if unreadable_a:
+                capacity_a -= sum(unreadable_a.get(key, 0.0) for key in weights)
+                weights = {key: 1.0 for key in weights if key not in unreadable_a}
+            limits.append(Limit(reason=reason, capacity=capacity_a - slack_a, weights=weights))
+        return limits
+
+    def _settle(self, charger: _Charger, cut: Share, rise: Share, now: float) -> float:
+        """
+        Move the setpoint towards the allocation: cut at once, raise gently.
+
+        A raise waits until the stricter raise figure (with the deadband) has stayed above
+        the setpoint for the hold time and the last change is at least the hold time old;
+        it then goes to the lowest allocation seen meanwhile.
+        """
+        memory = charger.memory
+        hold_s = self._settings.timing.raise_hold_s
+        if cut.current_a < memory.setpoint_a:
+            return cut.current_a
+        if min(rise.current_a, cut.current_a) <= memory.setpoint_a:
+            memory.raise_since = None
+            return memory.setpoint_a
+        if memory.raise_since is None:
+            memory.raise_since = now
+            memory.raise_to_a = cut.current_a
+        else:
+            memory.raise_to_a = min(memory.raise_to_a, cut.current_a)
+        held = memory.changed_at is None or now - memory.changed_at >= hold_s
+        if held and now - memory.raise_since >= hold_s:
+            return memory.raise_to_a
+        return memory.setpoint_a
+
+    def _record(
+        self, charger: _Charger, current_a: float, reason: Constraint, now: float
+    ) -> ChargerCommand:
+        memory = charger.memory
+        changed = current_a != memory.setpoint_a or memory.must_write
+        memory.must_write = False
+        if current_a != memory.setpoint_a:
+            if current_a <= 0.0:
+                memory.running_since = None
+                memory.paused_at = now if reason in _PAUSE_REASONS else None
+                memory.pause_reason = reason
+            elif memory.setpoint_a <= 0.0:
+                memory.running_since = now
+                memory.paused_at = None
+            memory.previous_a = memory.setpoint_a
+            memory.setpoint_a = current_a
+            memory.changed_at = now
+            memory.raise_since = None
+        if charger.wants and current_a <= 0.0:
+            if memory.waiting_since is None:
+                memory.waiting_since = now
+        else:
+            memory.waiting_since = None
+        return ChargerCommand(
+            charger_id=charger.charger_id, current_a=current_a, reason=reason, changed=changed
+        )
+
+    def _fail_safe(self, chargers: list[_Charger], now: float) -> Decision:
+        """Send every enabled charger to the fail-safe current at once: the meter is silent."""
+        settings = self._settings
+        current_a = {
+            c.charger_id: fail_safe_for_charger_a(
+                settings.fail_safe_a, min_a=c.min_a, max_a=c.max_a
+            )
+            if c.enabled
+            else 0.0
+            for c in chargers
+        }
+        # The installer's figure ignores shared circuits: keep those within their rating.
+        for name, circuit_a in settings.circuits_a.items():
+            members = [c for c in chargers if c.settings.circuit == name]
+            sharing = max(
+                (
+                    sum(
+                        1 for c in members if phase in c.settings.phases and current_a[c.charger_id]
+                    )
+                    for phase in settings.supply.phases
+                ),
+                default=0,
+            )
+            for charger in members:
+                per_charger_a = math.floor(circuit_a / sharing) if sharing else 0.0
+                if current_a[charger.charger_id] > per_charger_a:
+                    current_a[charger.charger_id] = (
+                        float(per_charger_a) if per_charger_a >= charger.min_a else 0.0
+                    )
+        commands = []
+        for charger in chargers:
+            reason = Constraint.FAIL_SAFE if charger.enabled else Constraint.MODE_OFF
+            # The fail-safe is no pause, and no raise may rest on readings from before it.
+            charger.memory.paused_at = None
+            charger.memory.raise_since = None
+            commands.append(self._record(charger, current_a[charger.charger_id], reason, now))
+        return self._decision(commands, settings.fail_safe_a, fail_safe=True)
+
+    def _decision(
+        self, commands: list[ChargerCommand], available_a: float, *, fail_safe: bool
+    ) -> Decision:
+        reasons = {command.reason for command in commands}
+        if fail_safe:
+            reasons.add(Constraint.FAIL_SAFE)
+        binding = next((reason for reason in _SEVERITY if reason in reasons), Constraint.NONE)
+        return Decision(
+            commands=tuple(commands),
+            house_a=self._house_a,
+            headroom_a=self._headroom_a,
+            available_a=available_a,
+            binding=binding,
+            fail_safe=fail_safe,
+        )
+
+
+def _validate(settings: SiteSettings) -> None:
+    """Reject settings that cannot work (the integration shows them as a repair issue)."""
+    problems = []
+    if settings.voltage_v <= 0.0:
+        problems.append(f"voltage_v must be positive, got {settings.voltage_v}")
+    if settings.fail_safe_a < 0.0:
+        problems.append(f"fail_safe_a must not be negative, got {settings.fail_safe_a}")
+    ids = [charger.charger_id for charger in settings.chargers]
+    if len(set(ids)) != len(ids):
+        problems.append(f"charger ids must be unique, got {ids}")
+    for charger in settings.chargers:
+        name = charger.charger_id
+        if not charger.phases or len(set(charger.phases)) != len(charger.phases):
+            problems.append(f"{name}: phases must be distinct and not empty")
+        if not set(charger.phases) <= set(settings.supply.phases):
+            problems.append(f"{name}: phases {charger.phases} not on a {settings.supply} supply")
+        if charger.max_a < _min_a(charger):
+            problems.append(f"{name}: max_a {charger.max_a} is below its minimum")
+        if charger.circuit is not None and charger.circuit not in settings.circuits_a:
+            problems.append(f"{name}: unknown circuit {charger.circuit!r}")
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+def _bounds_a(settings: SiteSettings) -> dict[str, tuple[float, float]]:
+    """Each charger's whole-ampere minimum and maximum, worked out once per settings."""
+    return {c.charger_id: (_min_a(c), float(math.floor(c.max_a))) for c in settings.chargers}
+
+
+def _min_a(charger: ChargerSettings) -> float:
+    """Return the charger's minimum as whole amperes, never below 6 A."""
+    return float(math.ceil(max(charger.min_a, MIN_CHARGE_A)))
+
+
+def _valid_setpoint_a(reported_a: float | None, charger: ChargerSettings) -> float:
+    """Return the nearest valid command at or below the limit a charger reports (0: none)."""
+    if reported_a is None or not math.isfinite(reported_a) or reported_a <= 0.0:
+        return 0.0
+    setpoint_a = float(math.floor(min(reported_a, charger.max_a)))
+    return setpoint_a if setpoint_a >= _min_a(charger) else 0.0
+
+
+def _meter_fresh(snapshot: Snapshot, settings: SiteSettings) -> bool:
+    meter = snapshot.meter
+    # A reading that is not a number is no reading: the meter counts as silent.
+    return (
+        meter is not None
+        and len(meter.currents_a) == len(settings.supply.phases)
+        and all(math.isfinite(current_a) for current_a in meter.currents_a)
+        and snapshot.now - meter.at <= settings.timing.meter_stale_after_s
+    )
+
+
+def _line_currents_a(
+    charger: ChargerSettings, reading: ChargerReading | None, supply: Supply
+) -> tuple[float, ...] | None:
+    """Measured current per charger line, one per wired phase; None when unknown."""
+    if reading is None or reading.state is None or not reading.currents_a:
+        return None
+    if not all(math.isfinite(value) for value in reading.currents_a):
+        return None
+    values = [abs(value) for value in reading.currents_a[: len(charger.phases)]]
+    if supply == Supply.SPLIT_PHASE and len(values) == 1:
+        # A 240 V charger draws the same current on both legs; many report it once.
+        values *= len(charger.phases)
+    values += [0.0] * (len(charger.phases) - len(values))
+    return tuple(values)
+
+
+def _assumed_draw_a(memory: _Memory, now: float, settings: SiteSettings) -> float:
+    """
+    Estimate the draw of a charging car whose charger cannot measure it.
+
+    Its command, or the one before while the car may still be following the change.
+    """
+    responding = (
+        memory.changed_at is not None and now - memory.changed_at < settings.timing.car_response_s
+    )
+    return memory.previous_a if responding else memory.setpoint_a
+
+
+def _house_load_a(
+    settings: SiteSettings, grid_a: tuple[float, ...], chargers: list[_Charger]
+) -> tuple[float, ...]:
+    """
+    Compute the house load per grid phase: grid current minus what the chargers draw.
+
+    Never below zero: PV export is not counted as breaker capacity.
+    """
+    phases = settings.supply.phases
+    draw_a = dict.fromkeys(phases, 0.0)
+    for charger in chargers:
+        for phase, line_a in zip(charger.settings.phases, charger.counted_a, strict=True):
+            draw_a[phase] += line_a
+    return tuple(max(0.0, grid - draw_a[phase]) for phase, grid in zip(phases, grid_a, strict=True))
+
+
+def _active_lines(charger: _Charger) -> int:
+    """How many lines the car charges on: measured when it draws, else all wired ones."""
+    if charger.lines_a is not None:
+        active = sum(1 for line_a in charger.lines_a if line_a >= _ACTIVE_LINE_A)
+        if active:
+            return active
+    return len(charger.settings.phases)
+
+
+def _car_cap(charger: _Charger) -> tuple[float, Constraint]:
+    """Return the charger's maximum, or less when its car has shown it draws less."""
+    cap_a = charger.memory.car_cap_a
+    if cap_a is not None and cap_a < charger.max_a:
+        return cap_a, Constraint.CAR
+    return charger.max_a, Constraint.CHARGER_MAX

@@ -1,0 +1,111 @@
+"""Solar charging: the power the chargers may take from PV, and the start/stop gate."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .model import SolarSettings, SurplusReading
+
+_J_PER_WH = 3600.0
+
+
+def solar_power_w(
+    surplus: SurplusReading | None, *, now: float, chargers_draw_w: float, stale_after_s: float
+) -> float:
+    """
+    Power the chargers may take from PV without importing from the grid.
+
+    The surplus is the grid export the house sensors report, which already includes what
+    the chargers draw now; the chargers may therefore take their present draw plus the
+    surplus. Counting the surplus alone would halve every step and make the loop swing.
+    A stale or missing surplus counts as no PV at all, so solar charging winds down.
+    """
+    if surplus is None or now - surplus.at > stale_after_s:
+        return 0.0
+    return max(0.0, chargers_draw_w + surplus.power_w)
+
+
+def grid_import_w(
+    surplus: SurplusReading | None, *, now: float, chargers_draw_w: float, stale_after_s: float
+) -> float:
+    """Return what the chargers draw from the grid now (all of it, surplus unknown)."""
+    if surplus is None or now - surplus.at > stale_after_s:
+        return chargers_draw_w
+    return min(chargers_draw_w, max(0.0, -surplus.power_w))
+
+
+@dataclass(slots=True)
+class DrawHistory:
+    """
+    What the chargers drew recently.
+
+    A surplus reading can lag the charger readings by seconds; paired with the draw it
+    saw, it still gives the right PV power instead of counting a change twice.
+    """
+
+    keep_s: float
+    samples: deque[tuple[float, float]] = field(default_factory=deque)
+
+    def add(self, now: float, draw_w: float) -> None:
+        """Record the chargers' draw now and forget what no surplus can refer to."""
+        self.samples.append((now, draw_w))
+        while len(self.samples) > 1 and self.samples[1][0] <= now - self.keep_s:
+            self.samples.popleft()
+
+    def at(self, time_s: float) -> float:
+        """Return the draw at `time_s` (the latest sample not after it, else the oldest)."""
+        for sample_s, draw_w in reversed(self.samples):
+            if sample_s <= time_s:
+                return draw_w
+        return self.samples[0][1]
+
+
+@dataclass(slots=True)
+class SolarGate:
+    """Solar only: whether a charger may run, with start and stop delays against flapping."""
+
+    on: bool = False
+    covered_since: float | None = None
+    short_since: float | None = None
+    short_import_j: float = 0.0
+    """Grid energy drawn since the surplus fell short."""
+    last_at: float = 0.0
+
+    def update(
+        self, *, covered: bool, now: float, import_w: float, settings: SolarSettings
+    ) -> bool:
+        """
+        Feed whether the surplus covers the charger's minimum now; return whether it runs.
+
+        It starts once the surplus has covered the minimum for the start delay and stops
+        once it has not for the stop delay, or sooner once the grid energy drawn since
+        then reaches the stop budget (a cloud that takes all the PV should not cost three
+        minutes of grid power); in between it keeps its state.
+        """
+        if covered:
+            self.short_since = None
+            if self.covered_since is None:
+                self.covered_since = now
+            if now - self.covered_since >= settings.start_delay_s:
+                self.on = True
+        else:
+            self.covered_since = None
+            if self.short_since is None:
+                self.short_since = now
+                self.short_import_j = 0.0
+            else:
+                self.short_import_j += import_w * (now - self.last_at)
+            over_budget = self.short_import_j >= settings.stop_import_wh * _J_PER_WH
+            if now - self.short_since >= settings.stop_delay_s or over_budget:
+                self.on = False
+        self.last_at = now
+        return self.on
+
+    def reset(self) -> None:
+        """Forget the surplus history (the car left or does not want charge)."""
+        self.on = False
+        self.covered_since = None
+        self.short_since = None

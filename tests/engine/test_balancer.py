@@ -1,0 +1,861 @@
+"""The balancer's rules, case by case (DESIGN section 2)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+
+import pytest
+from engine_support import Car, Loop, charger, currents, idle, reading, site, snapshot
+
+from custom_components.headroom.engine import Balancer
+from custom_components.headroom.engine.model import (
+    ChargerState,
+    Constraint,
+    Decision,
+    Mode,
+    SiteSettings,
+    Snapshot,
+    SolarSettings,
+    Supply,
+    TimingSettings,
+)
+
+FAST_TIMING = TimingSettings(raise_hold_s=10.0, min_pause_s=30.0, turn_s=120.0)
+
+
+def run(
+    balancer: Balancer, make: Callable[[float], Snapshot], start: float, seconds: int
+) -> list[Decision]:
+    return [balancer.step(make(start + offset)) for offset in range(seconds)]
+
+
+def settled(
+    settings: SiteSettings, make: Callable[[float], Snapshot], seconds: int = 40
+) -> Decision:
+    return run(Balancer(settings), make, 0.0, seconds)[-1]
+
+
+# --- house load and headroom -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("supply", "phases", "grid_a", "lines_a", "house_a"),
+    [
+        (Supply.SINGLE_PHASE, (1,), (30.0,), (12.0,), (18.0,)),
+        # A 1-phase charger on L2 of a three-phase supply.
+        (Supply.THREE_PHASE, (2,), (10.0, 20.0, 10.0), (8.0,), (10.0, 12.0, 10.0)),
+        # A 3-phase charger wired with rotation: its L1 on grid L2, L2 on L3, L3 on L1.
+        (Supply.THREE_PHASE, (2, 3, 1), (20.0, 20.0, 20.0), (5.0, 6.0, 7.0), (13.0, 15.0, 14.0)),
+        # Split phase: a 240 V charger draws on both legs.
+        (Supply.SPLIT_PHASE, (1, 2), (40.0, 35.0), (30.0, 30.0), (10.0, 5.0)),
+        # ... and many report the current once.
+        (Supply.SPLIT_PHASE, (1, 2), (40.0, 35.0), (30.0,), (10.0, 5.0)),
+        # A 3-phase charger whose meter reports one line only: the others count as 0.
+        (Supply.THREE_PHASE, (1, 2, 3), (20.0, 20.0, 20.0), (8.0,), (12.0, 20.0, 20.0)),
+        # Grid below what the charger says it draws (PV export, meter error): never below 0.
+        (Supply.SINGLE_PHASE, (1,), (3.0,), (16.0,), (0.0,)),
+    ],
+)
+def test_house_load_is_grid_minus_charger_draw_per_phase(supply, phases, grid_a, lines_a, house_a):
+    settings = site(charger(phases=phases, max_a=32.0), supply=supply, breaker_a=50.0)
+    decision = Balancer(settings).step(snapshot(0.0, grid_a, reading(currents_a=lines_a)))
+    assert decision.house_a == pytest.approx(house_a)
+    assert decision.headroom_a == pytest.approx(tuple(49.0 - h for h in house_a))
+    assert decision.available_a == pytest.approx(min(49.0 - h for h in house_a))
+
+
+def test_a_charger_that_cannot_measure_counts_its_command_once_the_car_followed():
+    balancer = Balancer(site(charger(max_a=32.0)))
+    # Reported limit 16 A at start; no current measurement.
+    decision = balancer.step(snapshot(0.0, (26.0,), reading(currents_a=None, setpoint_a=16.0)))
+    assert decision.house_a == (10.0,)
+    # Not charging (state B): its draw stays in the house load.
+    decision = balancer.step(
+        snapshot(1.0, (26.0,), reading(currents_a=None, setpoint_a=16.0, state=ChargerState.B))
+    )
+    assert decision.house_a == (26.0,)
+
+
+def test_a_charger_that_cannot_measure_counts_its_old_command_while_the_car_responds():
+    settings = site(charger(max_a=32.0), breaker_a=40.0, timing=FAST_TIMING)
+    balancer = Balancer(settings)
+    balancer.step(snapshot(0.0, (36.0,), reading(currents_a=None, setpoint_a=20.0)))
+    # House 16 -> 26: cut from 20 to 13 at once.
+    decision = balancer.step(snapshot(1.0, (46.0,), reading(currents_a=None, setpoint_a=20.0)))
+    assert currents(decision) == {"a": 13.0}
+    # The car still draws 20 A for a few seconds: the house is still 26 A, not 33 A.
+    decision = balancer.step(snapshot(2.0, (46.0,), reading(currents_a=None, setpoint_a=13.0)))
+    assert decision.house_a == (26.0,)
+    assert currents(decision) == {"a": 13.0}
+    decision = balancer.step(snapshot(7.0, (39.0,), reading(currents_a=None, setpoint_a=13.0)))
+    assert decision.house_a == (26.0,)
+
+
+# --- what a charger gets -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("max_a", "house_a", "expected", "reason"),
+    [
+        (32.0, 10.0, 29.0, Constraint.BREAKER),
+        (16.0, 10.0, 16.0, Constraint.CHARGER_MAX),
+        (32.0, 22.5, 16.0, Constraint.BREAKER),  # 16.5 rounds down
+        # Starting needs the minimum plus 1 A of hysteresis plus the 0.25 A raise deadband.
+        (32.0, 31.7, 7.0, Constraint.BREAKER),
+        (32.0, 31.8, 0.0, Constraint.BREAKER),
+        (32.0, 33.0, 0.0, Constraint.BREAKER),
+        (32.0, 33.5, 0.0, Constraint.BREAKER),  # 5.5 A cannot charge: pause
+        (32.0, 45.0, 0.0, Constraint.BREAKER),  # the house alone is over the limit
+        (16.5, 0.0, 16.0, Constraint.CHARGER_MAX),  # a fractional maximum rounds down
+    ],
+)
+def test_one_charger_gets_the_headroom_up_to_its_maximum(max_a, house_a, expected, reason):
+    settings = site(charger(max_a=max_a))
+
+    def make(now: float) -> Snapshot:
+        return snapshot(now, (house_a,), idle())
+
+    decision = settled(settings, make)
+    assert currents(decision) == {"a": expected}
+    assert decision.commands[0].reason == reason
+
+
+@pytest.mark.parametrize(
+    ("house_a", "circuit_a", "expected", "reason"),
+    [
+        ((0.0, 0.0, 0.0), 40.0, {"a": 12.0, "b": 12.0}, Constraint.BREAKER),
+        ((0.0, 0.0, 0.0), 21.0, {"a": 11.0, "b": 10.0}, Constraint.CIRCUIT),
+        ((0.0, 0.0, 0.0), 25.0, {"a": 12.0, "b": 12.0}, Constraint.BREAKER),
+        ((0.0, 0.0, 0.0), 90.0, {"a": 12.0, "b": 12.0}, Constraint.BREAKER),
+        ((0.0, 10.5, 0.0), 40.0, {"a": 7.0, "b": 6.0}, Constraint.BREAKER),
+        # 12 A on L2: the second would start at 6 A but needs 7 A (hysteresis).
+        ((0.0, 12.0, 0.0), 40.0, {"a": 12.0, "b": 0.0}, Constraint.BREAKER),
+        ((10.0, 8.0, 0.0), 40.0, {"a": 8.0, "b": 8.0}, Constraint.BREAKER),
+        # L1 is short for the 3-phase charger only: the 1-phase one takes the rest of L2.
+        ((14.0, 0.0, 0.0), 40.0, {"a": 10.0, "b": 14.0}, Constraint.BREAKER),
+    ],
+)
+def test_two_chargers_three_phase_with_a_shared_circuit(house_a, circuit_a, expected, reason):
+    settings = site(
+        charger("a", (1, 2, 3), 16.0, circuit="shared"),
+        charger("b", (2,), 16.0, circuit="shared"),
+        supply=Supply.THREE_PHASE,
+        breaker_a=25.0,
+        circuits_a={"shared": circuit_a},
+    )
+
+    def make(now: float) -> Snapshot:
+        return snapshot(now, house_a, idle("a"), idle("b"))
+
+    decision = settled(settings, make)
+    assert currents(decision) == expected
+    assert decision.binding == reason
+
+
+@pytest.mark.parametrize(
+    ("house_a", "expected", "reason"),
+    [
+        ((10.0, 10.0), {"a": 30.0, "b": 30.0}, Constraint.CIRCUIT),
+        # Leg 1 has 29 A left and both chargers draw on it.
+        ((70.0, 10.0), {"a": 15.0, "b": 14.0}, Constraint.BREAKER),
+        ((20.0, 80.0), {"a": 10.0, "b": 9.0}, Constraint.BREAKER),
+        ((0.0, 0.0), {"a": 30.0, "b": 30.0}, Constraint.CIRCUIT),
+    ],
+)
+def test_split_phase_chargers_count_on_both_legs(house_a, expected, reason):
+    settings = site(
+        charger("a", (1, 2), 40.0, circuit="garage"),
+        charger("b", (1, 2), 40.0, circuit="garage"),
+        supply=Supply.SPLIT_PHASE,
+        voltage_v=120.0,
+        breaker_a=100.0,
+        circuits_a={"garage": 60.0},
+    )
+
+    def make(now: float) -> Snapshot:
+        return snapshot(now, house_a, idle("a"), idle("b"))
+
+    decision = settled(settings, make)
+    assert currents(decision) == expected
+    assert decision.binding == reason
+
+
+def test_higher_priority_charges_first():
+    settings = site(
+        charger("low", priority=1, max_a=32.0),
+        charger("high", priority=2, max_a=16.0),
+        breaker_a=40.0,
+    )
+
+    def make(house_a: float) -> Callable[[float], Snapshot]:
+        return lambda now: snapshot(now, (house_a,), idle("low"), idle("high"))
+
+    assert currents(settled(settings, make(10.0))) == {"high": 16.0, "low": 13.0}
+    assert currents(settled(settings, make(18.0))) == {"high": 16.0, "low": 0.0}
+
+
+def test_power_sharing_without_a_meter():
+    settings = site(
+        charger("a", max_a=32.0),
+        charger("b", max_a=32.0),
+        breaker_a=40.0,
+        margin_a=2.0,
+        has_meter=False,
+    )
+    decision = settled(settings, lambda now: snapshot(now, None, idle("a"), idle("b")))
+    assert currents(decision) == {"a": 19.0, "b": 19.0}
+    assert decision.fail_safe is False
+    assert decision.house_a == (0.0,)
+    assert decision.available_a == 38.0
+
+
+@pytest.mark.parametrize(
+    ("settings_change", "reading_change", "reason"),
+    [
+        ({"mode": Mode.OFF}, {}, Constraint.MODE_OFF),
+        ({}, {"state": ChargerState.A}, Constraint.CAR),
+        ({}, {"state": ChargerState.E}, Constraint.CAR),
+        ({}, {"state": ChargerState.F}, Constraint.CAR),
+        ({}, {"wants_charge": False}, Constraint.CAR),
+    ],
+)
+def test_off_and_no_car_mean_zero_at_once(settings_change, reading_change, reason):
+    balancer = Balancer(site(charger(max_a=16.0)))
+    decision = balancer.step(snapshot(0.0, (26.0,), reading(currents_a=(16.0,), setpoint_a=16.0)))
+    assert currents(decision) == {"a": 16.0}
+    assert decision.commands[0].changed is False
+    if settings_change:
+        balancer.settings = site(charger(max_a=16.0), **settings_change)
+    decision = balancer.step(
+        snapshot(1.0, (26.0,), reading(currents_a=(16.0,), setpoint_a=16.0, **reading_change))
+    )
+    assert currents(decision) == {"a": 0.0}
+    assert decision.commands[0].changed is True
+    assert decision.commands[0].reason == reason
+
+
+def test_a_user_paused_charger_is_off_and_the_other_takes_the_room():
+    settings = site(charger("a", max_a=32.0, paused=True), charger("b", max_a=32.0))
+    decision = settled(settings, lambda now: snapshot(now, (9.0,), idle("a"), idle("b")))
+    assert currents(decision) == {"a": 0.0, "b": 30.0}
+    assert decision.commands[0].reason == Constraint.MODE_OFF
+
+
+# --- cut at once, raise gently ------------------------------------------------------------
+
+
+def test_cut_at_once_by_the_whole_overshoot():
+    balancer = Balancer(site(charger(max_a=32.0)))
+    decision = balancer.step(snapshot(0.0, (39.0,), reading(currents_a=(29.0,), setpoint_a=29.0)))
+    assert currents(decision) == {"a": 29.0}
+    assert decision.commands[0].changed is False
+    # The house jumps by 9.5 A: the same cycle cuts by 10 A.
+    decision = balancer.step(snapshot(1.0, (48.5,), reading(currents_a=(29.0,))))
+    assert currents(decision) == {"a": 19.0}
+    assert decision.commands[0].changed is True
+    assert decision.commands[0].reason == Constraint.BREAKER
+    # The car has not followed yet: nothing more to cut.
+    decision = balancer.step(snapshot(2.0, (48.5,), reading(currents_a=(29.0,))))
+    assert currents(decision) == {"a": 19.0}
+    assert decision.commands[0].changed is False
+
+
+def test_raise_waits_for_the_hold_and_a_stable_headroom():
+    timing = TimingSettings(raise_hold_s=10.0)
+    balancer = Balancer(site(charger(max_a=32.0), timing=timing))
+    balancer.step(snapshot(0.0, (39.0,), reading(currents_a=(29.0,), setpoint_a=29.0)))
+    balancer.step(snapshot(1.0, (45.0,), reading(currents_a=(29.0,))))  # cut to 23
+    # The house drops back at t=2, but the car follows the cut only at t=4. The raise
+    # waits for 10 s of stable headroom (from t=2) and 10 s after the cut (from t=1).
+    for now in range(2, 12):
+        draw = 29.0 if now < 4 else 23.0
+        decision = balancer.step(snapshot(now, (11.0 + draw,), reading(currents_a=(draw,))))
+        assert currents(decision) == {"a": 23.0}, now
+    decision = balancer.step(snapshot(12.0, (34.0,), reading(currents_a=(23.0,))))
+    assert currents(decision) == {"a": 28.0}
+    assert decision.commands[0].changed is True
+
+
+def test_a_raise_goes_to_the_lowest_figure_seen_while_waiting():
+    timing = TimingSettings(raise_hold_s=10.0)
+    balancer = Balancer(site(charger(max_a=32.0), timing=timing))
+    balancer.step(snapshot(0.0, (22.0,), reading(currents_a=(10.0,), setpoint_a=10.0)))
+    houses = [12.0, 15.0, 12.0, 12.0, 12.0, 12.0, 12.0, 12.0, 12.0, 12.0]
+    decisions = [
+        balancer.step(snapshot(1.0 + i, (house + 10.0,), reading(currents_a=(10.0,))))
+        for i, house in enumerate(houses)
+    ]
+    assert [currents(d)["a"] for d in decisions[:-1]] == [10.0] * 9
+    # Waited the hold (t=0..10) and goes to 39 - 15 = 24, not 27.
+    assert currents(decisions[-1]) == {"a": 24.0}
+
+
+def test_no_hunting_on_a_rounding_edge():
+    # Headroom flickers between 17.9 and 18.1 A every second.
+    balancer = Balancer(site(charger(max_a=32.0)))
+    changes = 0
+    for now in range(300):
+        house = 21.1 if now % 2 else 20.9
+        decision = balancer.step(
+            snapshot(float(now), (house + 17.0,), reading(currents_a=(17.0,), setpoint_a=17.0))
+        )
+        changes += decision.commands[0].changed
+    assert currents(decision) == {"a": 17.0}
+    assert changes == 0
+
+
+@pytest.mark.parametrize(
+    ("headroom_a", "expected"),
+    [(18.1, 17.0), (18.2, 17.0), (18.3, 18.0), (19.0, 19.0)],
+)
+def test_a_raise_needs_a_little_more_than_the_next_ampere(headroom_a, expected):
+    balancer = Balancer(site(charger(max_a=32.0)))
+    house = 39.0 - headroom_a
+    decision = None
+    for now in range(30):
+        decision = balancer.step(
+            snapshot(float(now), (house + 17.0,), reading(currents_a=(17.0,), setpoint_a=17.0))
+        )
+    assert decision is not None
+    assert currents(decision) == {"a": expected}
+
+
+# --- pause, minimum pause and resume ---------------------------------------------------------
+
+
+def test_pause_stays_for_the_minimum_time_and_resumes_with_hysteresis():
+    timing = TimingSettings(raise_hold_s=10.0, min_pause_s=60.0, resume_hysteresis_a=1.0)
+    balancer = Balancer(site(charger(max_a=32.0), timing=timing))
+    balancer.step(snapshot(0.0, (40.0,), reading(currents_a=(10.0,), setpoint_a=10.0)))
+    decision = balancer.step(snapshot(1.0, (44.0,), reading(currents_a=(10.0,))))  # 5 A left
+    assert currents(decision) == {"a": 0.0}
+    assert decision.commands[0].reason == Constraint.BREAKER
+    # Room comes back at once, but the pause holds for 60 s.
+    for now in range(2, 61):
+        decision = balancer.step(snapshot(float(now), (20.0,), reading(currents_a=(0.0,))))
+        assert currents(decision) == {"a": 0.0}, now
+    # After the pause, 6.5 A is not enough to resume (6 + 1 A hysteresis) ...
+    for now in range(61, 100):
+        decision = balancer.step(snapshot(float(now), (32.5,), reading(currents_a=(0.0,))))
+        assert currents(decision) == {"a": 0.0}, now
+    # ... 7.5 A is, once it has held for the hold time.
+    decisions = [
+        balancer.step(snapshot(float(now), (31.5,), reading(currents_a=(0.0,))))
+        for now in range(100, 111)
+    ]
+    assert [currents(d)["a"] for d in decisions] == [0.0] * 10 + [7.0]
+
+
+def test_a_charger_stopped_by_its_car_resumes_without_the_minimum_pause():
+    timing = TimingSettings(raise_hold_s=10.0, min_pause_s=600.0)
+    balancer = Balancer(site(charger(max_a=16.0), timing=timing))
+    balancer.step(snapshot(0.0, (20.0,), reading(currents_a=(16.0,), setpoint_a=16.0)))
+    decision = balancer.step(snapshot(1.0, (4.0,), reading(wants_charge=False)))
+    assert currents(decision) == {"a": 0.0}
+    decisions = [balancer.step(snapshot(float(t), (4.0,), reading())) for t in range(2, 13)]
+    assert currents(decisions[-1]) == {"a": 16.0}
+
+
+def test_two_cars_take_turns_on_one_slot():
+    timing = TimingSettings(raise_hold_s=10.0, min_pause_s=30.0, turn_s=120.0)
+    settings = site(charger("a", max_a=16.0), charger("b", max_a=16.0), timing=timing)
+    cars = {"a": Car(), "b": Car()}
+    # 39 - 30 = 9 A: one car at a time.
+    loop = Loop(settings, cars, house_a=lambda _now: (30.0,))
+    steps = loop.run(800)
+    running = [
+        tuple(name for name, value in currents(step.decision).items() if value > 0)
+        for step in steps
+    ]
+    assert all(len(names) <= 1 for names in running)
+    holders = [names[0] for names in running if names]
+    switches = sum(1 for first, second in itertools.pairwise(holders) if first != second)
+    assert switches >= 4
+    assert holders.count("a") > 200
+    assert holders.count("b") > 200
+    # Never above the breaker for longer than the car takes to follow.
+    assert max(step.grid_a[0] for step in steps) <= 39.0 + 1e-9
+
+
+def test_no_turns_when_both_fit():
+    timing = TimingSettings(raise_hold_s=10.0, turn_s=60.0)
+    settings = site(charger("a", max_a=16.0), charger("b", max_a=16.0), timing=timing)
+    loop = Loop(settings, {"a": Car(), "b": Car()}, house_a=lambda _now: (20.0,))
+    steps = loop.run(400)
+    assert currents(steps[-1].decision) == {"a": 10.0, "b": 9.0}
+    assert sum(c.changed for step in steps[60:] for c in step.decision.commands) == 0
+
+
+# --- the car's measured draw ---------------------------------------------------------------
+
+
+def test_a_car_drawing_less_gives_its_room_to_the_other_and_can_rise_back():
+    settings = site(charger("a", max_a=32.0), charger("b", max_a=32.0), breaker_a=50.0)
+    cars = {"a": Car(max_a=10.0), "b": Car(max_a=32.0)}
+    loop = Loop(settings, cars, house_a=lambda _now: (9.0,))
+    steps = loop.run(120)
+    decision = steps[-1].decision
+    assert currents(decision) == {"a": 12.0, "b": 28.0}
+    assert decision.commands[0].reason == Constraint.CAR
+    # The car now takes more: it draws its 12 A, the cap goes, equal shares return.
+    cars["a"].max_a = 32.0
+    cars["a"].command(loop.now, 12.0)
+    steps = loop.run(120)
+    assert currents(steps[-1].decision) == {"a": 20.0, "b": 20.0}
+    assert max(step.grid_a[0] for step in steps) <= 50.0
+
+
+def test_a_car_that_draws_nothing_keeps_the_minimum_offered():
+    settings = site(charger(max_a=32.0))
+    balancer = Balancer(settings)
+    decisions = run(
+        balancer,
+        lambda now: snapshot(
+            now, (5.0,), reading(currents_a=(0.0,), setpoint_a=32.0, state=ChargerState.B)
+        ),
+        0.0,
+        40,
+    )
+    assert currents(decisions[-1]) == {"a": 6.0}
+    assert decisions[-1].commands[0].reason == Constraint.CAR
+
+
+def test_a_tapering_car_is_offered_less_as_it_draws_less():
+    settings = site(charger(max_a=32.0))
+    balancer = Balancer(settings)
+    run(
+        balancer,
+        lambda now: snapshot(now, (20.0,), reading(currents_a=(10.0,), setpoint_a=32.0)),
+        0.0,
+        30,
+    )
+    decisions = run(
+        balancer, lambda now: snapshot(now, (14.0,), reading(currents_a=(4.0,))), 30.0, 40
+    )
+    assert currents(decisions[-1]) == {"a": 6.0}
+
+
+# --- fail-safe -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("meter_age_s", "grid_a", "fail_safe"),
+    [
+        (0.0, (10.0,), False),
+        (5.0, (10.0,), False),
+        (5.1, (10.0,), True),
+        (60.0, (10.0,), True),
+        (0.0, None, True),
+        (0.0, (10.0, 10.0), True),  # a reading that does not match the supply
+    ],
+)
+def test_a_silent_meter_sends_every_charger_to_the_fail_safe(meter_age_s, grid_a, fail_safe):
+    settings = site(charger("a", max_a=32.0), charger("b", max_a=8.0), fail_safe_a=10.0)
+    balancer = Balancer(settings)
+    balancer.step(
+        snapshot(
+            0.0,
+            (30.0,),
+            reading("a", (20.0,), setpoint_a=20.0),
+            reading("b", (8.0,), setpoint_a=8.0),
+        )
+    )
+    decision = balancer.step(
+        snapshot(
+            100.0, grid_a, reading("a", (20.0,)), reading("b", (8.0,)), meter_at=100.0 - meter_age_s
+        )
+    )
+    assert decision.fail_safe is fail_safe
+    if fail_safe:
+        assert currents(decision) == {"a": 10.0, "b": 8.0}
+        assert {c.reason for c in decision.commands} == {Constraint.FAIL_SAFE}
+        assert decision.binding == Constraint.FAIL_SAFE
+        assert decision.available_a == 10.0
+        assert decision.house_a == (2.0,)  # the last known house load
+    else:
+        assert currents(decision) == {"a": 29.0, "b": 8.0}
+
+
+@pytest.mark.parametrize(
+    ("fail_safe_a", "mode", "expected"),
+    [
+        (0.0, Mode.FAST, {"a": 0.0, "b": 0.0}),
+        (4.0, Mode.FAST, {"a": 0.0, "b": 0.0}),  # below 6 A is no current at all
+        (16.0, Mode.FAST, {"a": 16.0, "b": 12.0}),  # never above a charger's maximum
+        (16.0, Mode.OFF, {"a": 0.0, "b": 0.0}),
+    ],
+)
+def test_fail_safe_current_per_charger(fail_safe_a, mode, expected):
+    settings = site(
+        charger("a", max_a=32.0), charger("b", max_a=12.0), fail_safe_a=fail_safe_a, mode=mode
+    )
+    decision = Balancer(settings).step(snapshot(0.0, None, reading("a"), reading("b")))
+    assert currents(decision) == expected
+    assert decision.fail_safe is True
+
+
+def test_fail_safe_keeps_a_shared_circuit_within_its_rating():
+    settings = site(
+        charger("a", max_a=32.0, circuit="c"),
+        charger("b", max_a=32.0, circuit="c"),
+        charger("c", max_a=32.0),
+        fail_safe_a=16.0,
+        circuits_a={"c": 20.0},
+    )
+    decision = Balancer(settings).step(
+        snapshot(0.0, None, reading("a"), reading("b"), reading("c"))
+    )
+    assert currents(decision) == {"a": 10.0, "b": 10.0, "c": 16.0}
+    settings = site(
+        charger("a", max_a=32.0, circuit="c"),
+        charger("b", max_a=32.0, circuit="c"),
+        fail_safe_a=16.0,
+        circuits_a={"c": 11.0},
+    )
+    decision = Balancer(settings).step(snapshot(0.0, None, reading("a"), reading("b")))
+    assert currents(decision) == {"a": 0.0, "b": 0.0}
+
+
+def test_after_the_fail_safe_the_meter_is_trusted_again_and_raises_wait():
+    timing = TimingSettings(raise_hold_s=10.0, meter_stale_after_s=5.0)
+    balancer = Balancer(site(charger(max_a=32.0), fail_safe_a=10.0, timing=timing))
+    balancer.step(snapshot(0.0, (30.0,), reading(currents_a=(20.0,), setpoint_a=20.0)))
+    for now in range(1, 6):
+        decision = balancer.step(
+            snapshot(float(now), (30.0,), reading(currents_a=(20.0,)), meter_at=0.0)
+        )
+        assert not decision.fail_safe
+    decision = balancer.step(snapshot(6.0, (30.0,), reading(currents_a=(20.0,)), meter_at=0.0))
+    assert decision.fail_safe
+    assert currents(decision) == {"a": 10.0}
+    decisions = run(
+        balancer, lambda now: snapshot(now, (20.0,), reading(currents_a=(10.0,))), 7.0, 12
+    )
+    assert [currents(d)["a"] for d in decisions[:9]] == [10.0] * 9
+    assert currents(decisions[-1]) == {"a": 29.0}
+
+
+def test_an_unreadable_charger_is_assumed_at_its_maximum():
+    settings = site(charger("a", max_a=16.0), charger("b", max_a=32.0), fail_safe_a=8.0)
+    # "a" cannot be read: it gets the fail-safe and "b" keeps room for a's 16 A.
+    decision = settled(
+        settings,
+        lambda now: snapshot(now, (20.0,), reading("a", None, state=None), idle("b")),
+    )
+    assert currents(decision) == {"a": 8.0, "b": 0.0}
+    decision = settled(
+        settings, lambda now: snapshot(now, (10.0,), reading("a", None, state=None), idle("b"))
+    )
+    # House 10 A (a's draw is unknown, so it stays in the house), 29 - 16 = 13 A for "b".
+    assert currents(decision) == {"a": 8.0, "b": 13.0}
+    assert decision.commands[0].reason == Constraint.FAIL_SAFE
+    # A charger missing from the snapshot is unreadable too.
+    decision = settled(settings, lambda now: snapshot(now, (10.0,), idle("b")))
+    assert currents(decision) == {"a": 8.0, "b": 13.0}
+
+
+def test_an_unreadable_charger_is_off_when_the_user_switched_it_off():
+    settings = site(charger("a", max_a=16.0, paused=True), fail_safe_a=8.0)
+    decision = Balancer(settings).step(snapshot(0.0, (10.0,), reading("a", None, state=None)))
+    assert currents(decision) == {"a": 0.0}
+    assert decision.commands[0].reason == Constraint.MODE_OFF
+
+
+def test_an_unreadable_charger_on_a_circuit_reserves_its_maximum_there():
+    settings = site(
+        charger("a", max_a=16.0, circuit="c"),
+        charger("b", max_a=32.0, circuit="c"),
+        breaker_a=100.0,
+        fail_safe_a=6.0,
+        circuits_a={"c": 30.0},
+    )
+    decision = settled(
+        settings, lambda now: snapshot(now, (0.0,), reading("a", None, state=None), idle("b"))
+    )
+    assert currents(decision) == {"a": 6.0, "b": 14.0}
+    assert decision.commands[1].reason == Constraint.CIRCUIT
+
+
+# --- solar ---------------------------------------------------------------------------------
+
+SOLAR_TIMING = TimingSettings(raise_hold_s=10.0, min_pause_s=30.0)
+SOLAR = SolarSettings(
+    start_delay_s=60.0, stop_delay_s=120.0, grid_tolerance_w=100.0, stop_import_wh=1000.0
+)
+
+
+def solar_loop(mode: Mode, pv_w: Callable[[float], float], **kwargs: object) -> Loop:
+    settings = site(charger(max_a=32.0), mode=mode, timing=SOLAR_TIMING, solar=SOLAR, **kwargs)
+    return Loop(settings, {"a": Car()}, house_a=lambda _now: (2.0,), pv_w=pv_w)
+
+
+def test_solar_only_starts_after_the_start_delay_and_follows_the_surplus():
+    # 2 A of house (460 W) and 3 kW PV: 2540 W, 11.04 A.
+    loop = solar_loop(Mode.SOLAR, lambda _now: 3000.0)
+    steps = loop.run(200)
+    first_on = next(step.now for step in steps if currents(step.decision)["a"] > 0)
+    assert 60.0 <= first_on <= 75.0
+    assert currents(steps[-1].decision) == {"a": 11.0}
+    assert steps[-1].decision.commands[0].reason == Constraint.SOLAR
+    assert all(step.surplus_w >= 0.0 for step in steps)
+
+
+def test_solar_only_holds_the_minimum_through_the_stop_delay_then_stops():
+    loop = solar_loop(Mode.SOLAR, lambda now: 3000.0 if now < 200 else 1200.0)
+    steps = loop.run(500)
+    at = {int(step.now): currents(step.decision)["a"] for step in steps}
+    assert at[199] == 11.0
+    assert at[201] == 6.0  # cut at once to the minimum
+    assert at[310] == 6.0  # still within the stop delay
+    assert at[330] == 0.0
+    settled_steps = [step for step in steps if step.now >= 340]
+    assert all(step.surplus_w >= 0.0 for step in settled_steps)
+    assert sum(c.changed for step in settled_steps for c in step.decision.commands) == 0
+
+
+@pytest.mark.parametrize(
+    ("pv_after_w", "stop_import_wh", "stops_at"),
+    [
+        # No PV: the car's 11 A come from the grid until it follows the cut (3 s), then
+        # its 6 A (1380 W); 10 Wh are used up 22 s later.
+        (0.0, 10.0, 225),
+        (0.0, 5.0, 212),
+        # 1200 W of PV for 460 W of house: 640 W from the grid at 6 A.
+        (1200.0, 10.0, 253),
+        # 140 W from the grid: the 120 s stop delay runs out first.
+        (1700.0, 10.0, 320),
+    ],
+)
+def test_solar_only_stops_sooner_when_the_grid_energy_budget_runs_out(
+    pv_after_w, stop_import_wh, stops_at
+):
+    solar = SolarSettings(start_delay_s=60.0, stop_delay_s=120.0, stop_import_wh=stop_import_wh)
+    settings = site(charger(max_a=32.0), mode=Mode.SOLAR, timing=SOLAR_TIMING, solar=solar)
+    loop = Loop(
+        settings,
+        {"a": Car()},
+        house_a=lambda _now: (2.0,),
+        pv_w=lambda now: 3000.0 if now < 200 else pv_after_w,
+    )
+    steps = loop.run(400)
+    first_off = next(s.now for s in steps if s.now > 200 and currents(s.decision)["a"] == 0.0)
+    assert first_off == pytest.approx(stops_at, abs=1.0)
+
+
+def test_solar_only_does_not_start_on_a_short_sunny_spell():
+    loop = solar_loop(Mode.SOLAR, lambda now: 3000.0 if now % 100 < 50 else 500.0)
+    steps = loop.run(600)
+    assert all(currents(step.decision)["a"] == 0.0 for step in steps)
+
+
+def test_solar_only_keeps_running_on_a_deficit_within_the_tolerance():
+    # Minimum is 6 A = 1380 W; the PV gives 460 + 1300 W: 80 W short, within 100 W.
+    loop = solar_loop(Mode.SOLAR, lambda now: 3000.0 if now < 100 else 1760.0)
+    steps = loop.run(600)
+    assert currents(steps[-1].decision) == {"a": 6.0}
+    assert steps[-1].surplus_w == pytest.approx(-80.0)
+
+
+def test_stale_surplus_counts_as_no_surplus():
+    settings = site(charger(max_a=32.0), mode=Mode.SOLAR, timing=SOLAR_TIMING, solar=SOLAR)
+    balancer = Balancer(settings)
+    run(
+        balancer,
+        lambda now: snapshot(
+            now, (12.0,), reading(currents_a=(10.0,), setpoint_a=10.0), surplus_w=0.0
+        ),
+        0.0,
+        100,
+    )
+    decisions = run(
+        balancer,
+        lambda now: snapshot(
+            now, (12.0,), reading(currents_a=(10.0,)), surplus_w=5000.0, surplus_at=50.0
+        ),
+        100.0,
+        200,
+    )
+    assert currents(decisions[0]) == {"a": 6.0}
+    assert currents(decisions[-1]) == {"a": 0.0}
+
+
+def test_min_solar_never_below_the_minimum_and_adds_the_surplus():
+    loop = solar_loop(Mode.MIN_SOLAR, lambda now: 0.0 if now < 100 else 4000.0)
+    steps = loop.run(300)
+    at = {int(step.now): step.decision for step in steps}
+    assert currents(at[15]) == {"a": 6.0}
+    assert currents(at[99]) == {"a": 6.0}
+    assert at[99].commands[0].reason == Constraint.SOLAR
+    # 4000 - 460 W = 15.4 A
+    assert currents(at[299]) == {"a": 15.0}
+
+
+def test_min_solar_without_a_surplus_reading_charges_at_the_minimum():
+    settings = site(charger(max_a=32.0), mode=Mode.MIN_SOLAR)
+    decision = settled(settings, lambda now: snapshot(now, (12.0,), reading(currents_a=(0.0,))))
+    assert currents(decision) == {"a": 6.0}
+
+
+def test_the_breaker_wins_over_the_surplus():
+    loop = solar_loop(Mode.MIN_SOLAR, lambda _now: 20000.0, breaker_a=20.0)
+    steps = loop.run(100)
+    assert currents(steps[-1].decision) == {"a": 17.0}
+    assert steps[-1].decision.commands[0].reason == Constraint.BREAKER
+
+
+def test_solar_uses_the_lines_the_car_charges_on():
+    # A 3-phase charger with a 1-phase car: 230 W per ampere, not 690 W.
+    settings = site(
+        charger(phases=(1, 2, 3), max_a=16.0),
+        supply=Supply.THREE_PHASE,
+        breaker_a=25.0,
+        mode=Mode.MIN_SOLAR,
+        timing=SOLAR_TIMING,
+        solar=SOLAR,
+    )
+    loop = Loop(
+        settings,
+        {"a": Car(lines=1)},
+        house_a=lambda _now: (0.0, 0.0, 0.0),
+        pv_w=lambda _now: 2500.0,
+    )
+    steps = loop.run(200)
+    assert currents(steps[-1].decision) == {"a": 10.0}
+
+
+def test_two_chargers_share_the_surplus():
+    settings = site(
+        charger("a", max_a=32.0),
+        charger("b", max_a=32.0),
+        mode=Mode.SOLAR,
+        timing=SOLAR_TIMING,
+        solar=SOLAR,
+        breaker_a=100.0,
+    )
+    loop = Loop(
+        settings, {"a": Car(), "b": Car()}, house_a=lambda _now: (0.0,), pv_w=lambda _now: 5000.0
+    )
+    steps = loop.run(300)
+    assert currents(steps[-1].decision) == {"a": 10.0, "b": 10.0}
+    assert steps[-1].surplus_w >= 0.0
+
+
+# --- settings --------------------------------------------------------------------------------
+
+
+def test_new_settings_keep_the_timers():
+    balancer = Balancer(site(charger("a", max_a=32.0), timing=TimingSettings(raise_hold_s=10.0)))
+    balancer.step(snapshot(0.0, (40.0,), reading(currents_a=(29.0,), setpoint_a=29.0)))
+    balancer.step(snapshot(1.0, (45.0,), reading(currents_a=(29.0,))))  # cut to 23
+    # A new breaker rating arrives: the hold after the cut still applies.
+    new = site(charger("a", max_a=32.0), breaker_a=50.0, timing=TimingSettings(raise_hold_s=10.0))
+    balancer.settings = new
+    assert balancer.settings is new
+    decisions = run(
+        balancer, lambda now: snapshot(now, (39.0,), reading(currents_a=(23.0,))), 2.0, 11
+    )
+    assert [currents(d)["a"] for d in decisions[:-1]] == [23.0] * 10
+    assert currents(decisions[-1]) == {"a": 32.0}
+
+
+def test_new_settings_drop_removed_chargers_and_add_new_ones():
+    balancer = Balancer(site(charger("a"), charger("b")))
+    balancer.step(snapshot(0.0, (10.0,), reading("a", setpoint_a=16.0), reading("b")))
+    balancer.settings = site(charger("a"), charger("c"), supply=Supply.SINGLE_PHASE)
+    decision = balancer.step(snapshot(1.0, (10.0,), reading("a"), reading("c", setpoint_a=6.0)))
+    assert [c.charger_id for c in decision.commands] == ["a", "c"]
+    assert [c.changed for c in decision.commands] == [False, False]
+    balancer.settings = site(
+        charger("a", phases=(1, 2, 3)), supply=Supply.THREE_PHASE, breaker_a=25.0
+    )
+    decision = balancer.step(snapshot(2.0, (10.0, 10.0, 10.0), reading("a", (0.0, 0.0, 0.0))))
+    assert decision.headroom_a == (14.0, 14.0, 14.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"chargers": (charger("a"), charger("a"))}, "unique"),
+        ({"chargers": (charger(phases=(2,)),)}, "not on a"),
+        ({"chargers": (charger(phases=()),)}, "distinct"),
+        ({"chargers": (charger(max_a=5.0),)}, "below its minimum"),
+        ({"chargers": (charger(min_a=10.0, max_a=8.0),)}, "below its minimum"),
+        ({"chargers": (charger(circuit="nope"),)}, "unknown circuit"),
+        ({"voltage_v": 0.0}, "voltage_v"),
+        ({"fail_safe_a": -1.0}, "fail_safe_a"),
+    ],
+)
+def test_settings_that_cannot_work_are_refused(kwargs, message):
+    kwargs = dict(kwargs)
+    settings = site(*kwargs.pop("chargers", ()), **kwargs)
+    with pytest.raises(ValueError, match=message):
+        Balancer(settings)
+    balancer = Balancer(site())
+    with pytest.raises(ValueError, match=message):
+        balancer.settings = settings
+
+
+# --- readings that are not numbers ------------------------------------------------------------
+
+
+def test_a_meter_reading_that_is_not_a_number_counts_as_silent():
+    balancer = Balancer(site(charger(max_a=32.0), fail_safe_a=10.0))
+    decision = balancer.step(snapshot(0.0, (math.nan,), reading(currents_a=(10.0,))))
+    assert decision.fail_safe
+    assert currents(decision) == {"a": 10.0}
+    decision = balancer.step(snapshot(1.0, (math.inf,), reading(currents_a=(10.0,))))
+    assert decision.fail_safe
+
+
+def test_charger_readings_that_are_not_numbers_count_as_unknown():
+    balancer = Balancer(site(charger(max_a=32.0)))
+    decision = balancer.step(
+        snapshot(0.0, (26.0,), reading(currents_a=(math.nan,), setpoint_a=math.nan))
+    )
+    # The draw is unknown and no limit was applied before: the house keeps all 26 A.
+    assert decision.house_a == (26.0,)
+    assert decision.commands[0].changed is True
+    assert currents(decision) == {"a": 0.0}
+
+
+def test_a_surplus_that_is_not_a_number_counts_as_no_surplus():
+    settings = site(charger(max_a=32.0), mode=Mode.MIN_SOLAR)
+    decision = settled(
+        settings,
+        lambda now: snapshot(now, (12.0,), reading(currents_a=(6.0,)), surplus_w=math.nan),
+    )
+    assert currents(decision) == {"a": 6.0}
+
+
+def test_a_lagging_surplus_is_paired_with_the_draw_it_saw():
+    # The surplus sensor reports 20 s late. PV 4000 W, house 460 W: 15.4 A is right.
+    settings = site(charger(max_a=32.0), mode=Mode.MIN_SOLAR, timing=SOLAR_TIMING, solar=SOLAR)
+    cars = {"a": Car()}
+    history: list[float] = []
+
+    def surplus_at(now: float) -> float:
+        return history[max(0, int(now) - 20)]
+
+    balancer = Balancer(settings)
+    setpoints = []
+    for now in range(400):
+        cars["a"].advance(float(now))
+        draw = cars["a"].draw_a
+        history.append(4000.0 - 460.0 - draw * 230.0)
+        decision = balancer.step(
+            snapshot(
+                float(now),
+                (2.0 + draw,),
+                reading(currents_a=(draw,)),
+                surplus_w=surplus_at(now),
+                surplus_at=float(max(0, now - 20)),
+            )
+        )
+        if decision.commands[0].changed:
+            cars["a"].command(float(now), decision.commands[0].current_a)
+        setpoints.append(decision.commands[0].current_a)
+    assert setpoints[-1] == 15.0
+    # It never overshoots the surplus on old data.
+    assert max(setpoints) == 15.0

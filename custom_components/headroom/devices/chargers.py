@@ -1,0 +1,583 @@
+"""
+Charger drivers: state, currents, setpoint, energy, limit, pause, and the own watchdog.
+
+Each first-wave charger has a small class that reads and writes through its profile's
+register table; what differs between them is only what the hardware really differs in:
+how the state is encoded, how the limit is written, and how (or whether) its watchdog and
+fail-safe current work:
+
+- Heidelberg Energy Control: watchdog timeout in ms (257), fail-safe current (262), and
+  standby must be off (258 = 4) or the box stops answering when no car is plugged in.
+  Any request resets its watchdog.
+- ABB Terra AC: communication timeout in s (0x4106) and fallback current in A (0x4109);
+  some firmware forgets the fallback after a reboot, so both are checked against their
+  read-backs and re-written when they differ (or periodically where there is no
+  read-back).
+- Alfen Eve: the setpoint (1210) is only valid for the station's validity time, after
+  which the socket falls back to its safe current (1212, read-only over Modbus, set in
+  the installer app). The setpoint is therefore re-written on a cadence.
+- EVSE-WB/DIN: no watchdog at all; `arm_watchdog` raises `Unsupported` and
+  `has_watchdog` is False, so the caller can tell the user.
+
+Persistent settings are written once: the driver remembers what it wrote and writes again
+only when the value changes or the device shows it lost it. Limits are whole amperes,
+0 (pause, the way every first-wave charger pauses) or at least 6 A, never in between.
+
+Garbage: a state or phase current the charger sends as NaN or an unknown code raises
+`NoResponse` (the caller then assumes the charger draws its maximum); other values that
+are garbage become None.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, ClassVar, Final
+
+from .errors import DeviceRefused, NoResponse, Unsupported
+from .planner import RegisterReader
+from .registers import Register, encode
+
+if TYPE_CHECKING:
+    from .registers import Profile, Value
+    from .transport import RegisterTransport
+
+MIN_CHARGE_A: Final = 6
+"""IEC 61851: no conforming car charges below 6 A; a limit is 0 or at least this."""
+
+DEFAULT_VERIFY_INTERVAL_S: Final = 60.0
+"""How often `maintain` reads back persistent settings to see whether they were lost."""
+
+_MAX_CURRENT_A: Final = 1_000.0
+_PHASES: Final = ("l1", "l2", "l3")
+_KWH_PER_UNIT: Final = {"kWh": 1.0, "Wh": 0.001, "VAh": 0.001}
+
+type Clock = Callable[[], float]
+
+
+class ChargerState(StrEnum):
+    """IEC 61851 control-pilot state; the same letters as the engine's `ChargerState`."""
+
+    A = "A"  # no vehicle
+    B = "B"  # vehicle connected, not charging
+    C = "C"  # charging
+    D = "D"  # charging, ventilation required
+    E = "E"  # error
+    F = "F"  # charger not available
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChargerReading:
+    """One read of a charger; None where the model has no such value or sent garbage."""
+
+    state: ChargerState
+    current_l1_a: float | None = None
+    current_l2_a: float | None = None
+    current_l3_a: float | None = None
+    setpoint_a: float | None = None
+    """The limit the charger reports it applies (or, without a read-back, None)."""
+    power_w: float | None = None
+    energy_total_kwh: float | None = None
+    energy_session_kwh: float | None = None
+
+    @property
+    def currents_a(self) -> tuple[float | None, float | None, float | None]:
+        """Measured currents on the charger's L1, L2, L3 (None without a meter)."""
+        return (self.current_l1_a, self.current_l2_a, self.current_l3_a)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WatchdogStatus:
+    """What the charger will do when Home Assistant stops talking to it."""
+
+    timeout_s: float | None
+    """Silence after which the charger falls back; None when only the device knows it."""
+    failsafe_a: float | None
+    """The current it falls back to (0 = stops charging)."""
+    failsafe_matches: bool
+    """False when the device's fail-safe differs from the one asked for (Alfen: set it in
+    the installer app)."""
+    rewrite_interval_s: float | None = None
+    """The setpoint must be re-written at least this often (`maintain` does it)."""
+
+
+def _number(value: Value | None) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _same(device: Value | None, wanted: Value) -> bool:
+    """Compare a decoded setting with the wanted one (scaled registers decode inexactly)."""
+    if isinstance(device, int | float) and isinstance(wanted, int | float):
+        return math.isclose(device, wanted, abs_tol=1e-6)
+    return False
+
+
+class Charger(ABC):
+    """A charger on a bus. Subclasses say how their model does each thing."""
+
+    has_watchdog: ClassVar[bool] = True
+    """Whether the charger can fall back by itself when the controller goes silent."""
+    max_limit_a: ClassVar[int] = 32
+    """The highest limit the model accepts."""
+    _readbacks: ClassVar[Mapping[str, str]] = {}
+    """Persistent setting -> the register that reads it back, where the model has one."""
+    _fast_fields: ClassVar[tuple[str, ...]] = ()
+    _full_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        transport: RegisterTransport,
+        profile: Profile,
+        *,
+        clock: Clock = time.monotonic,
+        verify_interval_s: float = DEFAULT_VERIFY_INTERVAL_S,
+    ) -> None:
+        """Drive the charger at `transport` as `profile`; `clock` gives monotonic seconds."""
+        if profile.kind != "charger":
+            msg = f"{profile.id} is a {profile.kind}, not a charger"
+            raise ValueError(msg)
+        self._transport = transport
+        self._profile = profile
+        self._reader = RegisterReader(transport, profile)
+        self._clock = clock
+        self._verify_interval_s = verify_interval_s
+        self._written: dict[str, Value] = {}
+        self._wanted: dict[str, Value] = {}
+        self._next_verify_at: float | None = None
+        self._limit_a: int | None = None
+        self._limit_written_at: float | None = None
+
+    @property
+    def profile(self) -> Profile:
+        """The model this driver drives."""
+        return self._profile
+
+    @property
+    def device_id(self) -> int:
+        """Modbus device id of the charger."""
+        return self._transport.device_id
+
+    @property
+    def limit_a(self) -> int | None:
+        """The last limit this driver wrote (None before the first)."""
+        return self._limit_a
+
+    async def read(self, *, full: bool = True) -> ChargerReading:
+        """
+        Read state and phase currents, plus setpoint, power and energy when `full`.
+
+        Raises `NoResponse` for a garbage state or current, and the transport's errors.
+        """
+        names = self._full_fields if full else self._fast_fields
+        values = await self._reader.read([n for n in names if self._profile.has(n)])
+        self._check_settings(values)
+        return self._reading(values)
+
+    async def set_limit(self, limit_a: int) -> None:
+        """Set the charging current limit: 0 pauses, otherwise 6 A up to `max_limit_a`."""
+        self._check_limit(limit_a)
+        await self._write_limit(limit_a)
+        self._limit_a = limit_a
+        self._limit_written_at = self._clock()
+
+    async def pause(self) -> None:
+        """Stop offering current (the car stays plugged in)."""
+        await self.set_limit(0)
+
+    async def resume(self, limit_a: int) -> None:
+        """Offer current again, at `limit_a` (at least 6 A)."""
+        if limit_a < MIN_CHARGE_A:
+            msg = f"resume needs at least {MIN_CHARGE_A} A, not {limit_a}"
+            raise ValueError(msg)
+        await self.set_limit(limit_a)
+
+    @abstractmethod
+    async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:
+        """
+        Make the charger fall back to `failsafe_a` after `timeout_s` of silence.
+
+        Writes only what differs from the device. Raises `Unsupported` when the model has
+        no watchdog, ValueError for values the model cannot take.
+        """
+
+    async def maintain(self) -> None:
+        """
+        Do the periodic duties: re-check persistent settings, re-write what expires.
+
+        Call it every cycle while the controller is healthy; stop calling it (and stop
+        talking to the charger) when the charger should fall back.
+        """
+        now = self._clock()
+        if self._wanted and (self._next_verify_at is None or now >= self._next_verify_at):
+            self._next_verify_at = now + self._verify_interval_s
+            await self._verify_settings()
+
+    # --- helpers for subclasses --------------------------------------------------------
+
+    def _check_limit(self, limit_a: int, *, what: str = "limit") -> None:
+        if isinstance(limit_a, bool) or not isinstance(limit_a, int):
+            msg = f"{what} must be whole amperes, not {limit_a!r}"
+            raise TypeError(msg)
+        if limit_a != 0 and not MIN_CHARGE_A <= limit_a <= self.max_limit_a:
+            msg = f"{what} {limit_a} A: must be 0 or {MIN_CHARGE_A}..{self.max_limit_a} A"
+            raise ValueError(msg)
+
+    async def _write(self, register: Register, value: Value) -> None:
+        words = encode(register, value)
+        code = 16 if len(words) > 1 else self._profile.write_function_code
+        await self._transport.write(register.address, words, function_code=code)
+
+    async def _ensure(self, name: str, value: Value) -> bool:
+        """Write a persistent setting unless this driver already wrote that value."""
+        if name in self._written and _same(self._written[name], value):
+            return False
+        await self._write(self._profile.registers[name], value)
+        self._written[name] = value
+        return True
+
+    async def _verify_settings(self) -> None:
+        """Read back persistent settings and re-write the ones the device lost."""
+        actual = await self._reader.read(list(self._wanted))
+        for name, value in self._wanted.items():
+            if not _same(actual[name], value):
+                self._written.pop(name, None)
+            elif name not in self._written:
+                self._written[name] = value  # already right on the device: nothing to write
+            await self._ensure(name, value)
+
+    def _check_settings(self, values: dict[str, Value | None]) -> None:
+        """Notice from a read's read-back registers that the device lost a setting."""
+        for name, readback in self._readbacks.items():
+            device = values.get(readback)
+            if (
+                name in self._written
+                and device is not None
+                and not _same(device, self._written[name])
+            ):
+                self._written.pop(name)  # the charger lost it (reboot): re-write
+
+    def _bad_state(self, raw: object) -> NoResponse:
+        return self._garbage("charger_state", raw)
+
+    @abstractmethod
+    def _state(self, raw: Value | None) -> ChargerState:
+        """Map the model's state register to an IEC 61851 letter (NoResponse if garbage)."""
+
+    async def _write_limit(self, limit_a: int) -> None:
+        await self._write(self._profile.registers["current_limit"], limit_a)
+
+    def _garbage(self, what: str, raw: object) -> NoResponse:
+        return NoResponse(f"charger {self.device_id}: {what} is not valid ({raw!r})")
+
+    def _reading(self, values: dict[str, Value | None]) -> ChargerReading:
+        currents: dict[str, float | None] = {}
+        for phase in _PHASES:
+            name = f"current_{phase}"
+            if name in values:
+                current = _number(values[name])
+                if current is None or not 0 <= current <= _MAX_CURRENT_A:
+                    raise self._garbage(name, values[name])
+                currents[phase] = current
+        setpoint_name = (
+            "current_limit_readback" if "current_limit_readback" in values else "current_limit"
+        )
+        power = _number(values.get("power_total"))
+        return ChargerReading(
+            state=self._state(values.get("charger_state")),
+            current_l1_a=currents.get("l1"),
+            current_l2_a=currents.get("l2"),
+            current_l3_a=currents.get("l3"),
+            setpoint_a=self._setpoint(values.get(setpoint_name)),
+            power_w=power if power is not None and power >= 0 else None,
+            energy_total_kwh=self._energy(values, "energy_total"),
+            energy_session_kwh=self._energy(values, "energy_session"),
+        )
+
+    def _setpoint(self, raw: Value | None) -> float | None:
+        setpoint = _number(raw)
+        return setpoint if setpoint is not None and 0 <= setpoint <= _MAX_CURRENT_A else None
+
+    def _energy(self, values: dict[str, Value | None], name: str) -> float | None:
+        raw = _number(values.get(name))
+        if raw is None or raw < 0:
+            return None
+        unit = self._profile.registers[name].unit or "kWh"
+        return raw * _KWH_PER_UNIT.get(unit, 1.0)
+
+
+class HeidelbergEnergyControl(Charger):
+    """Heidelberg / Amperfied Energy Control (RTU, 19200 8E1)."""
+
+    max_limit_a = 16
+    _fast_fields = ("charger_state", "current_l1", "current_l2", "current_l3")
+    _full_fields = (*_fast_fields, "power_total", "energy_total", "current_limit")
+    _STANDBY_OFF: Final = 4
+    _MAX_TIMEOUT_MS: Final = 0xFFFF
+    # input register 5: 2=A1 3=A2 4=B1 5=B2 6=C1 7=C2 8=derating 9=E 10=F 11=error
+    _STATES: Final = {
+        2: ChargerState.A,
+        3: ChargerState.A,
+        4: ChargerState.B,
+        5: ChargerState.B,
+        6: ChargerState.C,
+        7: ChargerState.C,
+        8: ChargerState.C,
+        9: ChargerState.E,
+        10: ChargerState.F,
+        11: ChargerState.E,
+    }
+
+    def _state(self, raw: Value | None) -> ChargerState:
+        state = self._STATES.get(raw) if isinstance(raw, int) else None
+        if state is None:
+            raise self._bad_state(raw)
+        return state
+
+    async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:
+        """Standby off (258=4), watchdog timeout in ms (257), fail-safe current (262)."""
+        self._check_limit(failsafe_a, what="fail-safe current")
+        timeout_ms = round(timeout_s * 1000)
+        if not 0 < timeout_ms <= self._MAX_TIMEOUT_MS:
+            msg = f"watchdog timeout {timeout_s} s: must be above 0 and at most 65.5 s"
+            raise ValueError(msg)
+        self._wanted = {
+            "standby_control": self._STANDBY_OFF,
+            "watchdog_timeout": timeout_ms,
+            "failsafe_current": failsafe_a,
+        }
+        await self._verify_settings()
+        self._next_verify_at = self._clock() + self._verify_interval_s
+        return WatchdogStatus(
+            timeout_s=timeout_ms / 1000, failsafe_a=failsafe_a, failsafe_matches=True
+        )
+
+
+class AbbTerraAc(Charger):
+    """ABB Terra AC wallbox (RTU or TCP)."""
+
+    max_limit_a = 32
+    _fast_fields = ("charger_state", "current_l1", "current_l2", "current_l3")
+    _full_fields = (
+        *_fast_fields,
+        "power_total",
+        "energy_session",
+        "current_limit_readback",
+        "watchdog_timeout_readback",
+        "failsafe_current_readback",
+    )
+    _MIN_TIMEOUT_S: Final = 10
+    _MAX_TIMEOUT_S: Final = 0xFFFF
+    REWRITE_INTERVAL_S: Final = 300.0
+    """Without read-backs (firmware before doc v1.9), the settings are re-written this often."""
+    # 0x400C byte 1, bits 0-6: 0=A 1=B1 2=B2 3=C1 4=C2 (5=other)
+    _STATES: Final = (
+        ChargerState.A,
+        ChargerState.B,
+        ChargerState.B,
+        ChargerState.C,
+        ChargerState.C,
+        ChargerState.F,
+    )
+    _readbacks: ClassVar[Mapping[str, str]] = {
+        "watchdog_timeout": "watchdog_timeout_readback",
+        "failsafe_current": "failsafe_current_readback",
+    }
+    _rewrite_at: float = 0.0
+
+    def _state(self, raw: Value | None) -> ChargerState:
+        code = (raw >> 8) & 0x7F if isinstance(raw, int) else None
+        if code is None or code >= len(self._STATES):
+            raise self._bad_state(raw)
+        return self._STATES[code]
+
+    async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:
+        """Communication timeout in s (0x4106) and fallback current in A (0x4109)."""
+        self._check_limit(failsafe_a, what="fail-safe current")
+        seconds = round(timeout_s)
+        if not self._MIN_TIMEOUT_S <= seconds <= self._MAX_TIMEOUT_S:
+            msg = f"communication timeout {timeout_s} s: must be 10..65535 s"
+            raise ValueError(msg)
+        self._wanted = {"watchdog_timeout": seconds, "failsafe_current": failsafe_a}
+        for name, value in self._wanted.items():
+            await self._ensure(name, value)
+        self._next_verify_at = self._clock() + self._verify_interval_s
+        self._rewrite_at = self._clock() + self.REWRITE_INTERVAL_S
+        return WatchdogStatus(timeout_s=seconds, failsafe_a=failsafe_a, failsafe_matches=True)
+
+    async def _verify_settings(self) -> None:
+        try:
+            self._check_settings(await self._reader.read(list(self._readbacks.values())))
+        except DeviceRefused:
+            # Firmware before doc v1.9 has no read-backs: re-write on a slow cadence instead.
+            if self._clock() >= self._rewrite_at:
+                self._written.clear()
+                self._rewrite_at = self._clock() + self.REWRITE_INTERVAL_S
+        for name, value in self._wanted.items():
+            await self._ensure(name, value)
+
+    async def maintain(self) -> None:
+        """Re-write settings the charger lost (seen in a read) at once, then verify."""
+        for name, value in self._wanted.items():
+            await self._ensure(name, value)
+        await super().maintain()
+
+
+class AlfenEve(Charger):
+    """Alfen Eve Single/Double (Modbus TCP, one unit id per socket)."""
+
+    max_limit_a = 32
+    DEFAULT_REWRITE_INTERVAL_S: Final = 25.0
+    """evcc's cadence; the station's validity time defaults to 60 s."""
+    _fast_fields = ("charger_state", "current_l1", "current_l2", "current_l3")
+    _full_fields = (*_fast_fields, "power_total", "energy_total", "current_limit")
+
+    def __init__(
+        self,
+        transport: RegisterTransport,
+        profile: Profile,
+        *,
+        clock: Clock = time.monotonic,
+        verify_interval_s: float = DEFAULT_VERIFY_INTERVAL_S,
+    ) -> None:
+        """Drive one Alfen socket (unit id 1 or 2)."""
+        super().__init__(transport, profile, clock=clock, verify_interval_s=verify_interval_s)
+        self.rewrite_interval_s = self.DEFAULT_REWRITE_INTERVAL_S
+
+    def _state(self, raw: Value | None) -> ChargerState:
+        if isinstance(raw, str) and raw[:1] in ChargerState.__members__:
+            return ChargerState(raw[:1])
+        raise self._bad_state(raw)
+
+    async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:
+        """
+        Nothing to write: report the safe current and the setpoint's validity time.
+
+        The validity time and safe current are set in Alfen's installer app; the driver
+        reads them, keeps re-writing the setpoint well within the validity time, and says
+        whether the safe current matches `failsafe_a`.
+        """
+        self._check_limit(failsafe_a, what="fail-safe current")
+        values = await self._reader.read(["failsafe_current", "watchdog_remaining"])
+        safe_a = _number(values["failsafe_current"])
+        remaining_s = _number(values["watchdog_remaining"])
+        validity_s = remaining_s or None
+        self.rewrite_interval_s = min(
+            self.DEFAULT_REWRITE_INTERVAL_S, timeout_s / 2, (validity_s or timeout_s) / 2
+        )
+        return WatchdogStatus(
+            timeout_s=validity_s,
+            failsafe_a=safe_a,
+            failsafe_matches=safe_a is not None and abs(safe_a - failsafe_a) < 0.5,  # noqa: PLR2004
+            rewrite_interval_s=self.rewrite_interval_s,
+        )
+
+    async def _write_limit(self, limit_a: int) -> None:
+        # A float in two registers: Alfen requires both in one FC16 request.
+        register = self._profile.registers["current_limit"]
+        await self._transport.write(register.address, encode(register, float(limit_a)))
+
+    async def maintain(self) -> None:
+        """Re-write the setpoint before the station's validity time runs out."""
+        await super().maintain()
+        if self._limit_a is None or self._limit_written_at is None:
+            return
+        if self._clock() - self._limit_written_at >= self.rewrite_interval_s:
+            await self.set_limit(self._limit_a)
+
+
+class EvseWbDin(Charger):
+    """EVSE-WB / EVSE-DIN (SimpleEVSE): no meter, no watchdog."""
+
+    has_watchdog = False
+    max_limit_a = 80
+    _fast_fields = ("charger_state",)
+    _full_fields = ("charger_state", "current_limit")
+    _CENTIAMPS_BIT: Final = 0x0080
+    # register 1002: 1 ready (A), 2 EV present (B), 3 charging (C), 4 ventilation (D), 5 failure
+    _STATES: Final = {
+        1: ChargerState.A,
+        2: ChargerState.B,
+        3: ChargerState.C,
+        4: ChargerState.D,
+        5: ChargerState.E,
+    }
+
+    def __init__(
+        self,
+        transport: RegisterTransport,
+        profile: Profile,
+        *,
+        clock: Clock = time.monotonic,
+        verify_interval_s: float = DEFAULT_VERIFY_INTERVAL_S,
+    ) -> None:
+        """Drive an EVSE-WB/DIN board."""
+        super().__init__(transport, profile, clock=clock, verify_interval_s=verify_interval_s)
+        self._limit_register: Register | None = None
+
+    def _state(self, raw: Value | None) -> ChargerState:
+        state = self._STATES.get(raw) if isinstance(raw, int) else None
+        if state is None:
+            raise self._bad_state(raw)
+        return state
+
+    async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:
+        """Raise Unsupported: the board keeps its last current when the master is silent."""
+        msg = (
+            f"{self._profile.name} has no watchdog: if Home Assistant stops, it keeps "
+            f"charging at the last limit (asked: {failsafe_a} A after {timeout_s} s)"
+        )
+        raise Unsupported(msg)
+
+    async def _current_register(self) -> Register:
+        """Return the limit register with its unit: 1 A, or 0.01 A when 2005 bit 7 is set."""
+        if self._limit_register is None:
+            config = (await self._reader.read(["config_bits"]))["config_bits"]
+            register = self._profile.registers["current_limit"]
+            if isinstance(config, int) and config & self._CENTIAMPS_BIT:
+                register = dataclasses.replace(register, scale=0.01)
+            self._limit_register = register
+        return self._limit_register
+
+    async def read(self, *, full: bool = True) -> ChargerReading:
+        """Read state (and the configured limit); the board measures no current."""
+        if full:
+            await self._current_register()  # the setpoint's unit, read once
+        return await super().read(full=full)
+
+    def _setpoint(self, raw: Value | None) -> float | None:
+        scale = self._limit_register.scale if self._limit_register is not None else 1
+        return super()._setpoint(raw * scale if isinstance(raw, int | float) else raw)
+
+    async def _write_limit(self, limit_a: int) -> None:
+        await self._write(await self._current_register(), limit_a)
+
+
+_DRIVERS: Final[dict[str, type[Charger]]] = {
+    "heidelberg_energy_control": HeidelbergEnergyControl,
+    "abb_terra_ac": AbbTerraAc,
+    "alfen_eve": AlfenEve,
+    "evse_wb_din": EvseWbDin,
+}
+
+SUPPORTED_CHARGERS: Final = frozenset(_DRIVERS)
+"""Profile ids that have a charger driver."""
+
+
+def create_charger(
+    transport: RegisterTransport,
+    profile: Profile,
+    *,
+    clock: Clock = time.monotonic,
+    verify_interval_s: float = DEFAULT_VERIFY_INTERVAL_S,
+) -> Charger:
+    """Return the driver for `profile`; Unsupported for a charger model without one."""
+    driver = _DRIVERS.get(profile.id)
+    if driver is None:
+        msg = f"no driver for {profile.id} ({profile.name})"
+        raise Unsupported(msg)
+    return driver(transport, profile, clock=clock, verify_interval_s=verify_interval_s)

@@ -1,0 +1,507 @@
+"""
+Find the supported meters and chargers on a port or gateway, without writing anything.
+
+For each serial setting the supported devices ship with (9600 8N1, 2400 8N1, 9600 8E1,
+19200 8E1 for the first wave), the scan walks a device-id range. Each id is probed once
+with one short read, a short timeout and no retry: any answer, even a Modbus exception,
+means a device is there. Only then is it fingerprinted: identification registers first
+(Carlo Gavazzi model id, ABB product type, Eastron meter code, Heidelberg layout version,
+...), plausible values second (a voltage where a model keeps its voltage). The model ids
+returned are the `id`s in `registers.yaml`.
+
+Modbus TCP and RTU-over-TCP gateways are scanned the same way, over ids only; a gateway's
+"target device failed to respond" exception counts as silence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, Literal, Protocol
+
+from .bus import Bus, SerialSettings, TcpSettings
+from .errors import ConnectionLost, DeviceError, DeviceRefused, NoResponse
+from .registers import InvalidValueError, Kind, Parity, Register, Value, decode, get_profile
+
+if TYPE_CHECKING:
+    from .bus import BusSettings
+    from .transport import RegisterTransport
+
+FIRST_WAVE_METERS: Final = (
+    "eastron_sdm630",
+    "eastron_sdm120",
+    "eastron_sdm230",
+    "eastron_sdm72dm_v2",
+    "chint_dtsu666",
+    "chint_ddsu666",
+    "carlogavazzi_em3xx",
+    "carlogavazzi_em1xx",
+    "abb_b2x",
+    "orno_we516_517",
+)
+FIRST_WAVE_CHARGERS: Final = (
+    "heidelberg_energy_control",
+    "abb_terra_ac",
+    "evse_wb_din",
+    "alfen_eve",
+)
+FIRST_WAVE: Final = (*FIRST_WAVE_METERS, *FIRST_WAVE_CHARGERS)
+
+QUICK_IDS: Final = range(1, 17)
+"""The default id range: factory ids are 1 (50 for Mennekes), installers number from 1."""
+MAX_DEVICE_ID: Final = 247
+ALL_IDS: Final = range(1, MAX_DEVICE_ID + 1)
+
+_PROBE_REGISTER: Final = 0
+_PROBE_REPLY_MARGIN_S: Final = 0.1
+"""Time a device may take to start answering, on top of the wire time."""
+_TCP_PROBE_TIMEOUT_S: Final = 0.3
+_FINGERPRINT_TIMEOUT_FACTOR: Final = 3
+# Gateway exceptions: path unavailable / target device failed to respond = nobody there.
+_GATEWAY_NO_DEVICE: Final = frozenset({10, 11})
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class SerialLine:
+    """Line settings without a port: what a device ships with."""
+
+    baudrate: int
+    parity: Parity
+    stopbits: Literal[1, 2]
+
+    def __str__(self) -> str:
+        """Format as installers write it: `9600 8N1`."""
+        return f"{self.baudrate} 8{self.parity}{self.stopbits}"
+
+    def settings(self, port: str) -> SerialSettings:
+        """Return the bus settings for `port` at this line setting."""
+        return SerialSettings(port, self.baudrate, self.parity, self.stopbits)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FoundDevice:
+    """A device the scan identified."""
+
+    kind: Kind
+    model: str
+    """The profile id in `registers.yaml`."""
+    device_id: int
+    settings: BusSettings
+
+    def as_json(self) -> dict[str, object]:
+        """Return the `scripts/scan --json` object (line settings None behind a gateway)."""
+        serial = self.settings if isinstance(self.settings, SerialSettings) else None
+        return {
+            "kind": self.kind,
+            "model": self.model,
+            "device_id": self.device_id,
+            "baudrate": serial.baudrate if serial else None,
+            "parity": serial.parity if serial else None,
+            "stopbits": serial.stopbits if serial else None,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanProgress:
+    """Where the scan is: `done` of `total` probes, the one just made, devices so far."""
+
+    done: int
+    total: int
+    settings: BusSettings
+    device_id: int
+    found: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanResult:
+    """What the scan found; `unidentified` answered but matched no profile."""
+
+    devices: tuple[FoundDevice, ...]
+    unidentified: tuple[tuple[BusSettings, int], ...]
+    skipped: tuple[tuple[BusSettings, str], ...]
+    """Settings the port could not be opened with, and why (the others were scanned)."""
+    cancelled: bool
+
+
+class ScanBus(Protocol):
+    """The part of `Bus` the scan uses (tests plug in a fake)."""
+
+    async def connect(self) -> None:
+        """Open the port or socket."""
+        ...
+
+    async def close(self) -> None:
+        """Close it."""
+        ...
+
+    def device(
+        self,
+        device_id: int,
+        *,
+        pacing_s: float = 0.0,
+        timeout_s: float | None = None,
+        retries: int | None = None,
+    ) -> RegisterTransport:
+        """Return a handle for one device id."""
+        ...
+
+
+type BusFactory = Callable[[BusSettings], ScanBus]
+type ProgressCallback = Callable[[ScanProgress], None]
+
+
+def default_serial_lines(profile_ids: Iterable[str] = FIRST_WAVE) -> list[SerialLine]:
+    """Return the distinct serial settings the models ship with, most common first."""
+    counts: Counter[SerialLine] = Counter()
+    for profile_id in profile_ids:
+        serial = get_profile(profile_id).serial
+        if serial is not None:
+            counts[SerialLine(serial.baudrate, serial.parity, serial.stopbits)] += 1
+    return sorted(counts, key=lambda line: (-counts[line], -line.baudrate, line))
+
+
+def probe_timeout_s(settings: BusSettings) -> float:
+    """Return how long to wait for a probe's answer: wire time of both frames plus margin."""
+    if isinstance(settings, TcpSettings):
+        return _TCP_PROBE_TIMEOUT_S
+    # request 8 bytes, longest probe answer 7 bytes, each preceded by a 3.5-character gap
+    return (8 + 7 + 7) * settings.char_time_s + _PROBE_REPLY_MARGIN_S
+
+
+def default_bus_factory(settings: BusSettings) -> ScanBus:
+    """Open a real `Bus` for scanning: the probe timeout, no retries."""
+    return Bus(settings, timeout_s=probe_timeout_s(settings), retries=0)
+
+
+class Scanner:
+    """Runs scans with one set of options; `cancel()` stops a running scan early."""
+
+    def __init__(
+        self,
+        *,
+        device_ids: Iterable[int] = QUICK_IDS,
+        progress: ProgressCallback | None = None,
+        bus_factory: BusFactory = default_bus_factory,
+        cancel: asyncio.Event | None = None,
+    ) -> None:
+        """
+        Set up a scan of `device_ids` (1..247).
+
+        Each probe is reported to `progress`; buses are opened with `bus_factory`
+        (default: a real `Bus` with the probe timeout and no retries). Setting `cancel`
+        (or calling `cancel()`) stops the scan after the current probe.
+        """
+        self._ids = list(device_ids)
+        if not self._ids or not all(1 <= i <= MAX_DEVICE_ID for i in self._ids):
+            msg = "device ids must be within 1..247"
+            raise ValueError(msg)
+        self._progress = progress
+        self._bus_factory = bus_factory
+        self._cancel = cancel if cancel is not None else asyncio.Event()
+
+    def cancel(self) -> None:
+        """Stop after the current probe; the scan returns what it found so far."""
+        self._cancel.set()
+
+    async def scan_serial(
+        self, port: str, *, lines: Sequence[SerialLine] | None = None
+    ) -> ScanResult:
+        """
+        Scan an RS-485 port at each of `lines` (default: the first wave's settings).
+
+        Raises `ConnectionLost` when the port cannot be opened at any of the settings (one
+        it refuses is skipped and listed in `skipped`). Cancelling the task closes the
+        port and propagates.
+        """
+        chosen = default_serial_lines() if lines is None else lines
+        return await self._scan([line.settings(port) for line in chosen])
+
+    async def scan_tcp(self, host: str, port: int, *, rtu_framing: bool = False) -> ScanResult:
+        """Scan a Modbus TCP gateway (or an RTU-over-TCP one with `rtu_framing`) over ids."""
+        return await self._scan([TcpSettings(host, port, "rtu" if rtu_framing else "socket")])
+
+    def _report(
+        self, done: int, total: int, settings: BusSettings, device_id: int, found: int
+    ) -> None:
+        if self._progress is not None:
+            self._progress(
+                ScanProgress(
+                    done=done, total=total, settings=settings, device_id=device_id, found=found
+                )
+            )
+
+    async def _scan(self, all_settings: Sequence[BusSettings]) -> ScanResult:
+        total = len(all_settings) * len(self._ids)
+        done = 0
+        found: list[FoundDevice] = []
+        unidentified: list[tuple[BusSettings, int]] = []
+        skipped: list[tuple[BusSettings, str]] = []
+        for settings in all_settings:
+            bus = self._bus_factory(settings)
+            try:
+                await bus.connect()
+            except ConnectionLost as err:
+                # Some adapters (and Linux ptys) refuse a parity or speed: scan the others.
+                await bus.close()  # release whatever the failed open left behind
+                skipped.append((settings, str(err)))
+                done += len(self._ids)
+                self._report(done, total, settings, self._ids[-1], len(found))
+                continue
+            try:
+                for device_id in self._ids:
+                    if self._cancel.is_set():
+                        return ScanResult(
+                            devices=tuple(found),
+                            unidentified=tuple(unidentified),
+                            skipped=tuple(skipped),
+                            cancelled=True,
+                        )
+                    if await _present(bus, settings, device_id):
+                        model = await identify(bus, settings, device_id)
+                        if model is None:
+                            unidentified.append((settings, device_id))
+                        else:
+                            found.append(
+                                FoundDevice(
+                                    kind=get_profile(model).kind,
+                                    model=model,
+                                    device_id=device_id,
+                                    settings=settings,
+                                )
+                            )
+                    done += 1
+                    self._report(done, total, settings, device_id, len(found))
+            finally:
+                await bus.close()
+        if len(skipped) == len(all_settings):
+            msg = "; ".join(dict.fromkeys(reason for _, reason in skipped))
+            raise ConnectionLost(msg)
+        return ScanResult(
+            devices=tuple(found),
+            unidentified=tuple(unidentified),
+            skipped=tuple(skipped),
+            cancelled=False,
+        )
+
+
+async def _present(bus: ScanBus, settings: BusSettings, device_id: int) -> bool:
+    """Probe once: any answer, even a Modbus exception, means someone is there."""
+    handle = bus.device(device_id, timeout_s=probe_timeout_s(settings), retries=0)
+    try:
+        await handle.read_holding(_PROBE_REGISTER, 1)
+    except DeviceRefused as err:
+        return err.exception_code not in _GATEWAY_NO_DEVICE
+    except NoResponse:
+        return False
+    return True
+
+
+# --- fingerprints ----------------------------------------------------------------------------
+
+
+class _Probe:
+    """Reads for fingerprinting one device: each register once, failures as None."""
+
+    def __init__(self, bus: ScanBus, settings: BusSettings, device_id: int) -> None:
+        self.settings = settings
+        self.device_id = device_id
+        self._bus = bus
+        self._timeout_s = probe_timeout_s(settings) * _FINGERPRINT_TIMEOUT_FACTOR
+        self._handles: dict[int, RegisterTransport] = {}
+        self._cache: dict[tuple[int, int, int, int], list[int] | None] = {}
+
+    async def value(self, profile_id: str, name: str) -> Value | None:
+        """Read `name` of `profile_id` (register or identification register)."""
+        return await self.register(_register(profile_id, name))
+
+    async def number(self, profile_id: str, name: str) -> float | None:
+        """Read a numeric register; None unless it is a finite number."""
+        value = await self.value(profile_id, name)
+        return float(value) if isinstance(value, int | float) else None
+
+    async def register(self, register: Register) -> Value | None:
+        """Read and decode `register`; None when refused, silent or garbage."""
+        unit = register.unit_id or self.device_id
+        key = (unit, register.function_code, register.address, register.count)
+        if key not in self._cache:
+            self._cache[key] = await self._read(unit, register)
+        words = self._cache[key]
+        if words is None:
+            return None
+        try:
+            return decode(register, words)
+        except InvalidValueError:
+            return None
+
+    async def _read(self, unit: int, register: Register) -> list[int] | None:
+        handle = self._handles.get(unit)
+        if handle is None:
+            handle = self._bus.device(unit, timeout_s=self._timeout_s, retries=1)
+            self._handles[unit] = handle
+        read: Callable[[int, int], Awaitable[list[int]]] = (
+            handle.read_holding if register.function_code == 3 else handle.read_input  # noqa: PLR2004
+        )
+        try:
+            words = await read(register.address, register.count)
+        except ConnectionLost:
+            raise
+        except DeviceError:
+            return None
+        return words if len(words) == register.count else None
+
+
+def _register(profile_id: str, name: str) -> Register:
+    profile = get_profile(profile_id)
+    if name in profile.registers:
+        return profile.registers[name]
+    return next(i.register for i in profile.identification if i.register.name == name)
+
+
+def _between(value: float | None, low: float, high: float) -> bool:
+    return value is not None and low <= value <= high
+
+
+_MAINS_V: Final = (90.0, 280.0)
+_ANY_V: Final = (0.0, 300.0)
+_MAINS_HZ: Final = (45.0, 65.0)
+
+# Carlo Gavazzi model ids (register 0x000B) -> profile
+_CG_MODELS: Final = (
+    (range(102, 122), "carlogavazzi_em1xx"),
+    (range(71, 74), "carlogavazzi_em24_rs485"),
+    (range(338, 339), "carlogavazzi_em24_rs485"),  # EM330/340 "series 27" emulate the EM24
+    (range(348, 349), "carlogavazzi_em24_rs485"),
+    (range(330, 346), "carlogavazzi_em3xx"),
+    (range(1744, 1764), "carlogavazzi_em3xx"),
+    (range(1648, 1654), "carlogavazzi_em3xx"),
+)
+# Eastron meter codes (holding 0xFC02): vendor doc for the SDM120, community for the rest
+_EASTRON_CODES: Final = {
+    0x0020: "eastron_sdm120",
+    112: "eastron_sdm630",
+    121: "eastron_sdm630",
+    137: "eastron_sdm72dm_v2",
+    135: "eastron_sdm72dm_v2",
+}
+_SDM120_BAUD: Final = 2400
+
+
+async def _carlo_gavazzi(probe: _Probe) -> str | None:
+    model_id = await probe.value("carlogavazzi_em3xx", "model_id")
+    if not isinstance(model_id, int):
+        return None
+    profile_id = next((p for ids, p in _CG_MODELS if model_id in ids), None)
+    if profile_id is None:
+        return None
+    # The model id alone could be a float's low word on another meter: check a voltage.
+    voltage = await probe.number(profile_id, "voltage_l1")
+    return profile_id if _between(voltage, *_ANY_V) else None
+
+
+async def _abb_meter(probe: _Probe) -> str | None:
+    product = await probe.value("abb_b2x", "product_type")
+    if not isinstance(product, int):
+        return None
+    text = product.to_bytes(4, "big").decode("latin-1")
+    return "abb_b2x" if text[:2] in {"B2", "A4"} else None
+
+
+async def _eastron_code(probe: _Probe) -> str | None:
+    code = await probe.value("eastron_sdm630", "meter_code")
+    return _EASTRON_CODES.get(code) if isinstance(code, int) else None
+
+
+async def _heidelberg(probe: _Probe) -> str | None:
+    layout = await probe.value("heidelberg_energy_control", "layout_version")
+    if not isinstance(layout, int) or layout >> 8 != 1:
+        return None
+    hw_max = await probe.number("heidelberg_energy_control", "hw_max_current")
+    return "heidelberg_energy_control" if _between(hw_max, 6, 32) else None
+
+
+async def _evse_wb(probe: _Probe) -> str | None:
+    state = await probe.value("evse_wb_din", "charger_state")
+    firmware = await probe.value("evse_wb_din", "firmware_version")
+    if isinstance(state, int) and 1 <= state <= 5 and isinstance(firmware, int):  # noqa: PLR2004
+        return "evse_wb_din" if 1 <= firmware < 100 else None  # noqa: PLR2004
+    return None
+
+
+async def _abb_terra(probe: _Probe) -> str | None:
+    state = await probe.value("abb_terra_ac", "charger_state")
+    if not isinstance(state, int) or (state >> 8) & 0x7F > 5:  # noqa: PLR2004
+        return None
+    user_max = await probe.number("abb_terra_ac", "user_settable_max_current")
+    return "abb_terra_ac" if _between(user_max, 6, 80) else None
+
+
+async def _alfen(probe: _Probe) -> str | None:
+    state = await probe.value("alfen_eve", "charger_state")
+    if not isinstance(state, str) or state[:1] not in set("ABCDEF"):
+        return None
+    safe = await probe.number("alfen_eve", "failsafe_current")
+    return "alfen_eve" if _between(safe, 0, 80) else None
+
+
+async def _dtsu666(probe: _Probe) -> str | None:
+    address = await probe.value("chint_dtsu666", "address")
+    if address != probe.device_id:
+        return None
+    voltage = await probe.number("chint_dtsu666", "voltage_l1")
+    return "chint_dtsu666" if _between(voltage, *_ANY_V) else None
+
+
+async def _ddsu666(probe: _Probe) -> str | None:
+    voltage = await probe.number("chint_ddsu666", "voltage_l1")
+    frequency = await probe.number("chint_ddsu666", "frequency")
+    plausible = _between(voltage, *_MAINS_V) and _between(frequency, *_MAINS_HZ)
+    return "chint_ddsu666" if plausible else None
+
+
+async def _orno(probe: _Probe) -> str | None:
+    voltage = await probe.number("orno_we516_517", "voltage_l1")
+    frequency = await probe.number("orno_we516_517", "frequency")
+    plausible = _between(voltage, *_MAINS_V) and _between(frequency, *_MAINS_HZ)
+    return "orno_we516_517" if plausible else None
+
+
+async def _eastron_values(probe: _Probe) -> str | None:
+    voltage = await probe.number("eastron_sdm630", "voltage_l1")
+    if not _between(voltage, *_MAINS_V):
+        return None
+    # Three-phase SDMs have a total power at 0x34; single-phase ones refuse it.
+    if await probe.value("eastron_sdm630", "power_total") is not None:
+        return "eastron_sdm630"
+    serial = probe.settings
+    if isinstance(serial, SerialSettings) and serial.baudrate == _SDM120_BAUD:
+        return "eastron_sdm120"
+    return "eastron_sdm230"
+
+
+_FINGERPRINTS: Final[tuple[Callable[[_Probe], Awaitable[str | None]], ...]] = (
+    # identification registers: cheap and unambiguous
+    _carlo_gavazzi,
+    _abb_meter,
+    _eastron_code,
+    _heidelberg,
+    _evse_wb,
+    _abb_terra,
+    _alfen,
+    _dtsu666,
+    # plausible values where a model keeps its voltage
+    _ddsu666,
+    _orno,
+    _eastron_values,
+)
+
+
+async def identify(bus: ScanBus, settings: BusSettings, device_id: int) -> str | None:
+    """Return the profile id of the device at `device_id`, or None; reads only."""
+    probe = _Probe(bus, settings, device_id)
+    for fingerprint in _FINGERPRINTS:
+        model = await fingerprint(probe)
+        if model is not None:
+            return model
+    return None

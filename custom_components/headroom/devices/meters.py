@@ -1,0 +1,176 @@
+"""
+Energy meter driver: one data-driven class for every meter profile.
+
+A meter is read through its profile's table; nothing here knows a vendor. What a model
+lacks is None in the reading (a single-phase meter has no L2/L3, the SDM72D-M v1 has no
+currents at all).
+
+Garbage handling (never returned as a value):
+- a phase current that is NaN, infinite, "not available" or implausible raises
+  `NoResponse`: the currents drive the breaker protection, so a meter that sends garbage
+  there is treated like a meter that did not answer (the caller's fail-safe applies);
+- any other quantity that is garbage or implausible (negative voltage, 0 Hz, negative
+  energy counter...) becomes None in the reading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from .errors import NoResponse
+from .planner import RegisterReader
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+
+    from .registers import Profile, Value
+    from .transport import RegisterTransport
+
+PHASES: Final = ("l1", "l2", "l3")
+
+METER_FIELDS: Final = (
+    *(f"current_{p}" for p in PHASES),
+    *(f"voltage_{p}" for p in PHASES),
+    *(f"power_{p}" for p in PHASES),
+    "power_total",
+    "energy_import",
+    "energy_export",
+    "frequency",
+)
+"""Canonical register names a `MeterReading` is built from."""
+
+CONTROL_FIELDS: Final = (*(f"current_{p}" for p in PHASES), "power_total")
+"""What the control loop needs every cycle: the fewest registers, the shortest bus time."""
+
+# Plausible ranges (inclusive) per quantity; outside them a value is garbage.
+_MAX_CURRENT_A: Final = 10_000.0  # CT meters reach a few kA; more is a decoding error
+_MAX_VOLTAGE_V: Final = 1_000.0
+_MAX_POWER_W: Final = 10_000_000.0
+_FREQUENCY_HZ: Final = (40.0, 70.0)
+_MAX_ENERGY_KWH: Final = 1e12
+_KWH_PER_UNIT: Final = {"kWh": 1.0, "Wh": 0.001, "VAh": 0.001, "kVAh": 1.0}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeterReading:
+    """
+    One read of a meter; None where the model has no such value or sent garbage.
+
+    Power is signed where the meter signs it (negative = export).
+    """
+
+    current_l1_a: float | None = None
+    current_l2_a: float | None = None
+    current_l3_a: float | None = None
+    voltage_l1_v: float | None = None
+    voltage_l2_v: float | None = None
+    voltage_l3_v: float | None = None
+    power_l1_w: float | None = None
+    power_l2_w: float | None = None
+    power_l3_w: float | None = None
+    power_total_w: float | None = None
+    energy_import_kwh: float | None = None
+    energy_export_kwh: float | None = None
+    frequency_hz: float | None = None
+
+    @property
+    def currents_a(self) -> tuple[float | None, float | None, float | None]:
+        """Phase currents L1, L2, L3."""
+        return (self.current_l1_a, self.current_l2_a, self.current_l3_a)
+
+
+def _number(value: Value | None) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _within(value: float | None, low: float, high: float) -> float | None:
+    return value if value is not None and low <= value <= high else None
+
+
+class Meter:
+    """A meter on a bus: reads its profile's registers into `MeterReading`s."""
+
+    def __init__(self, transport: RegisterTransport, profile: Profile) -> None:
+        """Drive the meter at `transport` as the model `profile` (kind must be meter)."""
+        if profile.kind != "meter":
+            msg = f"{profile.id} is a {profile.kind}, not a meter"
+            raise ValueError(msg)
+        self._profile = profile
+        self._reader = RegisterReader(transport, profile)
+        self._available = tuple(name for name in METER_FIELDS if profile.has(name))
+
+    @property
+    def profile(self) -> Profile:
+        """The model this driver reads."""
+        return self._profile
+
+    @property
+    def device_id(self) -> int:
+        """Modbus device id of the meter."""
+        return self._reader.transport.device_id
+
+    @property
+    def has_phase_currents(self) -> bool:
+        """Tell whether the model measures phase currents (needed for load balancing)."""
+        return self._profile.has("current_l1")
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The reading's canonical names this model has."""
+        return self._available
+
+    async def read(self, *, fields: Collection[str] | None = None) -> MeterReading:
+        """
+        Read the meter: every field it has, or only `fields` (e.g. `CONTROL_FIELDS`).
+
+        Fields the model lacks are skipped, not errors. Raises `NoResponse` when a phase
+        current is garbage, and the transport's `DeviceError`s.
+        """
+        wanted = self._available if fields is None else [f for f in self._available if f in fields]
+        values = await self._reader.read(wanted) if wanted else {}
+        return self._reading(values)
+
+    def _reading(self, values: dict[str, Value | None]) -> MeterReading:
+        currents: dict[str, float | None] = {}
+        for phase in PHASES:
+            name = f"current_{phase}"
+            if name not in values:
+                continue
+            current = _within(_number(values[name]), -_MAX_CURRENT_A, _MAX_CURRENT_A)
+            if current is None:
+                msg = f"meter {self.device_id}: {name} is not a measurement ({values[name]!r})"
+                raise NoResponse(msg)
+            currents[phase] = current
+
+        def power(name: str) -> float | None:
+            return _within(_number(values.get(name)), -_MAX_POWER_W, _MAX_POWER_W)
+
+        def voltage(name: str) -> float | None:
+            return _within(_number(values.get(name)), 0.0, _MAX_VOLTAGE_V)
+
+        def energy(name: str) -> float | None:
+            raw = _number(values.get(name))
+            unit = self._profile.registers[name].unit if name in values else None
+            kwh = None if raw is None else raw * _KWH_PER_UNIT.get(unit or "kWh", 1.0)
+            return _within(kwh, 0.0, _MAX_ENERGY_KWH)
+
+        power_total = power("power_total")
+        power_l1 = power("power_l1")
+        if power_l1 is None and self._profile.phases == 1:
+            power_l1 = power_total  # a single-phase meter's total is its phase power
+        return MeterReading(
+            current_l1_a=currents.get("l1"),
+            current_l2_a=currents.get("l2"),
+            current_l3_a=currents.get("l3"),
+            voltage_l1_v=voltage("voltage_l1"),
+            voltage_l2_v=voltage("voltage_l2"),
+            voltage_l3_v=voltage("voltage_l3"),
+            power_l1_w=power_l1,
+            power_l2_w=power("power_l2"),
+            power_l3_w=power("power_l3"),
+            power_total_w=power_total,
+            energy_import_kwh=energy("energy_import"),
+            energy_export_kwh=energy("energy_export"),
+            frequency_hz=_within(_number(values.get("frequency")), *_FREQUENCY_HZ),
+        )

@@ -1,0 +1,163 @@
+"""
+`scripts/scan (--port DEVICE | --tcp HOST:PORT | --rtu-over-tcp HOST:PORT) [--json] [--full]`.
+
+The discovery scan from the command line. Progress goes to stderr; with `--json` stdout
+holds exactly one JSON array of found devices (DESIGN section 5), otherwise a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from custom_components.headroom.devices.bus import SerialSettings
+from custom_components.headroom.devices.discovery import (
+    ALL_IDS,
+    QUICK_IDS,
+    BusFactory,
+    FoundDevice,
+    Scanner,
+    ScanProgress,
+    ScanResult,
+    default_bus_factory,
+)
+from custom_components.headroom.devices.errors import DeviceError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+PROG = "scripts/scan"
+_MAX_PORT = 65535
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) <= _MAX_PORT:
+        msg = f"expected HOST:PORT, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return host, int(port)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=(
+            "Find supported meters and chargers on an RS-485 port or a Modbus gateway. "
+            "Reads only; never writes to a device."
+        ),
+    )
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--port", metavar="DEVICE", help="serial port, e.g. /dev/ttyUSB0")
+    where.add_argument("--tcp", metavar="HOST:PORT", type=_host_port, help="Modbus TCP gateway")
+    where.add_argument(
+        "--rtu-over-tcp", metavar="HOST:PORT", type=_host_port, help="RTU-over-TCP gateway"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON array")
+    parser.add_argument(
+        "--full", action="store_true", help="device ids 1-247 (default: the quick range 1-16)"
+    )
+    return parser
+
+
+class _Progress:
+    """One status line on a terminal, a line per bus setting otherwise."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._tty = stream.isatty()
+        self._last_settings: object = None
+
+    def __call__(self, step: ScanProgress) -> None:
+        where = _describe(step.settings)
+        text = f"[{step.done}/{step.total}] {where} id {step.device_id} - found {step.found}"
+        if self._tty:
+            self._stream.write(f"\r\033[K{text}")
+            if step.done == step.total:
+                self._stream.write("\n")
+        elif step.settings != self._last_settings or step.done == step.total:
+            self._stream.write(f"{text}\n")
+        self._last_settings = step.settings
+        self._stream.flush()
+
+
+def _describe(settings: object) -> str:
+    if isinstance(settings, SerialSettings):
+        return f"{settings.port} {settings.baudrate} 8{settings.parity}{settings.stopbits}"
+    return str(getattr(settings, "host", settings))
+
+
+def _table(devices: Sequence[FoundDevice]) -> str:
+    if not devices:
+        return "No supported device found."
+    rows = [("kind", "model", "id", "line")]
+    rows += [
+        (
+            d.kind,
+            d.model,
+            str(d.device_id),
+            _describe(d.settings).split(" ", 1)[-1]
+            if isinstance(d.settings, SerialSettings)
+            else "tcp",
+        )
+        for d in devices
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
+
+
+async def _run(args: argparse.Namespace, bus_factory: BusFactory | None) -> ScanResult:
+    ids = ALL_IDS if args.full else QUICK_IDS
+    progress = _Progress(sys.stderr)
+    scanner = Scanner(
+        device_ids=ids, progress=progress, bus_factory=bus_factory or default_bus_factory
+    )
+    if args.port is not None:
+        return await scanner.scan_serial(args.port)
+    host, port = args.tcp or args.rtu_over_tcp
+    return await scanner.scan_tcp(host, port, rtu_framing=args.rtu_over_tcp is not None)
+
+
+def main(argv: Sequence[str] | None = None, *, bus_factory: BusFactory | None = None) -> int:
+    """Run the scan; 0 when it ran (even if it found nothing), 1 on a port error."""
+    args = _parser().parse_args(argv)
+    # pymodbus logs each failed connection; the one-line error below says it once.
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    if args.port is not None and "://" not in args.port and not Path(args.port).exists():
+        print(f"{PROG}: no such serial port: {args.port}", file=sys.stderr)
+        return 1
+    started = time.monotonic()
+    try:
+        result = asyncio.run(_run(args, bus_factory))
+    except DeviceError as err:
+        print(f"{PROG}: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\n{PROG}: interrupted", file=sys.stderr)
+        return 130
+    elapsed_s = time.monotonic() - started
+    for settings, reason in result.skipped:
+        print(f"{PROG}: skipped {_describe(settings)}: {reason}", file=sys.stderr)
+    for settings, device_id in result.unidentified:
+        print(
+            f"{PROG}: id {device_id} at {_describe(settings)} answered but is not a supported "
+            "model",
+            file=sys.stderr,
+        )
+    print(f"{PROG}: {len(result.devices)} device(s) in {elapsed_s:.1f} s", file=sys.stderr)
+    if args.json:
+        print(json.dumps([d.as_json() for d in result.devices]))
+    else:
+        print(_table(result.devices))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

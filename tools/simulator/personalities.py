@@ -1,0 +1,586 @@
+"""
+Device personalities: what each first-wave meter and charger answers, and how.
+
+Meters report the site's grid currents, voltages and power, with energy counters that
+grow with the power. Chargers report their site charger's state and currents in their
+vendor's encoding, turn current limit writes into `Site.set_setpoint`, and keep their
+own watchdog: a charger that hears nothing from its master for the watchdog time falls
+back to its fail-safe current (Heidelberg, Alfen, ABB Terra AC with a fallback set) or
+stops with an error (ABB Terra AC without one). EVSE-WB has no watchdog.
+"""
+
+from __future__ import annotations
+
+import cmath
+import math
+from typing import TYPE_CHECKING, Final
+
+from custom_components.headroom.devices.registers import Profile, Value, get_profile
+
+from .devices import ProfileDevice
+from .frames import ILLEGAL_DATA_VALUE, ModbusError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from .line import LineSettings
+    from .site import ChargerReading, Site
+
+_SQRT3: Final = math.sqrt(3)
+_S_PER_H: Final = 3600.0
+_W_PER_KW: Final = 1000.0
+_MIN_CHARGE_A: Final = 6.0
+_PHASES: Final = 3
+
+METERS: Final = (
+    "eastron_sdm630",
+    "eastron_sdm120",
+    "eastron_sdm230",
+    "eastron_sdm72dm_v2",
+    "chint_dtsu666",
+    "chint_ddsu666",
+    "carlogavazzi_em3xx",
+    "carlogavazzi_em1xx",
+    "abb_b2x",
+    "orno_we516_517",
+)
+CHARGERS: Final = ("heidelberg_energy_control", "abb_terra_ac", "evse_wb_din", "alfen_eve")
+
+# What the identification registers hold (registers.yaml's expectations; where the
+# research has no value, as for the SDM230's meter code, the register reads 0).
+_IDENTITY: Final[Mapping[str, Mapping[str, Value]]] = {
+    "eastron_sdm630": {
+        "meter_code": 0x0070,
+        "serial_number": 21000630,
+        "software_version": 0x0203,
+        "system_type": 3.0,
+        "password": 1000.0,
+    },
+    "eastron_sdm120": {"meter_code": 0x0020, "serial_number": 21000120, "software_version": 0x0106},
+    "eastron_sdm230": {"serial_number": 21000230},
+    "eastron_sdm72dm_v2": {"meter_code": 0x0089, "password": 1000.0},
+    "chint_dtsu666": {"sw_version": 204, "network_selection": 0, "ct_ratio": 1, "vt_ratio": 1},
+    "carlogavazzi_em3xx": {
+        "model_id": 340,
+        "hw_version": 1,
+        "fw_version": 0x0203,
+        "measurement_system": 0,
+        "serial": "SIM0000340",
+    },
+    "carlogavazzi_em1xx": {"model_id": 120, "serial": "SIM0000112"},
+    "abb_b2x": {
+        "product_type": 0x42323320,  # "B23 "
+        "serial_number": 23000001,
+        "firmware_version": "1.0.0",
+    },
+    "orno_we516_517": {},
+    "chint_ddsu666": {},
+}
+
+# Eastron's baud-rate setting codes (holding register 28, a float).
+_EASTRON_BAUD: Final[Mapping[int, float]] = {2400: 0, 4800: 1, 9600: 2, 19200: 3, 38400: 4}
+_EASTRON_PARITY: Final[Mapping[str, float]] = {"N": 0, "E": 1, "O": 2}
+
+
+def _energy(unit: str | None, kwh: float) -> float:
+    return kwh * _W_PER_KW if unit in {"Wh", "VAh"} else kwh
+
+
+class MeterDevice(ProfileDevice):
+    """A whole-home meter reporting the site's grid side."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        device_id: int,
+        site: Site,
+        *,
+        line: LineSettings | None = None,
+    ) -> None:
+        """Measure `site`; the `line` settings fill the meter's own setting registers."""
+        super().__init__(profile, device_id)
+        self._site = site
+        self.import_kwh = [1200.0, 1100.0, 1000.0]
+        self.export_kwh = [300.0, 300.0, 300.0]
+        self.settings.update(_IDENTITY.get(profile.id, {}))
+        if profile.id.startswith("eastron"):
+            self.settings["network_node"] = float(device_id)
+            if line is not None and line.baudrate in _EASTRON_BAUD:
+                self.settings["network_baud"] = _EASTRON_BAUD[line.baudrate]
+                self.settings["network_parity_stop"] = _EASTRON_PARITY[line.parity]
+        if profile.id == "chint_dtsu666":
+            self.settings["address"] = device_id
+
+    def phase_readings(self) -> list[tuple[float, float]]:
+        """(voltage, signed current) on each of L1-L3; a single-phase meter sees L1."""
+        grid = self._site.grid_currents_a()
+        readings = []
+        for phase in range(1, _PHASES + 1):
+            if phase > len(grid) or (self.profile.phases == 1 and phase > 1):
+                readings.append((0.0, 0.0))
+            else:
+                readings.append((self._site.voltage_v(phase), grid[phase - 1]))
+        return readings
+
+    def tick(self, dt_s: float) -> None:
+        """Count energy: import while drawing, export while feeding in."""
+        super().tick(dt_s)
+        for index, (voltage, current) in enumerate(self.phase_readings()):
+            kwh = voltage * current * dt_s / _S_PER_H / _W_PER_KW
+            if kwh >= 0:
+                self.import_kwh[index] += kwh
+            else:
+                self.export_kwh[index] -= kwh
+
+    def values(self) -> Mapping[str, Value]:
+        """Every quantity the first-wave meters have, under its canonical name."""
+        readings = self.phase_readings()
+        values: dict[str, Value] = {}
+        powers = []
+        for phase, (voltage, current) in enumerate(readings, start=1):
+            power = voltage * current
+            powers.append(power)
+            values |= {
+                f"voltage_l{phase}": voltage,
+                f"current_l{phase}": abs(current),
+                f"power_l{phase}": power,
+                f"apparent_power_l{phase}": abs(power),
+                f"reactive_power_l{phase}": 0.0,
+                f"power_factor_l{phase}": 1.0,
+            }
+        units = {r.name: r.unit for r in self.profile.registers.values()}
+        for phase in range(1, _PHASES + 1):
+            imported, exported = self.import_kwh[phase - 1], self.export_kwh[phase - 1]
+            for name, kwh in (
+                (f"energy_import_l{phase}", imported),
+                (f"energy_export_l{phase}", exported),
+                (f"energy_total_l{phase}", imported + exported),
+            ):
+                values[name] = _energy(units.get(name), kwh)
+        imported, exported = sum(self.import_kwh), sum(self.export_kwh)
+        total_w = sum(powers)
+        voltages = [voltage for voltage, _ in readings if voltage]
+        # Neutral current: the phasor sum of three currents 120 degrees apart.
+        neutral = abs(
+            sum(
+                abs(current) * cmath.exp(-2j * math.pi * index / 3)
+                for index, (_, current) in enumerate(readings)
+            )
+        )
+        values |= {
+            "power_total": total_w,
+            "apparent_power_total": abs(total_w),
+            "apparent_power": abs(total_w),
+            "reactive_power_total": 0.0,
+            "reactive_power": 0.0,
+            "power_factor_total": 1.0,
+            "power_factor": 1.0,
+            "phase_angle_total": 0.0,
+            "phase_angle": 0.0,
+            "current_sum": sum(abs(current) for _, current in readings),
+            "current_neutral": neutral,
+            "voltage_avg": sum(voltages) / len(voltages) if voltages else 0.0,
+            "voltage_ll_avg": _SQRT3 * readings[0][0],
+            "frequency": 50.0,
+            "energy_import": _energy(units.get("energy_import"), imported),
+            "energy_export": _energy(units.get("energy_export"), exported),
+            "energy_total": _energy(units.get("energy_total"), imported + exported),
+            "energy_net": imported - exported,
+            "power_import_total": max(total_w, 0.0),
+            "power_export_total": max(-total_w, 0.0),
+        }
+        for name, first, second in (("l1_l2", 0, 1), ("l2_l3", 1, 2), ("l3_l1", 2, 0)):
+            both = readings[first][0] and readings[second][0]
+            values[f"voltage_ll_{name}"] = _SQRT3 * readings[first][0] if both else 0.0
+        return values
+
+
+class ChargerDevice(ProfileDevice):
+    """A charger on the site: its limit writes reach the car, its watchdog falls back."""
+
+    def __init__(self, profile: Profile, device_id: int, site: Site, *, name: str) -> None:
+        """Report the site's charger `name`."""
+        super().__init__(profile, device_id)
+        self._site = site
+        self.name = name
+        self.commanded_a = 0.0
+        """The limit the master last wrote."""
+        self.in_failsafe = False
+        self._applied_a = 0.0
+        self._site.set_setpoint(name, 0.0)
+
+    @property
+    def applied_a(self) -> float:
+        """The limit the charger applies now (the fail-safe current once it fell back)."""
+        return self._applied_a
+
+    def view(self) -> ChargerReading:
+        """Return the site's view of this charger."""
+        return self._site.charger_view(self.name)
+
+    def command(self, current_a: float) -> None:
+        """Apply a limit the master set, leaving any fail-safe."""
+        self.commanded_a = current_a
+        self.in_failsafe = False
+        self._apply(current_a)
+
+    def fall_back(self, current_a: float) -> None:
+        """Apply the fail-safe current (the watchdog expired)."""
+        self.in_failsafe = True
+        self._apply(current_a)
+
+    def _apply(self, current_a: float) -> None:
+        if current_a != self._applied_a:
+            self._applied_a = current_a
+            self._site.set_setpoint(self.name, current_a)
+
+    def line_currents(self) -> tuple[float, float, float]:
+        """Measured current on L1-L3 (padded)."""
+        currents = (*self.view().currents_a, 0.0, 0.0, 0.0)
+        return currents[0], currents[1], currents[2]
+
+    def power_w(self) -> float:
+        """Return the power the car draws, at the site voltage."""
+        return sum(self.line_currents()) * self._site.voltage_v(1)
+
+
+class HeidelbergDevice(ChargerDevice):
+    """Heidelberg Energy Control: watchdog in ms on any request, standby, 0.1 A steps."""
+
+    standby_after_s: float = 60.0
+    """Idle time in state A after which a box with standby enabled goes to sleep."""
+    recovery_s: float = 10.0
+    """Time the box needs after the fail-safe before it follows the master again."""
+
+    def __init__(self, profile: Profile, device_id: int, site: Site, *, name: str) -> None:
+        """Start as shipped: standby allowed, watchdog 15 s, fail-safe current 0 A."""
+        super().__init__(profile, device_id, site, name=name)
+        self.settings |= {
+            "watchdog_timeout": 15000,
+            "standby_control": 0,
+            "remote_lock": 1,
+            "current_limit": 0.0,
+            "failsafe_current": 0.0,
+        }
+        self._last_request_s = 0.0
+        self._idle_since_s = 0.0
+        self._recover_at_s: float | None = None
+
+    def answers(self) -> bool:
+        """Asleep (silent) after a while in state A unless standby is disabled (258 = 4)."""
+        return not self._asleep()
+
+    def _asleep(self) -> bool:
+        if self.settings["standby_control"] == 4 or self.view().state != "A":  # noqa: PLR2004
+            return False
+        return self.now_s - self._idle_since_s >= self.standby_after_s
+
+    def on_request(self) -> None:
+        """Any read or write resets the watchdog; after a fail-safe, recovery starts."""
+        super().on_request()
+        self._last_request_s = self.now_s
+        if self.in_failsafe and self._recover_at_s is None:
+            self._recover_at_s = self.now_s + self.recovery_s
+
+    def tick(self, dt_s: float) -> None:
+        """Run the watchdog and the standby timer."""
+        super().tick(dt_s)
+        if self.view().state != "A":
+            self._idle_since_s = self.now_s
+        timeout_s = float(self.settings["watchdog_timeout"]) / 1000
+        silent_s = self.now_s - self._last_request_s
+        if timeout_s > 0 and silent_s >= timeout_s and not self.in_failsafe:
+            self._recover_at_s = None
+            self.fall_back(float(self.settings["failsafe_current"]))
+        elif self._recover_at_s is not None and self.now_s >= self._recover_at_s:
+            self._recover_at_s = None
+            self.command(self.commanded_a)
+
+    def validate(self, name: str, value: Value) -> None:
+        """Currents are 0 or 6.0-16.0 A; standby 0 or 4."""
+        if name in {"current_limit", "failsafe_current"} and not _zero_or_within(
+            value, _MIN_CHARGE_A, 16.0
+        ):
+            raise ModbusError(ILLEGAL_DATA_VALUE)
+        if name == "standby_control" and value not in {0, 4}:
+            raise ModbusError(ILLEGAL_DATA_VALUE)
+
+    def apply(self, name: str, value: Value) -> None:
+        """Pass a current limit write to the car (unless the box is in its fail-safe)."""
+        super().apply(name, value)
+        if name == "current_limit" and isinstance(value, float | int):
+            self.commanded_a = float(value)
+            if not self.in_failsafe:
+                self.command(float(value))
+
+    def values(self) -> Mapping[str, Value]:
+        """State 2-10 (A1..F), currents in 0.1 A, voltage, power and energy."""
+        view = self.view()
+        l1, l2, l3 = self.line_currents()
+        pwm = self.applied_a >= _MIN_CHARGE_A
+        state = {
+            "A": 3 if pwm else 2,
+            "B": 5 if pwm else 4,
+            "C": 7 if pwm else 6,
+            "D": 7 if pwm else 6,
+            "E": 9,
+            "F": 10,
+        }.get(view.state, 11)
+        energy_vah = 1_000_000 + view.session_energy_kwh * _W_PER_KW
+        return {
+            "layout_version": 0x0108,
+            "charger_state": state,
+            "current_l1": l1,
+            "current_l2": l2,
+            "current_l3": l3,
+            "pcb_temperature": 32.5,
+            "voltage_l1": self._site.voltage_v(1),
+            "voltage_l2": self._site.voltage_v(1),
+            "voltage_l3": self._site.voltage_v(1),
+            "extern_lock_state": 1,
+            "power_total": self.power_w(),
+            "energy_since_power_on": view.session_energy_kwh * _W_PER_KW,
+            "energy_total": energy_vah,
+            "hw_max_current": 16,
+            "hw_min_current": 6,
+            "logistic_string": "HEC-SIM",
+            "hw_variant": 1,
+            "app_sw_revision": 0x0108,
+        }
+
+
+class AbbTerraDevice(ChargerDevice):
+    """ABB Terra AC: limits in mA (FC 16), timeout in s, fallback current or error."""
+
+    def __init__(self, profile: Profile, device_id: int, site: Site, *, name: str) -> None:
+        """Start as shipped: 60 s communication timeout, no fallback current."""
+        super().__init__(profile, device_id, site, name=name)
+        self.settings |= {"watchdog_timeout": 60, "failsafe_current": 0, "current_limit": 0.0}
+        self._last_request_s = 0.0
+        self.error = False
+
+    def on_request(self) -> None:
+        """Any read or write keeps the link alive."""
+        super().on_request()
+        self._last_request_s = self.now_s
+
+    def tick(self, dt_s: float) -> None:
+        """On timeout: continue at the fallback current, or stop with an error."""
+        super().tick(dt_s)
+        timeout_s = float(self.settings["watchdog_timeout"])
+        if self.in_failsafe or self.now_s - self._last_request_s < timeout_s:
+            return
+        fallback_a = float(self.settings["failsafe_current"])
+        self.error = fallback_a < _MIN_CHARGE_A
+        self.fall_back(0.0 if self.error else fallback_a)
+
+    def validate(self, name: str, value: Value) -> None:
+        """Limit 0-32 A, timeout at least 10 s, fallback 0 or 6-32 A."""
+        number = float(value) if isinstance(value, float | int) else math.nan
+        if name == "current_limit" and not 0 <= number <= 32:  # noqa: PLR2004
+            raise ModbusError(ILLEGAL_DATA_VALUE)
+        if name == "watchdog_timeout" and number < 10:  # noqa: PLR2004
+            raise ModbusError(ILLEGAL_DATA_VALUE)
+        if name == "failsafe_current" and not _zero_or_within(value, _MIN_CHARGE_A, 32.0):
+            raise ModbusError(ILLEGAL_DATA_VALUE)
+
+    def apply(self, name: str, value: Value) -> None:
+        """Apply a limit write at once; it clears a communication error."""
+        super().apply(name, value)
+        if name == "current_limit" and isinstance(value, float | int):
+            self.error = False
+            self.command(float(value))
+
+    def values(self) -> Mapping[str, Value]:
+        """State in byte 1 of a u32 (0 A .. 4 C2, 5 other), currents in mA."""
+        view = self.view()
+        l1, l2, l3 = self.line_currents()
+        pwm = self.applied_a >= _MIN_CHARGE_A
+        code = (
+            5
+            if self.error
+            else {"A": 0, "B": 2 if pwm else 1, "C": 4 if pwm else 3}.get(view.state, 5)
+        )
+        voltage = self._site.voltage_v(1)
+        return {
+            "serial_number": "TACSIM01",
+            "firmware_version": 0x01021300,
+            "user_settable_max_current": 16.0,
+            "error_code": 1 if self.error else 0,
+            "socket_lock_state": 0 if view.state == "A" else 0x0111,
+            "charger_state": code << 8,
+            "charging_current_limit": self.applied_a,
+            "current_l1": l1,
+            "current_l2": l2,
+            "current_l3": l3,
+            "voltage_l1": voltage,
+            "voltage_l2": voltage,
+            "voltage_l3": voltage,
+            "power_total": self.power_w(),
+            "energy_session": view.session_energy_kwh * _W_PER_KW,
+            "watchdog_timeout_readback": self.settings["watchdog_timeout"],
+            "current_limit_readback": self.commanded_a,
+            "failsafe_current_readback": self.settings["failsafe_current"],
+        }
+
+
+class EvseWbDevice(ChargerDevice):
+    """EVSE-WB/DIN (SimpleEVSE): whole amps, no watchdog: the last limit stays."""
+
+    def __init__(self, profile: Profile, device_id: int, site: Site, *, name: str) -> None:
+        """Start with the factory settings."""
+        super().__init__(profile, device_id, site, name=name)
+        self.settings |= {
+            "current_limit": 0,
+            "turn_off": 0,
+            "current_after_boot": 16,
+            "modbus_address": device_id,
+            "min_current": 6,
+            "analog_input_config": 0,
+            "amps_after_boot_button": 0,
+            "config_bits": 0,
+            "current_sharing_mode": 0,
+            "pp_detection": 0,
+        }
+
+    def validate(self, name: str, value: Value) -> None:
+        """Accept a limit of 0 or 6-80 A."""
+        if name == "current_limit" and not _zero_or_within(value, _MIN_CHARGE_A, 80.0):
+            raise ModbusError(ILLEGAL_DATA_VALUE)
+
+    def apply(self, name: str, value: Value) -> None:
+        """Apply a limit write at once."""
+        super().apply(name, value)
+        if name == "current_limit" and isinstance(value, float | int):
+            self.command(float(value))
+
+    def values(self) -> Mapping[str, Value]:
+        """State 1-5 (A, B, C, D, failure), offered current, EVSE state."""
+        view = self.view()
+        pwm = self.applied_a >= _MIN_CHARGE_A
+        return {
+            "current_offered": int(self.applied_a) if pwm else 0,
+            "charger_state": {"A": 1, "B": 2, "C": 3, "D": 4}.get(view.state, 5),
+            "pp_limit": 32,
+            "firmware_version": 17,
+            "evse_state": 2 if pwm else 1,
+            "status_fails": 0,
+        }
+
+
+class AlfenDevice(ChargerDevice):
+    """Alfen Eve (Modbus TCP): float limit with a validity time, then the safe current."""
+
+    def __init__(self, profile: Profile, device_id: int, site: Site, *, name: str) -> None:
+        """Start at the safe current (6 A), as after a reboot; validity time 60 s."""
+        super().__init__(profile, device_id, site, name=name)
+        self.validity_s = 60.0
+        self.safe_current_a = 6.0
+        self._valid_until_s = 0.0
+        self.settings |= {"charge_phases": 3}
+        self.fall_back(self.safe_current_a)
+
+    def tick(self, dt_s: float) -> None:
+        """Fall back to the safe current when the limit was not rewritten in time."""
+        super().tick(dt_s)
+        if not self.in_failsafe and self.now_s >= self._valid_until_s:
+            self.fall_back(self.safe_current_a)
+
+    def validate(self, name: str, value: Value) -> None:
+        """Accept a limit of 0-32 A and 1 or 3 phases."""
+        number = float(value) if isinstance(value, float | int) else math.nan
+        if name == "current_limit" and not 0 <= number <= 32:  # noqa: PLR2004
+            raise ModbusError(ILLEGAL_DATA_VALUE)
+        if name == "charge_phases" and value not in {1, 3}:
+            raise ModbusError(ILLEGAL_DATA_VALUE)
+
+    def apply(self, name: str, value: Value) -> None:
+        """Apply a written limit and restart the validity timer."""
+        super().apply(name, value)
+        if name == "current_limit" and isinstance(value, float | int):
+            self._valid_until_s = self.now_s + self.validity_s
+            self.command(float(value))
+
+    def values(self) -> Mapping[str, Value]:
+        """Station identity (unit 200) and the socket's meter, state and limits."""
+        view = self.view()
+        l1, l2, l3 = self.line_currents()
+        voltage = self._site.voltage_v(1)
+        pwm = self.applied_a >= _MIN_CHARGE_A
+        state = {"A": "A", "B": "B2" if pwm else "B1", "C": "C2" if pwm else "C1"}.get(
+            view.state, view.state
+        )
+        return {
+            "name": "ALF_1000",
+            "manufacturer": "Alfen NV",
+            "modbus_table_version": 1,
+            "firmware_version": "6.4.0-4210",
+            "platform_type": "NG910",
+            "station_serial": "ACE0000001",
+            "station_active_max_current": 32.0,
+            "temperature": 30.0,
+            "nr_of_sockets": 1,
+            "meter_state": 1,
+            "voltage_l1": voltage,
+            "voltage_l2": voltage,
+            "voltage_l3": voltage,
+            "current_n": 0.0,
+            "current_l1": l1,
+            "current_l2": l2,
+            "current_l3": l3,
+            "current_sum": l1 + l2 + l3,
+            "frequency": 50.0,
+            "power_l1": l1 * voltage,
+            "power_l2": l2 * voltage,
+            "power_l3": l3 * voltage,
+            "power_total": self.power_w(),
+            "energy_total": 2_000_000.0 + view.session_energy_kwh * _W_PER_KW,
+            "energy_consumed_sum": 2_000_000.0 + view.session_energy_kwh * _W_PER_KW,
+            "availability": 1,
+            "charger_state": state,
+            "actual_applied_max_current": self.applied_a,
+            "watchdog_remaining": max(0, math.ceil(self._valid_until_s - self.now_s)),
+            "current_limit": self.commanded_a,
+            "failsafe_current": self.safe_current_a,
+            "setpoint_accounted_for": 1,
+        }
+
+
+def _zero_or_within(value: Value, low: float, high: float) -> bool:
+    if not isinstance(value, float | int):
+        return False
+    return value == 0 or low <= value <= high
+
+
+_CHARGER_CLASSES: Final[Mapping[str, type[ChargerDevice]]] = {
+    "heidelberg_energy_control": HeidelbergDevice,
+    "abb_terra_ac": AbbTerraDevice,
+    "evse_wb_din": EvseWbDevice,
+    "alfen_eve": AlfenDevice,
+}
+
+
+def build_device(
+    model: str,
+    device_id: int,
+    site: Site,
+    *,
+    charger_name: str | None = None,
+    line: LineSettings | None = None,
+) -> ProfileDevice:
+    """
+    Build the personality of a `registers.yaml` model id at `device_id`.
+
+    Chargers report the site charger `charger_name`. Raises KeyError for a model that is
+    not in the first wave.
+    """
+    profile = get_profile(model)
+    if model in METERS:
+        return MeterDevice(profile, device_id, site, line=line)
+    if model in _CHARGER_CLASSES:
+        if charger_name is None:
+            msg = f"{model} needs the name of the site charger it reports"
+            raise ValueError(msg)
+        return _CHARGER_CLASSES[model](profile, device_id, site, name=charger_name)
+    msg = f"{model} is not a simulated model; choose from {', '.join(METERS + CHARGERS)}"
+    raise KeyError(msg)

@@ -1,0 +1,1 @@
+"""The closed-loop benchmark: the balancing engine against a site model (DESIGN section 6)."""

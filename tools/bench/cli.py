@@ -1,0 +1,55 @@
+"""`scripts/bench SCENARIO.yaml [--json] [--plot FILE.png]`: the closed-loop benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from tools.bench.bench import run_benchmark
+from tools.bench.report import describe, format_table
+from tools.bench.scenario import ScenarioError, load_scenario
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; 0 on success, 2 on a bad scenario or argument."""
+    parser = argparse.ArgumentParser(
+        prog="scripts/bench",
+        description=(
+            "Run the balancing engine and three baselines (static, uncontrolled, oracle) "
+            "against the site model of a scenario, at one-second steps."
+        ),
+    )
+    parser.add_argument("scenario", type=Path, help="scenario YAML (DESIGN section 6)")
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object instead of the table"
+    )
+    parser.add_argument("--plot", type=Path, metavar="FILE.png", help="save a figure")
+    parser.add_argument(
+        "--plot-day",
+        type=dt.date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="the day to plot (default: a representative day of the window)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        scenario = load_scenario(args.scenario)
+        benchmark = run_benchmark(scenario, plot_day=args.plot_day)
+    except (ScenarioError, ValueError) as err:
+        print(f"scripts/bench: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        # stdout holds exactly the JSON object; what was simulated goes to stderr.
+        for line in describe(benchmark):
+            print(line, file=sys.stderr)
+        print(json.dumps(benchmark.as_json(), indent=2))
+    else:
+        print(format_table(benchmark))
+    if args.plot is not None:
+        from tools.bench.plot import save_plot  # noqa: PLC0415  (matplotlib is slow to import)
+
+        save_plot(benchmark, args.plot)
+        print(f"plot: {args.plot} ({benchmark.plot_window.description})", file=sys.stderr)
+    return 0

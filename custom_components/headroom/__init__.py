@@ -2,31 +2,174 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import Platform
+from homeassistant.exceptions import ConfigEntryError
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import issue_registry as ir
+
+from .const import (
+    CONF_DEVICE_ID,
+    CONF_METER_ID,
+    CONF_METER_MODEL,
+    CONF_MODEL,
+    CONF_WATCHDOG_TIMEOUT,
+    DEFAULT_WATCHDOG_TIMEOUT_S,
+    DOMAIN,
+    SUBENTRY_CHARGER,
+)
+from .coordinator import (
+    HeadroomConfigEntry,
+    HeadroomCoordinator,
+    HeadroomRuntimeData,
+    chargers_of,
+    settings_of,
+)
+from .engine import Balancer
+from .entity import site_device_info
+from .settings import bus_settings
+from .site import DeviceLocation, LineConflictError, build_site
 
 if TYPE_CHECKING:
+    from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
 
+PLATFORMS = [
+    Platform.BINARY_SENSOR,
+    Platform.NUMBER,
+    Platform.SELECT,
+    Platform.SENSOR,
+    Platform.SWITCH,
+]
 
-@dataclass(kw_only=True, slots=True)
-class HeadroomRuntimeData:
-    """What a loaded site keeps while it runs."""
-
-    title: str
+# What the number, select and switch entities change at run time: applied without a reload.
+_LIVE_CHARGER_KEYS = frozenset({"max_a", "priority", "paused", "phases", "shared_circuit"})
 
 
-type HeadroomConfigEntry = ConfigEntry[HeadroomRuntimeData]
+def structure(entry: ConfigEntry) -> tuple[Any, ...]:
+    """
+    Return what can only change with a reload: the connection and the devices on it.
+
+    Everything else (site options, charger limits, priority, pause) is applied live.
+    """
+    return (
+        tuple(sorted(entry.data.items())),
+        tuple(
+            sorted(
+                (
+                    subentry.subentry_id,
+                    tuple(
+                        sorted(
+                            (key, value)
+                            for key, value in subentry.data.items()
+                            if key not in _LIVE_CHARGER_KEYS
+                        )
+                    ),
+                )
+                for subentry in entry.get_subentries_of_type(SUBENTRY_CHARGER)
+            )
+        ),
+    )
 
 
-async def async_setup_entry(hass: HomeAssistant, entry: HeadroomConfigEntry) -> bool:  # noqa: ARG001
-    """Set up a Headroom site from a config entry."""
-    entry.runtime_data = HeadroomRuntimeData(title=entry.title)
+async def async_setup_entry(hass: HomeAssistant, entry: HeadroomConfigEntry) -> bool:
+    """Set up a Headroom site: build the loop, open the ports, run the first cycle."""
+    invalid_issue = f"{entry.entry_id}_invalid_settings"
+    try:
+        settings = settings_of(entry)
+        balancer = Balancer(settings)
+        site = build_site(
+            balancer=balancer,
+            meter=DeviceLocation(
+                model=entry.data[CONF_METER_MODEL],
+                device_id=int(entry.data[CONF_METER_ID]),
+                bus=bus_settings(entry.data),
+            )
+            if CONF_METER_ID in entry.data
+            else None,
+            chargers={
+                charger.charger_id: DeviceLocation(
+                    model=charger.data[CONF_MODEL],
+                    device_id=int(charger.data[CONF_DEVICE_ID]),
+                    bus=bus_settings(charger.data),
+                )
+                for charger in chargers_of(entry)
+            },
+            watchdog_timeout_s=float(
+                entry.options.get(CONF_WATCHDOG_TIMEOUT, DEFAULT_WATCHDOG_TIMEOUT_S)
+            ),
+        )
+    except LineConflictError as err:
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="line_conflict",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    except ValueError as err:
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            invalid_issue,
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key="invalid_settings",
+            translation_placeholders={"site": entry.title, "error": str(err)},
+        )
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_settings",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    ir.async_delete_issue(hass, DOMAIN, invalid_issue)
+
+    coordinator = HeadroomCoordinator(hass, entry, site)
+    try:
+        await coordinator.async_config_entry_first_refresh()
+    except Exception:
+        # Release the port: the retry opens it again, and serial ports are exclusive.
+        await site.close()
+        raise
+    coordinator.check_fail_safe(settings)
+
+    # Registered up front: the meter and chargers name the site as the device they hang off.
+    site_device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id, **site_device_info(entry)
+    )
+    entry.runtime_data = HeadroomRuntimeData(
+        coordinator=coordinator, site_device_id=site_device.id, structure=structure(entry)
+    )
+    entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
 
-async def async_unload_entry(hass: HomeAssistant, entry: HeadroomConfigEntry) -> bool:  # noqa: ARG001
-    """Unload a Headroom site."""
-    return True
+async def _async_update_listener(hass: HomeAssistant, entry: HeadroomConfigEntry) -> None:
+    """Reload when the connection or the devices changed; otherwise apply the settings live."""
+    if structure(entry) != entry.runtime_data.structure:
+        hass.config_entries.async_schedule_reload(entry.entry_id)
+        return
+    entry.runtime_data.coordinator.apply_settings()
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: HeadroomConfigEntry) -> bool:
+    """Unload a site: chargers to the fail-safe current, then release the ports."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        coordinator = entry.runtime_data.coordinator
+        await coordinator.async_shutdown()
+        await coordinator.site.release()
+        await coordinator.site.close()
+        coordinator.release_issues()
+    return unloaded
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant,  # noqa: ARG001 (Home Assistant's signature)
+    entry: HeadroomConfigEntry,
+    device_entry: dr.DeviceEntry,
+) -> bool:
+    """Let the user remove a device only when it no longer belongs to the site."""
+    current = {(DOMAIN, entry.entry_id), (DOMAIN, f"{entry.entry_id}_meter")}
+    current.update((DOMAIN, f"{entry.entry_id}_{subentry_id}") for subentry_id in entry.subentries)
+    return not current.intersection(device_entry.identifiers)

@@ -1,0 +1,299 @@
+"""The control loop in Home Assistant: one cycle of the site every second."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import (
+    ATTR_UNIT_OF_MEASUREMENT,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+    UnitOfPower,
+)
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
+from homeassistant.util.unit_conversion import PowerConverter
+
+from .const import (
+    CONF_FAIL_SAFE,
+    CONF_GRID_POWER_ENTITY,
+    CONF_HOUSE_POWER_ENTITY,
+    CONF_PV_POWER_ENTITY,
+    CONF_SOLAR_SOURCE,
+    CONF_WATCHDOG_TIMEOUT,
+    CYCLE_INTERVAL,
+    DEFAULT_WATCHDOG_TIMEOUT_S,
+    DETAIL_EVERY_CYCLES,
+    DOMAIN,
+    LOGGER,
+    SOLAR_SOURCE_GRID,
+    SOLAR_SOURCE_NONE,
+    SOLAR_SOURCE_PV_HOUSE,
+    SUBENTRY_CHARGER,
+)
+from .devices.errors import ConnectionLost
+from .engine.model import SurplusReading
+from .settings import ChargerConfig, site_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from homeassistant.core import HomeAssistant
+
+    from .engine.model import SiteSettings
+    from .site import ChargerStatus, CycleResult, Site
+
+
+@dataclass(kw_only=True, slots=True)
+class HeadroomRuntimeData:
+    """What a loaded site keeps while it runs."""
+
+    coordinator: HeadroomCoordinator
+    site_device_id: str
+    """Device registry id of the site (the balancer): the meter and chargers hang off it."""
+    structure: tuple[Any, ...]
+    """What needs a reload to change (connection, devices); see `structure()`."""
+
+
+type HeadroomConfigEntry = ConfigEntry[HeadroomRuntimeData]
+
+
+def chargers_of(entry: ConfigEntry) -> list[ChargerConfig]:
+    """Return the entry's charger subentries as the settings module reads them."""
+    return [
+        ChargerConfig(charger_id=subentry.subentry_id, data=subentry.data)
+        for subentry in entry.get_subentries_of_type(SUBENTRY_CHARGER)
+    ]
+
+
+def settings_of(entry: ConfigEntry) -> SiteSettings:
+    """Build the engine's settings from the entry; ValueError when they cannot work."""
+    return site_settings(entry.data, entry.options, chargers_of(entry))
+
+
+class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
+    """Runs `Site.cycle` every second and reports what changed only once."""
+
+    config_entry: HeadroomConfigEntry
+
+    def __init__(self, hass: HomeAssistant, entry: HeadroomConfigEntry, site: Site) -> None:
+        """Drive `site` for `entry`."""
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} {entry.title}",
+            update_interval=CYCLE_INTERVAL,
+        )
+        self.site = site
+        self.clock: Callable[[], float] = time.monotonic
+        """Monotonic seconds for the engine (tests step it instead of the wall clock)."""
+        self._cycles = 0
+        self._meter_ok = True
+        self._fail_safe = False
+        self._charger_ok: dict[str, bool] = {}
+        self._issues: set[str] = set()
+        self.max_house_a = 0.0
+        """The largest house load seen on a phase (the fail-safe suggestion uses it)."""
+
+    async def _async_setup(self) -> None:
+        """Open the ports and gateways: a missing port keeps the entry from loading."""
+        try:
+            await self.site.connect()
+        except ConnectionLost as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="cannot_connect",
+                translation_placeholders={"error": str(err)},
+            ) from err
+
+    async def _async_update_data(self) -> CycleResult:
+        """Run one cycle; only a port or gateway that is gone fails the update."""
+        now = self.clock()
+        details = self._cycles % DETAIL_EVERY_CYCLES == 0
+        self._cycles += 1
+        result = await self.site.cycle(now, details=details, surplus=self.surplus(now))
+        self._follow(result)
+        if result.connection_lost:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="connection_lost",
+                translation_placeholders={"error": result.meter_error or _first_error(result)},
+            )
+        return result
+
+    def apply_settings(self) -> None:
+        """Use the entry's current options and charger settings from the next cycle on."""
+        entry = self.config_entry
+        try:
+            settings = settings_of(entry)
+            self.site.balancer.settings = settings
+        except ValueError as err:
+            self._raise_issue(
+                "invalid_settings",
+                translation_key="invalid_settings",
+                placeholders={"error": str(err)},
+                severity=ir.IssueSeverity.ERROR,
+            )
+            LOGGER.error("%s: settings not applied: %s", entry.title, err)
+            return
+        self._clear_issue("invalid_settings")
+        self.site.watchdog_timeout_s = float(
+            entry.options.get(CONF_WATCHDOG_TIMEOUT, DEFAULT_WATCHDOG_TIMEOUT_S)
+        )
+        self.check_fail_safe(settings)
+        self.async_update_listeners()
+
+    def check_fail_safe(self, settings: SiteSettings) -> None:
+        """Raise a repair issue when the chargers' fail-safe currents can trip the breaker."""
+        total_a = float(self.config_entry.options.get(CONF_FAIL_SAFE, 0.0)) * len(settings.chargers)
+        if total_a > settings.breaker_a - settings.margin_a:
+            self._raise_issue(
+                "fail_safe_too_high",
+                translation_key="fail_safe_too_high",
+                placeholders={
+                    "total": f"{total_a:g}",
+                    "limit": f"{settings.breaker_a - settings.margin_a:g}",
+                },
+                severity=ir.IssueSeverity.WARNING,
+            )
+        else:
+            self._clear_issue("fail_safe_too_high")
+
+    def surplus(self, now: float) -> SurplusReading | None:
+        """
+        Read the PV surplus (positive: exporting) from the Home Assistant entities picked.
+
+        None when no source is configured or a sensor has no usable value; the engine
+        then treats solar as unavailable. `at` is when the oldest sensor last reported.
+        """
+        options = self.config_entry.options
+        source = options.get(CONF_SOLAR_SOURCE, SOLAR_SOURCE_NONE)
+        if source == SOLAR_SOURCE_GRID:
+            grid = self._power_w(options.get(CONF_GRID_POWER_ENTITY))
+            if grid is None:
+                return None
+            return SurplusReading(power_w=-grid[0], at=now - grid[1])
+        if source == SOLAR_SOURCE_PV_HOUSE:
+            pv = self._power_w(options.get(CONF_PV_POWER_ENTITY))
+            house = self._power_w(options.get(CONF_HOUSE_POWER_ENTITY))
+            if pv is None or house is None:
+                return None
+            return SurplusReading(power_w=pv[0] - house[0], at=now - max(pv[1], house[1]))
+        return None
+
+    def _power_w(self, entity_id: str | None) -> tuple[float, float] | None:
+        """Return an entity's power in W and its age in seconds, None if unusable."""
+        state = self.hass.states.get(entity_id) if entity_id else None
+        if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+            return None
+        unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
+        if unit not in PowerConverter.VALID_UNITS:
+            return None
+        try:
+            value = float(state.state)
+        except ValueError:
+            return None
+        age_s = (dt_util.utcnow() - state.last_reported).total_seconds()
+        return PowerConverter.convert(value, unit, UnitOfPower.WATT), max(age_s, 0.0)
+
+    def release_issues(self) -> None:
+        """Delete the repair issues this run raised (the next load raises them again)."""
+        for issue_id in self._issues:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+        self._issues.clear()
+
+    def _follow(self, result: CycleResult) -> None:
+        """Log each device going silent and coming back once, and keep repairs in step."""
+        title = self.config_entry.title
+        if result.meter_ok != self._meter_ok:
+            self._meter_ok = result.meter_ok
+            if result.meter_ok:
+                LOGGER.info("%s: the meter answers again", title)
+            else:
+                LOGGER.warning("%s: the meter stopped answering: %s", title, result.meter_error)
+        fail_safe = result.decision.fail_safe
+        if not fail_safe and result.decision.house_a:
+            self.max_house_a = max(self.max_house_a, *result.decision.house_a)
+        if fail_safe != self._fail_safe:
+            self._fail_safe = fail_safe
+            if fail_safe:
+                LOGGER.warning("%s: meter silent, chargers at the fail-safe current", title)
+                self._raise_issue(
+                    "meter_silent",
+                    translation_key="meter_silent",
+                    placeholders={"error": result.meter_error or ""},
+                    severity=ir.IssueSeverity.ERROR,
+                )
+            else:
+                self._clear_issue("meter_silent")
+        names = {
+            subentry.subentry_id: subentry.title
+            for subentry in self.config_entry.subentries.values()
+        }
+        for charger_id, status in result.chargers.items():
+            # Chargers are not read while the meter is silent: nothing learned about them.
+            if not fail_safe:
+                self._follow_charger(names.get(charger_id, charger_id), status)
+
+    def _follow_charger(self, name: str, status: ChargerStatus) -> None:
+        title = self.config_entry.title
+        charger_id = status.charger_id
+        if status.available != self._charger_ok.get(charger_id, True):
+            self._charger_ok[charger_id] = status.available
+            if status.available:
+                LOGGER.info("%s: charger %s answers again", title, name)
+            else:
+                LOGGER.warning("%s: charger %s stopped answering: %s", title, name, status.error)
+        if status.watchdog_unsupported:
+            self._raise_issue(
+                f"no_watchdog_{charger_id}",
+                translation_key="no_watchdog",
+                placeholders={"charger": name},
+                severity=ir.IssueSeverity.WARNING,
+            )
+        if status.watchdog_error is not None:
+            self._raise_issue(
+                f"watchdog_settings_{charger_id}",
+                translation_key="watchdog_settings",
+                placeholders={"charger": name, "error": status.watchdog_error},
+                severity=ir.IssueSeverity.ERROR,
+            )
+        else:
+            self._clear_issue(f"watchdog_settings_{charger_id}")
+
+    def _raise_issue(
+        self,
+        suffix: str,
+        *,
+        translation_key: str,
+        placeholders: dict[str, str],
+        severity: ir.IssueSeverity,
+    ) -> None:
+        issue_id = f"{self.config_entry.entry_id}_{suffix}"
+        if issue_id in self._issues:
+            return
+        self._issues.add(issue_id)
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=severity,
+            translation_key=translation_key,
+            translation_placeholders={"site": self.config_entry.title, **placeholders},
+        )
+
+    def _clear_issue(self, suffix: str) -> None:
+        issue_id = f"{self.config_entry.entry_id}_{suffix}"
+        if issue_id in self._issues:
+            self._issues.discard(issue_id)
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+
+
+def _first_error(result: CycleResult) -> str:
+    return next((s.error for s in result.chargers.values() if s.error), "")

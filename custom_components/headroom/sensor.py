@@ -1,0 +1,432 @@
+"""Sensors: the meter's readings, the headroom, the chargers and what limited them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import (
+    EntityCategory,
+    UnitOfElectricCurrent,
+    UnitOfElectricPotential,
+    UnitOfEnergy,
+    UnitOfFrequency,
+    UnitOfPower,
+    UnitOfTime,
+)
+
+from .const import (
+    CONF_METER_ID,
+    CONF_METER_MODEL,
+    CONF_MODEL,
+    CONF_PHASES,
+    CONF_SOLAR_SOURCE,
+    SOLAR_SOURCE_NONE,
+    SUBENTRY_CHARGER,
+)
+from .devices.registers import get_profile
+from .engine.model import ChargerState, Constraint
+from .entity import (
+    HeadroomChargerEntity,
+    HeadroomEntity,
+    HeadroomMeterEntity,
+    meter_device_info,
+    site_device_info,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from homeassistant.core import HomeAssistant
+    from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+    from .coordinator import HeadroomConfigEntry
+    from .devices.chargers import ChargerReading
+    from .devices.meters import MeterReading
+    from .devices.registers import Profile
+    from .site import ChargerStatus, CycleResult
+
+# Read-only: the coordinator does the I/O.
+PARALLEL_UPDATES = 0
+
+CHARGER_STATES = {
+    ChargerState.A: "no_vehicle",
+    ChargerState.B: "connected",
+    ChargerState.C: "charging",
+    ChargerState.D: "charging_ventilated",
+    ChargerState.E: "error",
+    ChargerState.F: "unavailable",
+}
+"""IEC 61851 control-pilot states in words."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SiteSensorDescription(SensorEntityDescription):
+    """A sensor of the site, from the cycle result; `phase` for per-phase values."""
+
+    value_fn: Callable[[CycleResult, int], float | str | None]
+    phase: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeterSensorDescription(SensorEntityDescription):
+    """A sensor of the meter; `register` is the canonical name the model must have."""
+
+    value_fn: Callable[[MeterReading], float | None]
+    register: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChargerSensorDescription(SensorEntityDescription):
+    """A sensor of a charger; `has_fn` tells whether its model has it."""
+
+    value_fn: Callable[[ChargerStatus], float | str | None]
+    has_fn: Callable[[Profile], bool] = lambda _: True
+
+
+def _phase_value(values: tuple[float, ...], phase: int) -> float | None:
+    return round(values[phase - 1], 2) if phase <= len(values) else None
+
+
+def _current(phase: int) -> Callable[[ChargerReading], float | None]:
+    return lambda reading: reading.currents_a[phase - 1]
+
+
+def _headroom(phase: int) -> SiteSensorDescription:
+    return SiteSensorDescription(
+        key=f"headroom_l{phase}",
+        translation_key="headroom_phase",
+        translation_placeholders={"phase": str(phase)},
+        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        device_class=SensorDeviceClass.CURRENT,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        phase=phase,
+        value_fn=lambda result, phase: _phase_value(result.decision.headroom_a, phase),
+    )
+
+
+def _house_load(phase: int) -> SiteSensorDescription:
+    return SiteSensorDescription(
+        key=f"house_load_l{phase}",
+        translation_key="house_load_phase",
+        translation_placeholders={"phase": str(phase)},
+        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        device_class=SensorDeviceClass.CURRENT,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        suggested_display_precision=1,
+        phase=phase,
+        value_fn=lambda result, phase: _phase_value(result.decision.house_a, phase),
+    )
+
+
+SITE_SENSORS: tuple[SiteSensorDescription, ...] = (
+    SiteSensorDescription(
+        key="available_current",
+        translation_key="available_current",
+        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        device_class=SensorDeviceClass.CURRENT,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda result, _: round(result.decision.available_a, 2),
+    ),
+    SiteSensorDescription(
+        key="binding_constraint",
+        translation_key="binding_constraint",
+        device_class=SensorDeviceClass.ENUM,
+        options=[constraint.value for constraint in Constraint],
+        value_fn=lambda result, _: result.decision.binding.value,
+    ),
+    SiteSensorDescription(
+        key="cycle_duration",
+        translation_key="cycle_duration",
+        native_unit_of_measurement=UnitOfTime.MILLISECONDS,
+        device_class=SensorDeviceClass.DURATION,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        suggested_display_precision=0,
+        value_fn=lambda result, _: round(result.duration_s * 1000, 1),
+    ),
+)
+
+SURPLUS_SENSOR = SiteSensorDescription(
+    key="pv_surplus",
+    translation_key="pv_surplus",
+    native_unit_of_measurement=UnitOfPower.WATT,
+    device_class=SensorDeviceClass.POWER,
+    state_class=SensorStateClass.MEASUREMENT,
+    suggested_display_precision=0,
+    value_fn=lambda result, _: (
+        round(result.snapshot.surplus.power_w, 1) if result.snapshot.surplus else None
+    ),
+)
+
+
+def _meter_current(phase: int) -> MeterSensorDescription:
+    return MeterSensorDescription(
+        key=f"current_l{phase}",
+        translation_key="current_phase",
+        translation_placeholders={"phase": str(phase)},
+        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        device_class=SensorDeviceClass.CURRENT,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        register=f"current_l{phase}",
+        value_fn=lambda reading: reading.currents_a[phase - 1],
+    )
+
+
+def _meter_voltage(phase: int) -> MeterSensorDescription:
+    return MeterSensorDescription(
+        key=f"voltage_l{phase}",
+        translation_key="voltage_phase",
+        translation_placeholders={"phase": str(phase)},
+        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
+        device_class=SensorDeviceClass.VOLTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        register=f"voltage_l{phase}",
+        value_fn=lambda reading: (reading.voltage_l1_v, reading.voltage_l2_v, reading.voltage_l3_v)[
+            phase - 1
+        ],
+    )
+
+
+def _meter_power(phase: int) -> MeterSensorDescription:
+    return MeterSensorDescription(
+        key=f"power_l{phase}",
+        translation_key="power_phase",
+        translation_placeholders={"phase": str(phase)},
+        native_unit_of_measurement=UnitOfPower.WATT,
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_registry_enabled_default=False,
+        suggested_display_precision=0,
+        register=f"power_l{phase}",
+        value_fn=lambda reading: (reading.power_l1_w, reading.power_l2_w, reading.power_l3_w)[
+            phase - 1
+        ],
+    )
+
+
+METER_SENSORS: tuple[MeterSensorDescription, ...] = (
+    MeterSensorDescription(
+        key="power_total",
+        translation_key="power_total",
+        native_unit_of_measurement=UnitOfPower.WATT,
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        register="power_total",
+        value_fn=lambda reading: reading.power_total_w,
+    ),
+    MeterSensorDescription(
+        key="energy_import",
+        translation_key="energy_import",
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        device_class=SensorDeviceClass.ENERGY,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=2,
+        register="energy_import",
+        value_fn=lambda reading: reading.energy_import_kwh,
+    ),
+    MeterSensorDescription(
+        key="energy_export",
+        translation_key="energy_export",
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        device_class=SensorDeviceClass.ENERGY,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=2,
+        register="energy_export",
+        value_fn=lambda reading: reading.energy_export_kwh,
+    ),
+    MeterSensorDescription(
+        key="frequency",
+        translation_key="frequency",
+        native_unit_of_measurement=UnitOfFrequency.HERTZ,
+        device_class=SensorDeviceClass.FREQUENCY,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        suggested_display_precision=2,
+        register="frequency",
+        value_fn=lambda reading: reading.frequency_hz,
+    ),
+)
+
+
+def _reading_value(
+    value_fn: Callable[[ChargerReading], float | None],
+) -> Callable[[ChargerStatus], float | None]:
+    return lambda status: value_fn(status.reading) if status.reading is not None else None
+
+
+def _charger_current(line: int) -> ChargerSensorDescription:
+    return ChargerSensorDescription(
+        key=f"current_l{line}",
+        translation_key="charger_current_line",
+        translation_placeholders={"line": str(line)},
+        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        device_class=SensorDeviceClass.CURRENT,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        has_fn=lambda profile: profile.has(f"current_l{line}"),
+        value_fn=_reading_value(_current(line)),
+    )
+
+
+CHARGER_SENSORS: tuple[ChargerSensorDescription, ...] = (
+    ChargerSensorDescription(
+        key="state",
+        translation_key="charger_state",
+        device_class=SensorDeviceClass.ENUM,
+        options=list(CHARGER_STATES.values()),
+        value_fn=lambda status: (
+            CHARGER_STATES[ChargerState(status.reading.state.value)] if status.reading else None
+        ),
+    ),
+    ChargerSensorDescription(
+        key="setpoint",
+        translation_key="setpoint",
+        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        device_class=SensorDeviceClass.CURRENT,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=lambda status: status.setpoint_a,
+    ),
+    ChargerSensorDescription(
+        key="power",
+        translation_key="charger_power",
+        native_unit_of_measurement=UnitOfPower.WATT,
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        has_fn=lambda profile: profile.has("power_total"),
+        value_fn=_reading_value(lambda reading: reading.power_w),
+    ),
+    ChargerSensorDescription(
+        key="session_energy",
+        translation_key="session_energy",
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        device_class=SensorDeviceClass.ENERGY,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=2,
+        has_fn=lambda profile: profile.has("energy_session"),
+        value_fn=_reading_value(lambda reading: reading.energy_session_kwh),
+    ),
+    ChargerSensorDescription(
+        key="energy_total",
+        translation_key="charger_energy_total",
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        device_class=SensorDeviceClass.ENERGY,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=2,
+        has_fn=lambda profile: profile.has("energy_total"),
+        value_fn=_reading_value(lambda reading: reading.energy_total_kwh),
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,  # noqa: ARG001 (Home Assistant's signature)
+    entry: HeadroomConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the site's, the meter's and each charger's sensors."""
+    coordinator = entry.runtime_data.coordinator
+    phases = coordinator.site.balancer.settings.supply.phases
+    site_info = site_device_info(entry)
+    site: list[SensorEntity] = [
+        HeadroomSiteSensor(entry, description, device_info=site_info)
+        for description in (
+            *(_headroom(phase) for phase in phases),
+            *(_house_load(phase) for phase in phases),
+            *SITE_SENSORS,
+        )
+    ]
+    if entry.options.get(CONF_SOLAR_SOURCE, SOLAR_SOURCE_NONE) != SOLAR_SOURCE_NONE:
+        site.append(HeadroomSiteSensor(entry, SURPLUS_SENSOR, device_info=site_info))
+    if CONF_METER_ID in entry.data:
+        profile = get_profile(entry.data[CONF_METER_MODEL])
+        meter_info = meter_device_info(entry)
+        meter_descriptions = (
+            *(_meter_current(phase) for phase in phases),
+            *(_meter_voltage(phase) for phase in phases),
+            *(_meter_power(phase) for phase in phases),
+            *METER_SENSORS,
+        )
+        site.extend(
+            HeadroomMeterSensor(entry, description, device_info=meter_info)
+            for description in meter_descriptions
+            if profile.has(description.register)
+        )
+    async_add_entities(site)
+    for subentry in entry.get_subentries_of_type(SUBENTRY_CHARGER):
+        charger_profile = get_profile(subentry.data[CONF_MODEL])
+        lines = len(subentry.data[CONF_PHASES])
+        descriptions = (
+            *CHARGER_SENSORS[:1],
+            *(_charger_current(line) for line in range(1, lines + 1)),
+            *CHARGER_SENSORS[1:],
+        )
+        async_add_entities(
+            [
+                HeadroomChargerSensor(entry, subentry, description)
+                for description in descriptions
+                if description.has_fn(charger_profile)
+            ],
+            config_subentry_id=subentry.subentry_id,
+        )
+
+
+class HeadroomSiteSensor(HeadroomEntity, SensorEntity):
+    """A sensor of the site."""
+
+    entity_description: SiteSensorDescription
+
+    @property
+    def native_value(self) -> float | str | None:
+        """Return the value from the last cycle."""
+        description = self.entity_description
+        return description.value_fn(self.coordinator.data, description.phase)
+
+
+class HeadroomMeterSensor(HeadroomMeterEntity, SensorEntity):
+    """A sensor of the meter."""
+
+    entity_description: MeterSensorDescription
+
+    @property
+    def native_value(self) -> float | None:
+        """Return the meter's value."""
+        reading = self.coordinator.data.meter
+        return self.entity_description.value_fn(reading) if reading is not None else None
+
+
+class HeadroomChargerSensor(HeadroomChargerEntity, SensorEntity):
+    """A sensor of a charger."""
+
+    entity_description: ChargerSensorDescription
+
+    @property
+    def available(self) -> bool:
+        """Return whether the charger answered the last cycle (the setpoint is ours)."""
+        status = self.status
+        if self.entity_description.key == "setpoint":
+            return super().available and status is not None
+        return super().available and status is not None and status.available
+
+    @property
+    def native_value(self) -> float | str | None:
+        """Return the value from the last cycle."""
+        status = self.status
+        return self.entity_description.value_fn(status) if status is not None else None

@@ -1,0 +1,498 @@
+"""
+The control loop's glue between the buses, the drivers and the engine (DESIGN section 2).
+
+No Home Assistant import. One `Site` owns the buses, the meter driver, the charger
+drivers and the `Balancer`; `await site.cycle(now)` does one cycle:
+
+1. reads the meter (the few registers control needs; everything on `details` cycles);
+2. unless the meter has been silent too long, reads every charger;
+3. builds the engine's `Snapshot`, runs `Balancer.step`;
+4. arms each charger's own watchdog (once, and again when the fail-safe changes) and
+   lets the driver do its periodic duties;
+5. writes only the setpoints that differ from what the charger holds.
+
+While the meter is silent (the engine's fail-safe), every charger is sent the fail-safe
+current once and then left alone: no reads, no watchdog upkeep. A charger whose watchdog
+resets on any Modbus traffic (Heidelberg) would otherwise be kept alive by a blind
+controller instead of falling back by itself.
+
+A charger that does not answer is not written to (its watchdog takes it to its fail-safe
+current, and the engine reserves its maximum); it is read again every cycle so it comes
+back as soon as it answers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .const import HISTORY_CYCLES
+from .devices.bus import Bus
+from .devices.chargers import ChargerReading as DeviceChargerReading
+from .devices.chargers import create_charger
+from .devices.errors import ConnectionLost, DeviceError, Unsupported
+from .devices.meters import CONTROL_FIELDS, Meter
+from .devices.meters import MeterReading as DeviceMeterReading
+from .devices.registers import get_profile
+from .engine.model import (
+    ChargerCommand,
+    ChargerReading,
+    ChargerState,
+    Decision,
+    MeterReading,
+    Snapshot,
+    SurplusReading,
+)
+from .settings import bus_key, charger_fail_safe_a, describe_bus
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from .devices.bus import BusSettings
+    from .devices.chargers import Charger, WatchdogStatus
+    from .engine import Balancer
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChargerStatus:
+    """One charger after a cycle, for the entities and diagnostics."""
+
+    charger_id: str
+    reading: DeviceChargerReading | None
+    """This cycle's reading merged with the last detailed one; None when it did not answer
+    (or was not read because the meter is silent)."""
+    available: bool
+    error: str | None
+    """Why it could not be read or written this cycle."""
+    setpoint_a: int | None
+    """The limit the charger holds as far as the loop knows (None: unknown)."""
+    command_a: float | None
+    """What the engine decided this cycle."""
+    watchdog: WatchdogStatus | None
+    watchdog_unsupported: bool
+    watchdog_error: str | None
+    """Why the watchdog could not be armed with these settings (ValueError from the driver)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CycleResult:
+    """What one cycle saw, decided and did."""
+
+    at: float
+    meter: DeviceMeterReading | None
+    """The last meter values (this cycle's merged with the last detailed read)."""
+    meter_ok: bool
+    """The meter answered this cycle (always True without a meter)."""
+    meter_error: str | None
+    chargers: Mapping[str, ChargerStatus]
+    snapshot: Snapshot
+    decision: Decision
+    writes: int
+    """Setpoints written this cycle."""
+    connection_lost: bool
+    """Every device failed because the port or gateway is gone."""
+    duration_s: float
+    """Wall time of the cycle (bus time dominates)."""
+    cpu_s: float
+    """CPU time the cycle's own code used (the thread's, so other tasks can add to it)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CycleRecord:
+    """Engine input and output of one cycle, kept for diagnostics."""
+
+    snapshot: Snapshot
+    decision: Decision
+    writes: int
+    duration_s: float
+
+
+@dataclass(slots=True)
+class _ChargerState:
+    """What the loop knows about one charger between cycles."""
+
+    driver: Charger
+    setpoint_a: int | None = None
+    details: DeviceChargerReading | None = None
+    armed_for_a: int | None = None
+    watchdog: WatchdogStatus | None = None
+    watchdog_unsupported: bool = False
+    watchdog_error: str | None = None
+    reachable: bool = False
+
+
+@dataclass(slots=True)
+class _CycleLog:
+    """Per-charger outcome of the cycle being run."""
+
+    readings: dict[str, DeviceChargerReading | None] = field(default_factory=dict)
+    errors: dict[str, str | None] = field(default_factory=dict)
+    lost: list[bool] = field(default_factory=list)
+
+
+class Site:
+    """One installation: buses, meter, chargers and the balancer, run one cycle at a time."""
+
+    def __init__(
+        self,
+        *,
+        balancer: Balancer,
+        buses: Iterable[Bus],
+        meter: Meter | None,
+        chargers: Mapping[str, Charger],
+        watchdog_timeout_s: float,
+    ) -> None:
+        """
+        Drive `chargers` (by the engine's charger ids) from `meter` with `balancer`.
+
+        `watchdog_timeout_s` is the silence after which a charger falls back by itself.
+        """
+        self.balancer = balancer
+        self._buses = tuple(buses)
+        self._meter = meter
+        self._chargers = {cid: _ChargerState(driver=driver) for cid, driver in chargers.items()}
+        self._watchdog_timeout_s = watchdog_timeout_s
+        self._last_meter: MeterReading | None = None
+        self._meter_values: DeviceMeterReading | None = None
+        self.history: deque[CycleRecord] = deque(maxlen=HISTORY_CYCLES)
+
+    @property
+    def watchdog_timeout_s(self) -> float:
+        """Silence after which a charger falls back to its fail-safe current by itself."""
+        return self._watchdog_timeout_s
+
+    @watchdog_timeout_s.setter
+    def watchdog_timeout_s(self, timeout_s: float) -> None:
+        """Change the timeout; every watchdog is armed again on its next cycle."""
+        if timeout_s != self._watchdog_timeout_s:
+            self._watchdog_timeout_s = timeout_s
+            for state in self._chargers.values():
+                state.armed_for_a = None
+
+    @property
+    def buses(self) -> tuple[Bus, ...]:
+        """The ports and gateways this site talks to."""
+        return self._buses
+
+    def driver(self, charger_id: str) -> Charger:
+        """Return the driver of one charger."""
+        return self._chargers[charger_id].driver
+
+    async def connect(self) -> None:
+        """
+        Open every bus; raise `ConnectionLost` only when none of them opens.
+
+        A charger behind a gateway that is down must not stop the others: its bus keeps
+        reconnecting on its own, and the charger is unavailable meanwhile.
+        """
+        failure: ConnectionLost | None = None
+        opened = False
+        for bus in self._buses:
+            try:
+                await bus.connect()
+            except ConnectionLost as err:
+                failure = err
+            else:
+                opened = True
+        if failure is not None and not opened:
+            raise failure
+
+    async def cycle(
+        self, now: float, *, details: bool = False, surplus: SurplusReading | None = None
+    ) -> CycleResult:
+        """
+        Run one control cycle at `now` (monotonic seconds); never raises a device error.
+
+        `details` also reads energy counters, voltages and the chargers' setpoints and
+        power (slower; the coordinator asks for it every few cycles).
+        """
+        started = time.perf_counter()
+        cpu_started = time.thread_time()
+        log = _CycleLog()
+        meter_error = await self._read_meter(now, details=details, log=log)
+        settings = self.balancer.settings
+        blind = settings.has_meter and (
+            self._last_meter is None
+            or now - self._last_meter.at > settings.timing.meter_stale_after_s
+        )
+        if not blind:
+            for charger_id, state in self._chargers.items():
+                await self._read_charger(charger_id, state, details=details, log=log)
+        snapshot = Snapshot(
+            now=now,
+            meter=self._last_meter,
+            chargers=tuple(
+                _engine_reading(charger_id, log.readings.get(charger_id))
+                for charger_id in self._chargers
+            ),
+            surplus=surplus,
+        )
+        decision = self.balancer.step(snapshot)
+        commands = {command.charger_id: command for command in decision.commands}
+        writes = 0
+        for charger_id, state in self._chargers.items():
+            # The engine commands every charger of its settings.
+            command = commands[charger_id]
+            if blind:
+                # Tell it the fail-safe once, then stay quiet so its watchdog can act.
+                writes += await self._write(charger_id, state, int(command.current_a), log)
+                continue
+            if log.readings.get(charger_id) is None:
+                continue
+            await self._keep_watchdog(state, log, charger_id)
+            writes += await self._write(charger_id, state, int(command.current_a), log)
+        duration_s = time.perf_counter() - started
+        self.history.append(
+            CycleRecord(snapshot=snapshot, decision=decision, writes=writes, duration_s=duration_s)
+        )
+        return CycleResult(
+            at=now,
+            meter=self._meter_values,
+            meter_ok=meter_error is None,
+            meter_error=meter_error,
+            chargers={
+                charger_id: self._status(charger_id, state, log, commands)
+                for charger_id, state in self._chargers.items()
+            },
+            snapshot=snapshot,
+            decision=decision,
+            writes=writes,
+            connection_lost=bool(log.lost) and all(log.lost),
+            duration_s=duration_s,
+            cpu_s=time.thread_time() - cpu_started,
+        )
+
+    async def release(self) -> None:
+        """Leave every charger that answers at its fail-safe current (on unload)."""
+        settings = self.balancer.settings
+        by_id = {charger.charger_id: charger for charger in settings.chargers}
+        for charger_id, state in self._chargers.items():
+            charger = by_id[charger_id]
+            if not state.reachable:
+                continue
+            target_a = min(
+                charger_fail_safe_a(settings.fail_safe_a, charger.max_a),
+                state.driver.max_limit_a,
+            )
+            if state.setpoint_a == target_a:
+                continue
+            try:
+                await state.driver.set_limit(target_a)
+            except DeviceError:
+                continue
+            state.setpoint_a = target_a
+
+    async def close(self) -> None:
+        """Close every bus (the serial port is released)."""
+        for bus in self._buses:
+            await bus.close()
+
+    # --- steps --------------------------------------------------------------------------
+
+    async def _read_meter(self, now: float, *, details: bool, log: _CycleLog) -> str | None:
+        if self._meter is None:
+            return None
+        phases = len(self.balancer.settings.supply.phases)
+        try:
+            reading = await self._meter.read(fields=None if details else CONTROL_FIELDS)
+        except DeviceError as err:
+            log.lost.append(isinstance(err, ConnectionLost))
+            return str(err)
+        log.lost.append(False)
+        currents = reading.currents_a[:phases]
+        if any(current is None for current in currents):
+            return f"the meter gives no current for every phase: {currents}"
+        self._last_meter = MeterReading(
+            currents_a=tuple(float(current or 0.0) for current in currents), at=now
+        )
+        if details or self._meter_values is None:
+            self._meter_values = reading
+        else:
+            self._meter_values = dataclasses.replace(
+                self._meter_values,
+                current_l1_a=reading.current_l1_a,
+                current_l2_a=reading.current_l2_a,
+                current_l3_a=reading.current_l3_a,
+                power_total_w=reading.power_total_w,
+            )
+        return None
+
+    async def _read_charger(
+        self, charger_id: str, state: _ChargerState, *, details: bool, log: _CycleLog
+    ) -> None:
+        full = details or state.details is None
+        try:
+            reading = await state.driver.read(full=full)
+        except DeviceError as err:
+            log.lost.append(isinstance(err, ConnectionLost))
+            log.readings[charger_id] = None
+            log.errors[charger_id] = str(err)
+            state.reachable = False
+            return
+        log.lost.append(False)
+        if not state.reachable and reading.setpoint_a is not None:
+            # Back (or first contact): trust what it reports rather than what we last wrote.
+            state.setpoint_a = int(reading.setpoint_a)
+        state.reachable = True
+        if full:
+            state.details = reading
+        elif state.details is not None:
+            reading = dataclasses.replace(
+                state.details,
+                state=reading.state,
+                current_l1_a=reading.current_l1_a,
+                current_l2_a=reading.current_l2_a,
+                current_l3_a=reading.current_l3_a,
+            )
+        log.readings[charger_id] = reading
+
+    async def _keep_watchdog(self, state: _ChargerState, log: _CycleLog, charger_id: str) -> None:
+        """Arm the charger's watchdog with the fail-safe current, or do its upkeep."""
+        if state.watchdog_unsupported:
+            return
+        settings = self.balancer.settings
+        charger = next(c for c in settings.chargers if c.charger_id == charger_id)
+        fail_safe_a = min(
+            charger_fail_safe_a(settings.fail_safe_a, charger.max_a), state.driver.max_limit_a
+        )
+        try:
+            if state.armed_for_a != fail_safe_a:
+                state.watchdog = await state.driver.arm_watchdog(
+                    timeout_s=self._watchdog_timeout_s, failsafe_a=fail_safe_a
+                )
+                state.armed_for_a = fail_safe_a
+                state.watchdog_error = None
+            else:
+                await state.driver.maintain()
+        except Unsupported:
+            state.watchdog_unsupported = True
+        except ValueError as err:
+            # The model cannot take this timeout or current: the user must change them.
+            state.watchdog_error = str(err)
+            state.armed_for_a = fail_safe_a
+        except DeviceError as err:
+            log.errors[charger_id] = str(err)
+
+    async def _write(
+        self, charger_id: str, state: _ChargerState, target_a: int, log: _CycleLog
+    ) -> int:
+        # The settings keep each maximum within the model's; this only guards the driver.
+        target_a = min(target_a, state.driver.max_limit_a)
+        if state.setpoint_a == target_a:
+            return 0
+        try:
+            await state.driver.set_limit(target_a)
+        except DeviceError as err:
+            log.errors[charger_id] = str(err)
+            # Unknown now: the next cycle that reaches it writes again.
+            state.setpoint_a = None
+            return 0
+        state.setpoint_a = target_a
+        return 1
+
+    def _status(
+        self,
+        charger_id: str,
+        state: _ChargerState,
+        log: _CycleLog,
+        commands: Mapping[str, ChargerCommand],
+    ) -> ChargerStatus:
+        command = commands.get(charger_id)
+        reading = log.readings.get(charger_id)
+        return ChargerStatus(
+            charger_id=charger_id,
+            reading=reading,
+            available=reading is not None,
+            error=log.errors.get(charger_id),
+            setpoint_a=state.setpoint_a,
+            command_a=command.current_a if command is not None else None,
+            watchdog=state.watchdog,
+            watchdog_unsupported=state.watchdog_unsupported,
+            watchdog_error=state.watchdog_error,
+        )
+
+
+def _engine_reading(charger_id: str, reading: DeviceChargerReading | None) -> ChargerReading:
+    """Translate a driver's reading into the engine's (None: could not be read)."""
+    if reading is None:
+        return ChargerReading(charger_id=charger_id, state=None, currents_a=None)
+    currents = [current for current in reading.currents_a if current is not None]
+    return ChargerReading(
+        charger_id=charger_id,
+        state=ChargerState(reading.state.value),
+        currents_a=tuple(currents) if currents else None,
+        setpoint_a=reading.setpoint_a,
+    )
+
+
+METER_RETRIES = 1
+"""The meter drives the breaker protection: one more attempt within the cycle."""
+CHARGER_RETRIES = 0
+"""A silent charger is read again next cycle; retries would only delay the meter."""
+
+
+def build_site(
+    *,
+    balancer: Balancer,
+    meter: DeviceLocation | None,
+    chargers: Mapping[str, DeviceLocation],
+    watchdog_timeout_s: float,
+) -> Site:
+    """
+    Build the buses and drivers of a site; nothing is opened yet.
+
+    Devices on one port share one `Bus`. Raises `LineConflictError` when two devices on one
+    port need different line settings, and `Unsupported` for a charger model without a
+    driver.
+    """
+    buses: dict[tuple[str, ...], Bus] = {}
+
+    def bus_for(settings: BusSettings) -> Bus:
+        key = bus_key(settings)
+        bus = buses.get(key)
+        if bus is None:
+            bus = buses[key] = Bus(settings)
+        elif bus.settings != settings:
+            msg = f"{describe_bus(bus.settings)} and {describe_bus(settings)} share one port"
+            raise LineConflictError(msg)
+        return bus
+
+    meter_driver = None
+    if meter is not None:
+        profile = get_profile(meter.model)
+        meter_driver = Meter(
+            bus_for(meter.bus).device(
+                meter.device_id, pacing_s=profile.pacing_s, retries=METER_RETRIES
+            ),
+            profile,
+        )
+    drivers = {}
+    for charger_id, charger in chargers.items():
+        profile = get_profile(charger.model)
+        transport = bus_for(charger.bus).device(
+            charger.device_id, pacing_s=profile.pacing_s, retries=CHARGER_RETRIES
+        )
+        drivers[charger_id] = create_charger(transport, profile)
+    return Site(
+        balancer=balancer,
+        buses=buses.values(),
+        meter=meter_driver,
+        chargers=drivers,
+        watchdog_timeout_s=watchdog_timeout_s,
+    )
+
+
+class LineConflictError(ValueError):
+    """Two devices on one port need different line settings: they cannot share it."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceLocation:
+    """Which model a meter or charger is and where it answers."""
+
+    model: str
+    device_id: int
+    bus: BusSettings

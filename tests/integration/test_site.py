@@ -1,0 +1,124 @@
+"""The control loop glue without Home Assistant: fake register banks behind the drivers."""
+
+from __future__ import annotations
+
+import pytest
+
+from custom_components.headroom.devices.bus import SerialSettings, TcpSettings
+from custom_components.headroom.devices.chargers import create_charger
+from custom_components.headroom.devices.errors import NoResponse
+from custom_components.headroom.devices.meters import Meter
+from custom_components.headroom.devices.registers import get_profile
+from custom_components.headroom.engine import Balancer
+from custom_components.headroom.settings import (
+    ChargerConfig,
+    describe_bus,
+    settings_problems,
+    site_settings,
+    site_settings_problem,
+)
+from custom_components.headroom.site import Site
+from tests.devices.fakes import FakeDevice
+
+HEIDELBERG = get_profile("heidelberg_energy_control")
+OPTIONS = {"supply": "three_phase", "breaker_a": 25.0, "margin_a": 1.0, "fail_safe_a": 6.0}
+METER_DATA = {"meter_device_id": 1}
+
+
+def charger_config(**data: object) -> ChargerConfig:
+    return ChargerConfig(charger_id="garage", data={"phases": [1, 2, 3], "max_a": 16, **data})
+
+
+def heidelberg() -> FakeDevice:
+    return FakeDevice.from_profile(
+        HEIDELBERG, {"charger_state": 6, "current_limit": 0.0}, device_id=2, strict=False
+    )
+
+
+def make_site(meter_model: str, charger: FakeDevice) -> Site:
+    settings = site_settings(METER_DATA, OPTIONS, [charger_config()])
+    profile = get_profile(meter_model)
+    currents = {f"current_l{n}": 5.0 for n in (1, 2, 3) if profile.has(f"current_l{n}")}
+    meter = FakeDevice.from_profile(profile, currents, strict=False)
+    return Site(
+        balancer=Balancer(settings),
+        buses=[],
+        meter=Meter(meter, get_profile(meter_model)),
+        chargers={"garage": create_charger(charger, HEIDELBERG)},
+        watchdog_timeout_s=15.0,
+    )
+
+
+async def test_meter_without_phase_currents_cannot_balance() -> None:
+    site = make_site("eastron_sdm72dm_v1", heidelberg())
+    result = await site.cycle(100.0, details=True)
+    assert not result.meter_ok
+    assert "no current" in (result.meter_error or "")
+    assert result.decision.fail_safe
+
+
+async def test_failed_writes_are_retried_and_watchdog_armed_later() -> None:
+    charger = heidelberg()
+    failing = {HEIDELBERG.registers["watchdog_timeout"].address}
+
+    def refuse(device: FakeDevice, address: int, values: list[int]) -> None:
+        if address in failing:
+            message = "no answer to the write"
+            raise NoResponse(message)
+
+    charger.on_write = refuse
+    site = make_site("eastron_sdm630", charger)
+    result = await site.cycle(100.0, details=True)
+    assert result.chargers["garage"].error == "no answer to the write"
+    assert result.chargers["garage"].watchdog is None
+
+    failing.clear()
+    result = await site.cycle(101.0)
+    assert result.chargers["garage"].watchdog is not None
+    assert site.watchdog_timeout_s == 15.0
+
+    # A setpoint write that fails leaves the setpoint unknown: written again next time.
+    limit = HEIDELBERG.registers["current_limit"].address
+    failing.add(limit)
+    for second in range(102, 115):
+        result = await site.cycle(float(second))
+    assert result.chargers["garage"].setpoint_a is None
+    # Unloading cannot reach it either: nothing more to do.
+    await site.release()
+    failing.clear()
+    result = await site.cycle(116.0)
+    assert result.chargers["garage"].setpoint_a == 16
+    await site.release()
+    assert charger.words(HEIDELBERG.registers["current_limit"]) == [60]
+
+
+def test_settings_problems() -> None:
+    on_l3 = charger_config(phases=[3])
+    problems = settings_problems(site_settings(METER_DATA, {**OPTIONS, "breaker_a": 30.0}, [on_l3]))
+    assert problems == []
+    with pytest.raises(ValueError, match="phases_not_on_supply"):
+        site_settings(METER_DATA, {**OPTIONS, "supply": "single_phase"}, [on_l3])
+    assert site_settings_problem(
+        METER_DATA, {**OPTIONS, "breaker_a": 10.0}, [charger_config()]
+    ) == ("charger_above_breaker", "charger_above_breaker")
+    engine_problem = site_settings_problem(
+        METER_DATA, OPTIONS, [charger_config(), charger_config(max_a=3)]
+    )
+    assert engine_problem is not None
+    assert engine_problem[0] == "invalid_settings"
+    assert "charger ids must be unique" in engine_problem[1]
+    assert site_settings_problem(
+        METER_DATA, {**OPTIONS, "breaker_a": 6.0}, [charger_config(max_a=6)]
+    ) == ("breaker_too_low", "breaker_too_low")
+    # A shared circuit without a rating: the chargers share the main breaker only.
+    shared = site_settings(METER_DATA, OPTIONS, [charger_config(shared_circuit=True)])
+    assert shared.circuits_a == {}
+    rated = site_settings(
+        METER_DATA, {**OPTIONS, "circuit_a": 20.0}, [charger_config(shared_circuit=True)]
+    )
+    assert rated.circuits_a == {"shared": 20.0}
+
+
+def test_describe_bus() -> None:
+    assert describe_bus(SerialSettings("/dev/ttyUSB0", 19200, "E")) == "/dev/ttyUSB0 19200 8E1"
+    assert describe_bus(TcpSettings("192.0.2.1", 502)) == "192.0.2.1:502"

@@ -7,6 +7,7 @@ from itertools import pairwise
 
 import pytest
 
+from custom_components.headroom.devices.discovery import FIRST_WAVE_CHARGERS, FIRST_WAVE_METERS
 from custom_components.headroom.devices.registers import (
     MODBUS_MAX_REGISTERS_PER_READ,
     DataType,
@@ -19,20 +20,6 @@ from custom_components.headroom.devices.registers import (
 )
 
 PROFILES = load_profiles()
-
-FIRST_WAVE_METERS = (
-    "eastron_sdm630",
-    "eastron_sdm120",
-    "eastron_sdm230",
-    "eastron_sdm72dm_v2",
-    "chint_dtsu666",
-    "chint_ddsu666",
-    "carlogavazzi_em3xx",
-    "carlogavazzi_em1xx",
-    "abb_b2x",
-    "orno_we516_517",
-)
-FIRST_WAVE_CHARGERS = ("heidelberg_energy_control", "abb_terra_ac", "evse_wb_din", "alfen_eve")
 
 
 def _sample(register: Register) -> float | int | str:

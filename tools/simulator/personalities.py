@@ -15,6 +15,7 @@ import cmath
 import math
 from typing import TYPE_CHECKING, Final
 
+from custom_components.headroom.devices.discovery import FIRST_WAVE_CHARGERS, FIRST_WAVE_METERS
 from custom_components.headroom.devices.registers import Profile, Value, get_profile
 
 from .devices import ProfileDevice
@@ -32,19 +33,9 @@ _W_PER_KW: Final = 1000.0
 _MIN_CHARGE_A: Final = 6.0
 _PHASES: Final = 3
 
-METERS: Final = (
-    "eastron_sdm630",
-    "eastron_sdm120",
-    "eastron_sdm230",
-    "eastron_sdm72dm_v2",
-    "chint_dtsu666",
-    "chint_ddsu666",
-    "carlogavazzi_em3xx",
-    "carlogavazzi_em1xx",
-    "abb_b2x",
-    "orno_we516_517",
-)
-CHARGERS: Final = ("heidelberg_energy_control", "abb_terra_ac", "evse_wb_din", "alfen_eve")
+# The simulated models are the discovery's first wave: the scan must find every one.
+METERS: Final = FIRST_WAVE_METERS
+CHARGERS: Final = FIRST_WAVE_CHARGERS
 
 # What the identification registers hold (registers.yaml's expectations; where the
 # research has no value, as for the SDM230's meter code, the register reads 0).

@@ -1,6 +1,9 @@
 """
 `scripts/scan (--port DEVICE | --tcp HOST:PORT | --rtu-over-tcp HOST:PORT) [--json] [--full]`.
 
+`--line BAUD:PARITY:STOPBITS` (e.g. `9600:N:1`) scans a serial port at that one setting
+instead of every factory setting of the supported devices.
+
 The discovery scan from the command line. Progress goes to stderr; with `--json` stdout
 holds exactly one JSON array of found devices (DESIGN section 5), otherwise a table.
 """
@@ -14,7 +17,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO
 
 from custom_components.headroom.devices.bus import SerialSettings
 from custom_components.headroom.devices.discovery import (
@@ -25,6 +28,7 @@ from custom_components.headroom.devices.discovery import (
     Scanner,
     ScanProgress,
     ScanResult,
+    SerialLine,
     default_bus_factory,
 )
 from custom_components.headroom.devices.errors import DeviceError
@@ -44,6 +48,18 @@ def _host_port(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+_PARITIES: dict[str, Literal["N", "E", "O"]] = {"N": "N", "E": "E", "O": "O"}
+_STOPBITS: dict[str, Literal[1, 2]] = {"1": 1, "2": 2}
+
+
+def _line(text: str) -> SerialLine:
+    baud, parity, stopbits = ([*text.upper().split(":"), "", ""])[:3]
+    if not baud.isdigit() or parity not in _PARITIES or stopbits not in _STOPBITS:
+        msg = f"expected BAUD:PARITY:STOPBITS such as 9600:N:1, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return SerialLine(int(baud), _PARITIES[parity], _STOPBITS[stopbits])
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -57,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--tcp", metavar="HOST:PORT", type=_host_port, help="Modbus TCP gateway")
     where.add_argument(
         "--rtu-over-tcp", metavar="HOST:PORT", type=_host_port, help="RTU-over-TCP gateway"
+    )
+    parser.add_argument(
+        "--line",
+        metavar="BAUD:PARITY:STOPBITS",
+        type=_line,
+        help="scan a serial port at this setting only, e.g. 9600:N:1",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON array")
     parser.add_argument(
@@ -120,7 +142,7 @@ async def _run(args: argparse.Namespace, bus_factory: BusFactory | None) -> Scan
         device_ids=ids, progress=progress, bus_factory=bus_factory or default_bus_factory
     )
     if args.port is not None:
-        return await scanner.scan_serial(args.port)
+        return await scanner.scan_serial(args.port, lines=[args.line] if args.line else None)
     host, port = args.tcp or args.rtu_over_tcp
     return await scanner.scan_tcp(host, port, rtu_framing=args.rtu_over_tcp is not None)
 

@@ -159,3 +159,23 @@ def test_script_missing_port_exits_cleanly() -> None:
         done.stderr.strip().splitlines()[-1] == "scripts/scan: no such serial port: /dev/ttyNOPE9"
     )
     assert "Traceback" not in done.stderr
+
+
+def test_one_line_setting(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    port = tmp_path / "ttyUSB0"
+    port.touch()
+    seen: list[BusSettings] = []
+    argv = ["--port", str(port), "--line", "19200:e:1", "--json"]
+    assert scan.main(argv, bus_factory=_factory(seen)) == 0
+    out, err = capsys.readouterr()
+    assert [d["model"] for d in json.loads(out)] == ["heidelberg_energy_control"]
+    assert {(s.baudrate, s.parity, s.stopbits) for s in seen} == {(19200, "E", 1)}
+    assert "[16/16]" in err
+
+
+@pytest.mark.parametrize("bad", ["9600", "9600:X:1", "fast:N:1", "9600:N:3"])
+def test_bad_line_setting(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        scan.main(["--port", "/dev/null", "--line", bad])
+    assert exit_info.value.code == 2
+    assert "BAUD:PARITY:STOPBITS" in capsys.readouterr().err

@@ -23,8 +23,6 @@ from custom_components.headroom.devices.discovery import (
 from custom_components.headroom.devices.errors import ConnectionLost, DeviceRefused
 from custom_components.headroom.devices.registers import get_profile
 from tests.devices.fakes import FakeBus, FakeDevice, first_wave_device
-from tests.devices.test_profiles import FIRST_WAVE_CHARGERS as PROFILE_TEST_CHARGERS
-from tests.devices.test_profiles import FIRST_WAVE_METERS as PROFILE_TEST_METERS
 
 
 def _key(settings: BusSettings) -> object:
@@ -58,9 +56,26 @@ def _at_defaults(profile_id: str, device_id: int | None = None) -> Network:
     return Network({key: {device.device_id: device}})
 
 
-def test_first_wave_lists_agree() -> None:
-    assert set(FIRST_WAVE_METERS) == set(PROFILE_TEST_METERS)
-    assert set(FIRST_WAVE_CHARGERS) == set(PROFILE_TEST_CHARGERS)
+def test_first_wave_is_the_design_list() -> None:
+    """DESIGN section 1 names the devices the scan must find."""
+    assert set(FIRST_WAVE_METERS) == {
+        "eastron_sdm630",
+        "eastron_sdm120",
+        "eastron_sdm230",
+        "eastron_sdm72dm_v2",
+        "chint_dtsu666",
+        "chint_ddsu666",
+        "carlogavazzi_em3xx",
+        "carlogavazzi_em1xx",
+        "abb_b2x",
+        "orno_we516_517",
+    }
+    assert set(FIRST_WAVE_CHARGERS) == {
+        "heidelberg_energy_control",
+        "abb_terra_ac",
+        "evse_wb_din",
+        "alfen_eve",
+    }
 
 
 def test_default_lines_are_deduplicated_most_common_first() -> None:
@@ -309,3 +324,16 @@ async def test_connection_lost_while_fingerprinting_propagates() -> None:
     device.fail_next = [DeviceRefused("x", exception_code=2), ConnectionLost("unplugged")]
     with pytest.raises(ConnectionLost):
         await identify(FakeBus({1: device}), SerialSettings("/x", 9600), 1)
+
+
+async def test_a_link_without_parity_reports_each_device_once() -> None:
+    """On a pty every parity reaches the device: report it once, at its factory setting."""
+    meter = first_wave_device(get_profile("eastron_sdm630"), device_id=1)
+    orno = first_wave_device(get_profile("orno_we516_517"), device_id=2)
+
+    def factory(settings: BusSettings) -> FakeBus:
+        return FakeBus({1: meter, 2: orno} if settings.baudrate == 9600 else {})
+
+    result = await Scanner(device_ids=range(1, 3), bus_factory=factory).scan_serial("/dev/pts/7")
+    found = [(d.model, d.device_id, d.settings.parity) for d in result.devices]
+    assert found == [("eastron_sdm630", 1, "N"), ("orno_we516_517", 2, "E")]

@@ -1,0 +1,255 @@
+"""
+The whole product as a newcomer meets it: a real Home Assistant, the simulator, a browser.
+
+A headless Chromium from Debian's packages (scripts/setup installs it), driven by
+Playwright, onboards a fresh Home Assistant, adds Headroom through Settings > Devices &
+services > Add integration, lets the scan find the simulated meter and chargers, finishes
+the flow, sees the headroom and charger entities update, turns on solar-only charging on
+the site's device page and sees the chargers follow. Screenshots go to the test's temporary
+folder, or to $HEADROOM_SCREENSHOTS: `HEADROOM_SCREENSHOTS=docs/screenshots .venv/bin/pytest
+tests/e2e` refreshes the README's. Skips, saying why, where Chromium or Playwright is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tools.demo.harness import (
+    DEMO_PASSWORD,
+    DEMO_USER,
+    HassClient,
+    free_port,
+    prepare_config,
+    start_hass,
+    start_simulator,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(
+        "browser test: /usr/bin/chromium is missing (scripts/setup installs Debian's "
+        "chromium package when run as root)",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip("playwright.sync_api", reason="browser test: no playwright")
+
+# What works here as root (no sandbox, no GPU, no calls home).
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS_ENV = "HEADROOM_SCREENSHOTS"
+"""Set to a folder (docs/screenshots for the README) to keep the screenshots there."""
+UI_TIMEOUT_MS = 30_000
+SCAN_TIMEOUT_MS = 90_000
+CHARGER_PHASES = {"garage": 3, "carport": 1}
+
+
+@pytest.fixture
+def demo(tmp_path: Path, socket_enabled: None) -> Iterator[tuple[HassClient, str]]:
+    """Start the simulator (the demo site) and a fresh Home Assistant; always stop both."""
+    link = tmp_path / "rs485"
+    port = free_port()
+    prepare_config(tmp_path / "config", port=port)
+    simulator = start_simulator(link, tmp_path / "simulator.log")
+    hass = None
+    try:
+        hass = start_hass(tmp_path / "config", tmp_path / "hass.log")
+        client = HassClient(f"http://127.0.0.1:{port}")
+        client.wait_until_up(hass, timeout_s=120)
+        yield client, str(link)
+    finally:
+        if hass is not None:
+            hass.stop()
+        simulator.stop()
+
+
+def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Poll `check` every half second; fail saying `what` did not happen in time."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.5)
+    pytest.fail(f"{what} within {timeout_s:g} s")
+
+
+def number(client: HassClient, entity_id: str) -> float | None:
+    """Return an entity's numeric state, None while it has none."""
+    state = client.state(entity_id)
+    try:
+        return float(state["state"]) if state else None
+    except ValueError:
+        return None
+
+
+def ev_power_w(client: HassClient) -> float:
+    """Return what the chargers' limits allow, in W (230 V per phase line)."""
+    total = 0.0
+    for name, lines in CHARGER_PHASES.items():
+        total += (number(client, f"sensor.{name}_setpoint") or 0.0) * 230 * lines
+    return total
+
+
+def test_newcomer_sets_up_headroom_in_the_browser(
+    demo: tuple[HassClient, str], tmp_path: Path
+) -> None:
+    client, pty = demo
+    base = client.base_url
+    shots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1100, "height": 760},
+        )
+        page = browser.new_page()
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        try:
+            onboard(page, base)
+            add_headroom(page, base, pty, shots)
+            client.login()
+            check_live_entities(client)
+            # The PV surplus source: the meter's own signed power (the options flow).
+            entries = client.request("GET", "/api/config/config_entries/entry")
+            headroom = next(e for e in entries if e["domain"] == "headroom")
+            client.set_solar_source(headroom["entry_id"], start_delay_s=5, stop_delay_s=5)
+            toggle_solar_only(page, base, client, shots)
+        except Exception:
+            page.screenshot(path=str(tmp_path / "failure.png"))
+            raise
+        finally:
+            browser.close()
+
+
+def onboard(page: sync_api.Page, base: str) -> None:
+    """Create the owner account and accept the defaults of the other onboarding steps."""
+    page.goto(f"{base}/")
+    page.get_by_role("button", name="Create my smart home").click()
+    page.get_by_role("textbox", name=re.compile(r"^Name")).fill("Demo")
+    page.get_by_role("textbox", name=re.compile(r"^Username")).fill(DEMO_USER)
+    page.get_by_role("textbox", name=re.compile(r"^Password")).fill(DEMO_PASSWORD)
+    page.get_by_role("textbox", name=re.compile(r"^Confirm password")).fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    for button in ("Next", "Next", "Next", "Finish"):
+        page.get_by_role("button", name=button, exact=True).click()
+    page.wait_for_url(re.compile(r"/(home|lovelace)"))
+
+
+def click_past_http_notice(page: sync_api.Page, button: sync_api.Locator) -> None:
+    """Click `button`; first confirm the 'new HTTP server settings' notice if it is up."""
+    notice = page.locator("dialog-http-pending-config").get_by_role("button", name="Confirm")
+    for _ in range(10):
+        try:
+            button.click(timeout=3000)
+        except sync_api.TimeoutError:
+            if notice.count() and notice.is_visible():
+                notice.click()
+        else:
+            return
+    button.click()
+
+
+def add_headroom(page: sync_api.Page, base: str, pty: str, shots: Path) -> None:
+    """Settings > Devices & services > Add integration > Headroom, through to the end."""
+    page.goto(f"{base}/config/integrations/dashboard")
+    click_past_http_notice(page, page.get_by_role("button", name=re.compile("Add integration")))
+    page.get_by_placeholder(re.compile("Search", re.IGNORECASE)).last.fill("Headroom")
+    page.get_by_text("Headroom", exact=True).last.click()
+    # Connection: the USB RS-485 adapter (the default), then its port, typed in.
+    page.get_by_text("Connect to the RS-485 bus").wait_for()
+    page.get_by_role("button", name="Submit").click()
+    page.get_by_text("Serial port *").first.click()
+    page.get_by_text("Enter manually").click()
+    page.get_by_role("textbox", name=re.compile("Serial port")).fill(pty)
+    page.get_by_role("button", name="Submit").click()
+    page.get_by_text(re.compile("Scanning .* for meters and chargers")).wait_for()
+    page.screenshot(path=str(shots / "setup-scan.png"))
+    # The scan finds the meter first in the list: keep it.
+    page.get_by_text("Main meter").wait_for(timeout=SCAN_TIMEOUT_MS)
+    page.get_by_role("button", name="Submit").click()
+    page.get_by_role("spinbutton", name=re.compile("breaker", re.IGNORECASE)).fill("25")
+    page.get_by_role("button", name="Submit").click()
+    # A pty carries no parity, so the scan lists each charger at 8N1 and at 8E1 as well:
+    # keep the ones on the meter's line.
+    page.get_by_text("The chargers this site balances.").wait_for()
+    for _ in range(4):
+        duplicate = page.locator("ha-input-chip").filter(has_text="8E1")
+        if not duplicate.count():
+            break
+        duplicate.first.get_by_role("button").last.click()
+    page.screenshot(path=str(shots / "setup-chargers.png"))
+    page.get_by_role("button", name="Submit").click()
+    for device_id, name, wiring in ((2, "garage", None), (3, "carport", "L2 only")):
+        page.get_by_text(re.compile(rf"Energy Control .*, id {device_id}\b")).first.wait_for()
+        page.get_by_role("textbox", name=re.compile(r"^Name")).fill(name)
+        if wiring is not None:
+            page.get_by_text("Grid phase wiring").first.click()
+            page.get_by_text(wiring, exact=True).click()
+        page.get_by_role("button", name="Submit").click()
+    page.get_by_text("Fail-safe", exact=True).wait_for()
+    page.get_by_role("button", name="Submit").click()
+    page.get_by_role("button", name="Finish").click()
+
+
+def check_live_entities(client: HassClient) -> None:
+    """The site's headroom has a value; the garage gets a current and its car draws it."""
+    client.wait_for_state("sensor.headroom_headroom_l1", timeout_s=60)
+    client.wait_for_state("sensor.headroom_meter_power", timeout_s=60)
+    wait_until(
+        lambda: (number(client, "sensor.garage_setpoint") or 0) >= 6,
+        120,
+        "the garage charger was not given a charging current",
+    )
+    wait_until(
+        lambda: (number(client, "sensor.garage_current_line_1") or 0) > 0,
+        60,
+        "the garage's car did not draw current",
+    )
+
+
+def toggle_solar_only(page: sync_api.Page, base: str, client: HassClient, shots: Path) -> None:
+    """Turn on solar-only charging on the site's device page; the chargers follow."""
+    before_w = ev_power_w(client)
+    device_id = client.request(
+        "POST",
+        "/api/template",
+        {"template": "{{ device_id('switch.headroom_solar_only_charging') }}"},
+    )
+    page.goto(f"{base}/config/devices/device/{device_id}")
+    page.get_by_text("Solar-only charging").first.wait_for()
+    page.screenshot(path=str(shots / "site-device-fast.png"))
+    named = page.get_by_role("switch", name=re.compile("Solar-only charging"))
+    # The switch input sits under its thumb: click through it.
+    (named if named.count() else page.get_by_role("switch")).first.click(force=True)
+    wait_until(
+        lambda: (client.state("switch.headroom_solar_only_charging") or {}).get("state") == "on",
+        20,
+        "the solar-only switch did not turn on",
+    )
+
+    def follows_solar() -> bool:
+        binding = client.state("sensor.headroom_binding_constraint") or {}
+        return binding.get("state") == "solar" or ev_power_w(client) < before_w - 500
+
+    wait_until(follows_solar, 60, "the chargers did not follow the PV surplus")
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(shots / "site-device-solar.png"))

@@ -1,0 +1,1 @@
+"""The demo and its harness: a real Home Assistant and the simulator, driven over REST."""

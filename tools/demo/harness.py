@@ -1,0 +1,451 @@
+"""
+A real Home Assistant and the device simulator as child processes, and HA's REST API.
+
+Used by `scripts/develop` (through `python -m tools.demo`), the end-to-end latency
+benchmark (`tools.e2e_latency`) and the browser test (tests/e2e). Only the standard library:
+the REST calls are the ones Home Assistant's own frontend makes during onboarding and in
+the "Add integration" dialog.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Final
+
+ROOT: Final = Path(__file__).resolve().parents[2]
+DEMO_SCENARIO: Final = ROOT / "tools" / "demo" / "site.yaml"
+HASS: Final = ROOT / ".venv" / "bin" / "hass"
+PYTHON: Final = ROOT / ".venv" / "bin" / "python"
+DEMO_USER: Final = "demo"
+DEMO_PASSWORD: Final = "headroom-demo"  # noqa: S105 (a local demo account, printed to the user)
+CHARGER_NAMES: Final = {2: "garage", 3: "carport"}
+"""The names the demo gives the chargers the scan finds, by device id."""
+CHARGER_PHASES: Final = {2: "1_2_3", 3: "2"}
+"""Their wiring (tools/demo/site.yaml): the garage on all phases, the carport on L2."""
+METER_POWER_ENTITY: Final = "sensor.headroom_meter_power"
+"""The meter's signed total power: the demo's PV surplus source (negative: exporting)."""
+
+# Home Assistant's configuration for a throwaway instance: the integrations the demo needs
+# (frontend pulls in config, onboarding, auth, api, lovelace ...), nothing that needs
+# packages beyond requirements_test.txt, so it starts with --skip-pip.
+HASS_CONFIG: Final = """\
+homeassistant:
+  name: Headroom demo
+  unit_system: metric
+  time_zone: UTC
+  country: NL
+  currency: EUR
+frontend:
+history:
+logbook:
+energy:
+usb:
+http:
+  server_host: {host}
+  server_port: {port}
+logger:
+  default: warning
+  logs:
+    custom_components.headroom: info
+"""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port nobody listens on now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def prepare_config(config_dir: Path, *, port: int, host: str = "127.0.0.1") -> None:
+    """Write a fresh Home Assistant configuration that loads this repo's integration."""
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "configuration.yaml").write_text(HASS_CONFIG.format(host=host, port=port))
+    link = config_dir / "custom_components"
+    if not link.exists():
+        link.symlink_to(ROOT / "custom_components", target_is_directory=True)
+
+
+@dataclass
+class Child:
+    """A child process in its own process group, with its output in a log file."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """Stop the whole process group: SIGTERM, then SIGKILL after `timeout_s`."""
+        if self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+
+    def tail(self, lines: int = 40) -> str:
+        """Return the last lines of the log (for error messages)."""
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _spawn(name: str, args: list[str], log: Path) -> Child:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        process = subprocess.Popen(  # noqa: S603 (our own programs)
+            args,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    return Child(name, process, log)
+
+
+def start_simulator(  # noqa: PLR0913 (each is an option of the simulator)
+    link: Path,
+    log: Path,
+    *,
+    scenario: Path = DEMO_SCENARIO,
+    baud: int = 9600,
+    speed: float = 1.0,
+    timeout_s: float = 30.0,
+) -> Child:
+    """Start the simulator on a pty at `link` (8N1, wire time emulated); wait for it."""
+    child = _spawn(
+        "simulator",
+        [
+            str(PYTHON),
+            "-m",
+            "tools.simulator",
+            "--scenario",
+            str(scenario),
+            "--link",
+            str(link),
+            "--baud",
+            str(baud),
+            "--parity",
+            "N",
+            "--speed",
+            str(speed),
+            "--tcp-port",
+            "0",
+            "--rtu-tcp-port",
+            "0",
+            "--native-tcp-port",
+            "0",
+        ],
+        log,
+    )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if child.process.poll() is not None:
+            msg = f"the simulator exited:\n{child.tail()}"
+            raise RuntimeError(msg)
+        if "Ctrl-C stops it." in child.tail():
+            return child
+        time.sleep(0.2)
+    child.stop()
+    msg = f"the simulator did not start within {timeout_s:g} s:\n{child.tail()}"
+    raise RuntimeError(msg)
+
+
+def start_hass(config_dir: Path, log: Path) -> Child:
+    """Start `hass` on `config_dir` (no runtime package installs); see `wait_until_up`."""
+    return _spawn(
+        "hass",
+        [str(HASS), "--config", str(config_dir), "--skip-pip"],
+        log,
+    )
+
+
+class HassError(RuntimeError):
+    """Home Assistant answered something the harness did not expect."""
+
+
+@dataclass
+class HassClient:
+    """Home Assistant's REST API, as its own frontend uses it."""
+
+    base_url: str
+    token: str | None = None
+    timeout_s: float = 30.0
+    _opener: urllib.request.OpenerDirector = field(
+        default_factory=lambda: urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    )
+
+    @property
+    def client_id(self) -> str:
+        """The OAuth client id the frontend uses: the instance's own URL."""
+        return f"{self.base_url}/"
+
+    def request(
+        self, method: str, path: str, body: Any = None, *, form: dict[str, str] | None = None
+    ) -> Any:
+        """Send one request; return the decoded JSON answer (None when empty)."""
+        headers = {}
+        data = None
+        if form is not None:
+            data = urllib.parse.urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        elif body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if self.token is not None:
+            headers["Authorization"] = f"Bearer {self.token}"
+        req = urllib.request.Request(  # noqa: S310 (http to our own instance)
+            f"{self.base_url}{path}", data=data, headers=headers, method=method
+        )
+        try:
+            with self._opener.open(req, timeout=self.timeout_s) as answer:
+                raw = answer.read()
+        except urllib.error.HTTPError as err:
+            detail = err.read().decode(errors="replace")
+            msg = f"{method} {path}: HTTP {err.code}: {detail}"
+            raise HassError(msg) from err
+        if not raw:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw.decode()  # a rendered template is plain text
+
+    def wait_until_up(self, hass: Child, timeout_s: float = 120.0) -> None:
+        """Wait until the frontend answers (HA's first start writes its storage first)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if hass.process.poll() is not None:
+                msg = f"Home Assistant exited:\n{hass.tail()}"
+                raise HassError(msg)
+            try:
+                with self._opener.open(f"{self.base_url}/api/onboarding", timeout=5) as answer:
+                    if answer.status == 200:  # noqa: PLR2004
+                        return
+            except urllib.error.URLError, OSError:
+                pass
+            time.sleep(0.5)
+        msg = f"Home Assistant did not answer within {timeout_s:g} s:\n{hass.tail()}"
+        raise HassError(msg)
+
+    # --- onboarding -----------------------------------------------------------------------
+
+    def onboarded(self) -> bool:
+        """Return whether the owner account exists already (onboarding cannot run twice)."""
+        steps = self.request("GET", "/api/onboarding")
+        return any(step["step"] == "user" and step["done"] for step in steps)
+
+    def onboard(self, *, username: str = DEMO_USER, password: str = DEMO_PASSWORD) -> None:
+        """Create the owner, set the location defaults and finish onboarding; log in."""
+        answer = self.request(
+            "POST",
+            "/api/onboarding/users",
+            {
+                "client_id": self.client_id,
+                "name": "Demo",
+                "username": username,
+                "password": password,
+                "language": "en",
+            },
+        )
+        self._token_from_code(answer["auth_code"])
+        self.request("POST", "/api/onboarding/core_config", {})
+        self.request("POST", "/api/onboarding/analytics", {})
+        self.request(
+            "POST",
+            "/api/onboarding/integration",
+            {"client_id": self.client_id, "redirect_uri": f"{self.base_url}/?auth_callback=1"},
+        )
+
+    def login(self, *, username: str = DEMO_USER, password: str = DEMO_PASSWORD) -> None:
+        """Log in with a user's password (the login page's own flow); keep the token."""
+        flow = self.request(
+            "POST",
+            "/auth/login_flow",
+            {
+                "client_id": self.client_id,
+                "handler": ["homeassistant", None],
+                "redirect_uri": f"{self.base_url}/?auth_callback=1",
+            },
+        )
+        answer = self.request(
+            "POST",
+            f"/auth/login_flow/{flow['flow_id']}",
+            {"client_id": self.client_id, "username": username, "password": password},
+        )
+        self._token_from_code(answer["result"])
+
+    def _token_from_code(self, code: str) -> None:
+        answer = self.request(
+            "POST",
+            "/auth/token",
+            form={"grant_type": "authorization_code", "code": code, "client_id": self.client_id},
+        )
+        self.token = str(answer["access_token"])
+
+    # --- the Headroom config flow ---------------------------------------------------------
+
+    def add_site(self, pty: str, *, breaker_a: float = 25, timeout_s: float = 120.0) -> str:
+        """
+        Add the Headroom site on `pty` the way the UI does; return the config entry id.
+
+        Picks what the scan found (the first meter, every charger), names the chargers
+        after the demo's, a 25 A three-phase supply, and the suggested fail-safe current.
+        """
+        result = self.request("POST", "/api/config/config_entries/flow", {"handler": "headroom"})
+        flow = f"/api/config/config_entries/flow/{result['flow_id']}"
+        answers: dict[str, dict[str, Any]] = {
+            "user": {"connection": "serial"},
+            "serial": {"device": pty, "scan_all": False},
+            "site": {"name": "Headroom", "supply": "three_phase", "breaker_a": breaker_a},
+        }
+        meter_label = ""
+        deadline = time.monotonic() + timeout_s
+        while result["type"] != "create_entry":
+            if time.monotonic() > deadline:
+                msg = f"the config flow did not finish within {timeout_s:g} s: {result}"
+                raise HassError(msg)
+            if result["type"] == "progress":
+                time.sleep(0.5)
+                result = self.request("GET", flow)
+                continue
+            if result["type"] != "form" or result.get("errors"):
+                msg = f"the config flow stopped: {result}"
+                raise HassError(msg)
+            step = result["step_id"]
+            answer = dict(answers.get(step, {}))
+            if step == "meter":
+                meter_label = _options(result, "meter")[0]["label"]
+            if step == "chargers":
+                # On a pty the scan also finds every device at the other parity of the
+                # same baud rate (a pty carries no parity): take those on the meter's line.
+                line = meter_label.rpartition("(")[2]
+                answer["chargers"] = [
+                    o["value"] for o in _options(result, "chargers") if o["label"].endswith(line)
+                ]
+            if step == "charger":
+                device_id = int(result["description_placeholders"]["device_id"])
+                answer["name"] = CHARGER_NAMES.get(device_id, f"charger {device_id}")
+                answer["phases"] = CHARGER_PHASES.get(device_id, "1_2_3")
+            result = self.request("POST", flow, form_answer(result, answer))
+        return str(result["result"]["entry_id"])
+
+    def set_solar_source(
+        self,
+        entry_id: str,
+        *,
+        grid_power_entity: str = METER_POWER_ENTITY,
+        start_delay_s: float = 10,
+        stop_delay_s: float = 30,
+    ) -> None:
+        """Use the meter's own signed power as the PV surplus source (options flow)."""
+        result = self.request(
+            "POST", "/api/config/config_entries/options/flow", {"handler": entry_id}
+        )
+        flow = f"/api/config/config_entries/options/flow/{result['flow_id']}"
+        answers: dict[str, dict[str, Any]] = {
+            "solar": {
+                "solar_source": "grid",
+                "grid_power_entity": grid_power_entity,
+                "solar_start_delay_s": start_delay_s,
+                "solar_stop_delay_s": stop_delay_s,
+            }
+        }
+        while result["type"] == "form":
+            if result.get("errors"):
+                msg = f"the options flow stopped: {result}"
+                raise HassError(msg)
+            answer = form_answer(result, answers.get(result["step_id"], {}))
+            result = self.request("POST", flow, answer)
+        if result["type"] != "create_entry":
+            msg = f"the options flow ended with {result}"
+            raise HassError(msg)
+
+    # --- states -------------------------------------------------------------------------
+
+    def state(self, entity_id: str) -> dict[str, Any] | None:
+        """Return an entity's state object, None when it does not exist."""
+        try:
+            return dict(self.request("GET", f"/api/states/{entity_id}"))
+        except HassError as err:
+            if "HTTP 404" in str(err):
+                return None
+            raise
+
+    def wait_for_state(self, entity_id: str, timeout_s: float = 60.0) -> dict[str, Any]:
+        """Wait until an entity exists and has a value."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            state = self.state(entity_id)
+            if state is not None and state["state"] not in {"unknown", "unavailable"}:
+                return state
+            time.sleep(0.5)
+        msg = f"{entity_id} had no value within {timeout_s:g} s"
+        raise HassError(msg)
+
+
+def _options(form: dict[str, Any], name: str) -> list[dict[str, str]]:
+    """Return a select field's options as value/label pairs."""
+    for item in form.get("data_schema", []):
+        if item["name"] == name:
+            return [
+                option if isinstance(option, dict) else {"value": option, "label": option}
+                for option in item["selector"]["select"]["options"]
+            ]
+    msg = f"the form {form.get('step_id')} has no field {name}"
+    raise HassError(msg)
+
+
+def form_answer(form: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+    """Fill a form's required fields from its defaults and suggested values, then `answer`."""
+    filled: dict[str, Any] = {}
+    for item in form.get("data_schema", []):
+        name = item["name"]
+        suggested = (item.get("description") or {}).get("suggested_value")
+        if suggested is not None:
+            filled[name] = suggested
+        elif "default" in item:
+            filled[name] = item["default"]
+    filled.update(answer)
+    return filled
+
+
+def write_line(out: IO[str], text: str = "") -> None:
+    """Print a line for the user and flush (scripts/develop reads it live)."""
+    out.write(f"{text}\n")
+    out.flush()
+
+
+def main_onboard(argv: list[str]) -> int:
+    """`python -m tools.demo onboard URL PTY`: onboard and add the demo site over REST."""
+    base_url, pty = argv
+    client = HassClient(base_url.rstrip("/"))
+    if client.onboarded():
+        write_line(sys.stdout, "Home Assistant is onboarded already: nothing to add.")
+        return 0
+    client.onboard()
+    entry_id = client.add_site(pty)
+    client.wait_for_state(METER_POWER_ENTITY)
+    client.set_solar_source(entry_id)
+    write_line(sys.stdout, f"Headroom site added (config entry {entry_id})")
+    return 0

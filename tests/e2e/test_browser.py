@@ -55,7 +55,8 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS_ENV = "HEADROOM_SCREENSHOTS"
 """Set to a folder (docs/screenshots for the README) to keep the screenshots there."""
-UI_TIMEOUT_MS = 30_000
+# Generous: the first start after a fresh install imports and caches a lot of Home Assistant.
+UI_TIMEOUT_MS = 90_000
 SCAN_TIMEOUT_MS = 90_000
 CHARGER_PHASES = {"garage": 3, "carport": 1}
 

@@ -291,23 +291,16 @@ def _once_per_line(found: Sequence[FoundDevice]) -> tuple[FoundDevice, ...]:
     Report a device once when it answered settings that differ only in parity or stop bits.
 
     On a real line a device answers only the framing it is set to; a link that carries no
-    parity (a pty, some gateways) lets it answer both. Keep the entry with the model's
-    factory setting if there is one, else the first.
+    parity (a pty, some gateways) lets it answer both. Keep the first setting that reached
+    it (the scan goes most common first), so that devices on one link agree on one setting.
     """
     kept: dict[tuple[object, ...], FoundDevice] = {}
     for device in found:
         settings = device.settings
-        if not isinstance(settings, SerialSettings):
-            kept[(id(device),)] = device
-            continue
-        key = (settings.port, settings.baudrate, device.device_id, device.model)
-        defaults = get_profile(device.model).serial
-        factory = defaults is not None and (defaults.parity, defaults.stopbits) == (
-            settings.parity,
-            settings.stopbits,
-        )
-        if key not in kept or factory:
-            kept[key] = device
+        key: tuple[object, ...] = (id(device),)
+        if isinstance(settings, SerialSettings):
+            key = (settings.port, settings.baudrate, device.device_id, device.model)
+        kept.setdefault(key, device)
     return tuple(kept.values())
 
 

@@ -24,12 +24,13 @@ from .coordinator import (
     HeadroomCoordinator,
     HeadroomRuntimeData,
     chargers_of,
+    device_identifier,
     settings_of,
 )
 from .engine import Balancer
 from .entity import site_device_info
 from .settings import bus_settings
-from .site import DeviceLocation, LineConflictError, build_site
+from .site import METER_KEY, DeviceLocation, LineConflictError, build_site
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
@@ -170,6 +171,6 @@ async def async_remove_config_entry_device(
     device_entry: dr.DeviceEntry,
 ) -> bool:
     """Let the user remove a device only when it no longer belongs to the site."""
-    current = {(DOMAIN, entry.entry_id), (DOMAIN, f"{entry.entry_id}_meter")}
-    current.update((DOMAIN, f"{entry.entry_id}_{subentry_id}") for subentry_id in entry.subentries)
+    current = {(DOMAIN, entry.entry_id), device_identifier(entry.entry_id, METER_KEY)}
+    current.update(device_identifier(entry.entry_id, key) for key in entry.subentries)
     return not current.intersection(device_entry.identifiers)

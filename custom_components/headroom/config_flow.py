@@ -96,8 +96,15 @@ from .const import (
     SUBENTRY_CHARGER,
 )
 from .devices.bus import Bus, SerialSettings, TcpSettings
-from .devices.chargers import SUPPORTED_CHARGERS, create_charger
-from .devices.discovery import ALL_IDS, QUICK_IDS, FoundDevice, Scanner, ScanProgress
+from .devices.chargers import SUPPORTED_CHARGERS, create_charger, max_limit_a_of
+from .devices.discovery import (
+    ALL_IDS,
+    QUICK_IDS,
+    FoundDevice,
+    Scanner,
+    ScanProgress,
+    ScanResult,
+)
 from .devices.errors import ConnectionLost, DeviceError, DeviceRefused, NoResponse
 from .devices.meters import CONTROL_FIELDS, Meter
 from .devices.registers import get_profile, load_profiles
@@ -266,34 +273,12 @@ def charger_errors(
     The wiring needs no check: the form only offers the supply's phases.
     """
     max_a = float(user_input[CONF_MAX_CURRENT])
-    max_limit_a = _max_limit_a(model)
+    max_limit_a = max_limit_a_of(model)
     if max_a > breaker_a:
         return {CONF_MAX_CURRENT: "charger_above_breaker"}
     if max_a > max_limit_a:
         return {CONF_MAX_CURRENT: "charger_above_model"}
     return {}
-
-
-def _max_limit_a(model: str) -> int:
-    """Return the highest limit the model's driver accepts."""
-    return create_charger(_NoTransport(), get_profile(model)).max_limit_a
-
-
-class _NoTransport:
-    """A transport that is never used: lets the flow ask a driver class for its limits."""
-
-    device_id = 0
-
-    async def read_holding(self, address: int, count: int) -> list[int]:  # pragma: no cover
-        raise NoResponse(str((address, count)))
-
-    async def read_input(self, address: int, count: int) -> list[int]:  # pragma: no cover
-        raise NoResponse(str((address, count)))
-
-    async def write(  # pragma: no cover
-        self, address: int, values: Any, *, function_code: Any = 16
-    ) -> None:
-        raise NoResponse(str((address, values, function_code)))
 
 
 def _charger_settings_schema(
@@ -365,9 +350,10 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
         self._bus: dict[str, Any] = {}
         self._scan_all = False
         self._scanner: Scanner | None = None
-        self._scan_task: asyncio.Task[tuple[FoundDevice, ...]] | None = None
+        self._scan_task: asyncio.Task[ScanResult] | None = None
         self._scan_error: str | None = None
         self._found: tuple[FoundDevice, ...] = ()
+        self._skipped: tuple[BusSettings, ...] = ()
         self._meter: dict[str, Any] | None = None
         self._max_house_a = 0.0
         self._site: dict[str, Any] = {}
@@ -513,14 +499,37 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
             )
         task, self._scan_task = self._scan_task, None
         try:
-            self._found = task.result()
+            scan = task.result()
         except ConnectionLost:
             self._scan_error = await _port_error(self.hass, self._scan_settings())
             next_step = "serial" if self._bus[CONF_CONNECTION] == CONNECTION_SERIAL else "tcp"
             return self.async_show_progress_done(next_step_id=next_step)
-        return self.async_show_progress_done(next_step_id="meter")
+        self._found = scan.devices
+        self._skipped = tuple(settings for settings, _ in scan.skipped)
+        return self.async_show_progress_done(
+            next_step_id="scan_skipped" if self._skipped else "meter"
+        )
 
-    async def _scan(self, scanner: Scanner) -> tuple[FoundDevice, ...]:
+    async def async_step_scan_skipped(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Say which line settings the adapter refused: devices using them were not found."""
+        if user_input is not None:
+            return await self.async_step_meter()
+        return self.async_show_form(
+            step_id="scan_skipped",
+            description_placeholders={
+                "bus": self._bus_label(),
+                "found": str(len(self._found)),
+                # The line settings without the port: "19200 8E1, 9600 8E1".
+                "skipped": ", ".join(
+                    describe_bus(settings).removeprefix(f"{self._bus_label()} ")
+                    for settings in self._skipped
+                ),
+            },
+        )
+
+    async def _scan(self, scanner: Scanner) -> ScanResult:
         if self._bus[CONF_CONNECTION] == CONNECTION_SERIAL:
             result = await scanner.scan_serial(self._bus[CONF_DEVICE])
         else:
@@ -529,7 +538,7 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
                 self._bus[CONF_PORT],
                 rtu_framing=self._bus[CONF_CONNECTION] == CONNECTION_RTU_OVER_TCP,
             )
-        return result.devices
+        return result
 
     @callback
     def _progress(self, progress: ScanProgress) -> None:

@@ -13,6 +13,7 @@ from homeassistant.const import (
     STATE_UNKNOWN,
     UnitOfPower,
 )
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
@@ -40,10 +41,11 @@ from .engine.model import SurplusReading
 from .settings import ChargerConfig, site_settings
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from homeassistant.core import HomeAssistant
 
+    from .devices.identity import DeviceIdentity
     from .engine.model import SiteSettings
     from .site import ChargerStatus, CycleResult, Site
 
@@ -60,6 +62,15 @@ class HeadroomRuntimeData:
 
 
 type HeadroomConfigEntry = ConfigEntry[HeadroomRuntimeData]
+
+
+def device_identifier(entry_id: str, key: str) -> tuple[str, str]:
+    """
+    Return the registry identifier of a device of the site.
+
+    `key` is the site's own key for it: `METER_KEY` ("meter") or a charger's subentry id.
+    """
+    return (DOMAIN, f"{entry_id}_{key}")
 
 
 def chargers_of(entry: ConfigEntry) -> list[ChargerConfig]:
@@ -97,6 +108,8 @@ class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
         self._fail_safe = False
         self._charger_ok: dict[str, bool] = {}
         self._issues: set[str] = set()
+        self._identities: dict[str, DeviceIdentity] = {}
+        """The identities already in the device registry, by the site's device key."""
         self.max_house_a = 0.0
         """The largest house load seen on a phase (the fail-safe suggestion uses it)."""
 
@@ -210,6 +223,7 @@ class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
     def _follow(self, result: CycleResult) -> None:
         """Log each device going silent and coming back once, and keep repairs in step."""
         title = self.config_entry.title
+        self._follow_identities(result.identities)
         if result.meter_ok != self._meter_ok:
             self._meter_ok = result.meter_ok
             if result.meter_ok:
@@ -239,6 +253,23 @@ class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
             # Chargers are not read while the meter is silent: nothing learned about them.
             if not fail_safe:
                 self._follow_charger(names.get(charger_id, charger_id), status)
+
+    def _follow_identities(self, identities: Mapping[str, DeviceIdentity]) -> None:
+        """Put firmware versions and serial numbers read from the devices into the registry."""
+        registry = dr.async_get(self.hass)
+        for key, identity in identities.items():
+            if self._identities.get(key) == identity:
+                continue
+            entry_id = self.config_entry.entry_id
+            device = registry.async_get_device_by_identifier(
+                device_identifier(entry_id, key), entry_id
+            )
+            if device is None:
+                continue  # its entities are not set up yet: their device info carries it
+            registry.async_update_device(
+                device.id, sw_version=identity.firmware, serial_number=identity.serial_number
+            )
+            self._identities[key] = identity
 
     def _follow_charger(self, name: str, status: ChargerStatus) -> None:
         title = self.config_entry.title

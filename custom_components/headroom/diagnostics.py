@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.components.diagnostics import REDACTED, async_redact_data
 from homeassistant.const import CONF_DEVICE, CONF_HOST
 
 from .const import CONF_GRID_POWER_ENTITY, CONF_HOUSE_POWER_ENTITY, CONF_PV_POWER_ENTITY
@@ -84,6 +84,14 @@ async def async_get_config_entry_diagnostics(
             }
             for bus in site.buses
         ],
+        "devices": {
+            # The firmware says which bugs a device may have; its serial number is private.
+            key: {
+                "firmware": identity.firmware,
+                "serial_number": identity.serial_number and REDACTED,
+            }
+            for key, identity in coordinator.data.identities.items()
+        },
         "max_house_a": coordinator.max_house_a,
         "cycles": [
             {

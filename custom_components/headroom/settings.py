@@ -52,6 +52,7 @@ from .const import (
 )
 from .devices.bus import BusSettings, SerialSettings, TcpSettings
 from .engine import Balancer
+from .engine.fail_safe import fail_safe_for_charger_a
 from .engine.model import (
     MIN_CHARGE_A,
     ChargerSettings,
@@ -120,11 +121,11 @@ def charger_phases(value: Iterable[int | str]) -> tuple[int, ...]:
     return tuple(int(phase) for phase in value)
 
 
-def charger_fail_safe_a(fail_safe_a: float, max_a: float) -> int:
-    """Return the fail-safe current one charger can apply: 0 or between 6 A and its max."""
-    if fail_safe_a < MIN_CHARGE_A:
-        return 0
-    return int(min(math.floor(fail_safe_a), math.floor(max_a)))
+def charger_fail_safe_a(fail_safe_a: float, charger: ChargerSettings) -> int:
+    """Return the fail-safe current `charger` can apply, in whole amperes (the engine's rule)."""
+    return math.floor(
+        fail_safe_for_charger_a(fail_safe_a, min_a=charger.min_a, max_a=charger.max_a)
+    )
 
 
 def site_settings(

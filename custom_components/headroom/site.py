@@ -9,7 +9,9 @@ drivers and the `Balancer`; `await site.cycle(now)` does one cycle:
 3. builds the engine's `Snapshot`, runs `Balancer.step`;
 4. arms each charger's own watchdog (once, and again when the fail-safe changes) and
    lets the driver do its periodic duties;
-5. writes only the setpoints that differ from what the charger holds.
+5. writes only the setpoints that differ from what the charger holds;
+6. reads the identity (firmware, serial number) of at most one device that answered and
+   whose identity is due: after first contact, after it was away, and every few hours.
 
 While the meter is silent (the engine's fail-safe), every charger is sent the fail-safe
 current once and then left alone: no reads, no watchdog upkeep. A charger whose watchdog
@@ -53,7 +55,15 @@ if TYPE_CHECKING:
 
     from .devices.bus import BusSettings
     from .devices.chargers import Charger, WatchdogStatus
+    from .devices.identity import DeviceIdentity
     from .engine import Balancer
+
+METER_KEY = "meter"
+"""Key of the meter in `CycleResult.identities` (chargers use their charger ids)."""
+IDENTITY_REFRESH_S = 6 * 3600.0
+"""A device's identity is read again this often (a firmware update without a restart)."""
+IDENTITY_RETRY_S = 60.0
+"""After a failed identity read, the next attempt waits this long."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,6 +108,8 @@ class CycleResult:
     """Wall time of the cycle (bus time dominates)."""
     cpu_s: float
     """CPU time the cycle's own code used (the thread's, so other tasks can add to it)."""
+    identities: Mapping[str, DeviceIdentity] = field(default_factory=dict)
+    """Firmware and serial number of the devices read so far (`METER_KEY`, charger ids)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,6 +134,8 @@ class _ChargerState:
     watchdog_unsupported: bool = False
     watchdog_error: str | None = None
     reachable: bool = False
+    identity_due_at: float | None = None
+    """When to read the identity (None: not before the charger answers)."""
 
 
 @dataclass(slots=True)
@@ -157,6 +171,9 @@ class Site:
         self._watchdog_timeout_s = watchdog_timeout_s
         self._last_meter: MeterReading | None = None
         self._meter_values: DeviceMeterReading | None = None
+        self._meter_reachable = False
+        self._meter_identity_due_at: float | None = None
+        self._identities: dict[str, DeviceIdentity] = {}
         self.history: deque[CycleRecord] = deque(maxlen=HISTORY_CYCLES)
 
     @property
@@ -220,7 +237,7 @@ class Site:
         )
         if not blind:
             for charger_id, state in self._chargers.items():
-                await self._read_charger(charger_id, state, details=details, log=log)
+                await self._read_charger(charger_id, state, now=now, details=details, log=log)
         snapshot = Snapshot(
             now=now,
             meter=self._last_meter,
@@ -244,6 +261,8 @@ class Site:
                 continue
             await self._keep_watchdog(state, log, charger_id)
             writes += await self._write(charger_id, state, int(command.current_a), log)
+        if not blind:
+            await self._read_identity(now)
         duration_s = time.perf_counter() - started
         self.history.append(
             CycleRecord(snapshot=snapshot, decision=decision, writes=writes, duration_s=duration_s)
@@ -263,6 +282,7 @@ class Site:
             connection_lost=bool(log.lost) and all(log.lost),
             duration_s=duration_s,
             cpu_s=time.thread_time() - cpu_started,
+            identities=dict(self._identities),
         )
 
     async def release(self) -> None:
@@ -274,7 +294,7 @@ class Site:
             if not state.reachable:
                 continue
             target_a = min(
-                charger_fail_safe_a(settings.fail_safe_a, charger.max_a),
+                charger_fail_safe_a(settings.fail_safe_a, charger),
                 state.driver.max_limit_a,
             )
             if state.setpoint_a == target_a:
@@ -300,8 +320,12 @@ class Site:
             reading = await self._meter.read(fields=None if details else CONTROL_FIELDS)
         except DeviceError as err:
             log.lost.append(isinstance(err, ConnectionLost))
+            self._meter_reachable = False
             return str(err)
         log.lost.append(False)
+        if not self._meter_reachable:
+            self._meter_reachable = True
+            self._meter_identity_due_at = now  # first contact, or back: it may be new
         currents = reading.currents_a[:phases]
         if any(current is None for current in currents):
             return f"the meter gives no current for every phase: {currents}"
@@ -321,7 +345,7 @@ class Site:
         return None
 
     async def _read_charger(
-        self, charger_id: str, state: _ChargerState, *, details: bool, log: _CycleLog
+        self, charger_id: str, state: _ChargerState, *, now: float, details: bool, log: _CycleLog
     ) -> None:
         full = details or state.details is None
         try:
@@ -336,6 +360,8 @@ class Site:
         if not state.reachable and reading.setpoint_a is not None:
             # Back (or first contact): trust what it reports rather than what we last wrote.
             state.setpoint_a = int(reading.setpoint_a)
+        if not state.reachable:
+            state.identity_due_at = now  # first contact, or back: it may be new
         state.reachable = True
         if full:
             state.details = reading
@@ -349,6 +375,34 @@ class Site:
             )
         log.readings[charger_id] = reading
 
+    async def _read_identity(self, now: float) -> None:
+        """Read the identity of at most one device that answered and whose read is due."""
+
+        def is_due(reachable: bool, due_at: float | None) -> bool:  # noqa: FBT001
+            return reachable and due_at is not None and now >= due_at
+
+        due: list[tuple[str, Meter | Charger]] = []
+        if self._meter is not None and is_due(self._meter_reachable, self._meter_identity_due_at):
+            due.append((METER_KEY, self._meter))
+        due.extend(
+            (charger_id, state.driver)
+            for charger_id, state in self._chargers.items()
+            if is_due(state.reachable, state.identity_due_at)
+        )
+        if not due:
+            return
+        key, driver = due[0]
+        try:
+            self._identities[key] = await driver.identity()
+        except DeviceError:
+            next_at = now + IDENTITY_RETRY_S
+        else:
+            next_at = now + IDENTITY_REFRESH_S
+        if key == METER_KEY:
+            self._meter_identity_due_at = next_at
+        else:
+            self._chargers[key].identity_due_at = next_at
+
     async def _keep_watchdog(self, state: _ChargerState, log: _CycleLog, charger_id: str) -> None:
         """Arm the charger's watchdog with the fail-safe current, or do its upkeep."""
         if state.watchdog_unsupported:
@@ -356,7 +410,7 @@ class Site:
         settings = self.balancer.settings
         charger = next(c for c in settings.chargers if c.charger_id == charger_id)
         fail_safe_a = min(
-            charger_fail_safe_a(settings.fail_safe_a, charger.max_a), state.driver.max_limit_a
+            charger_fail_safe_a(settings.fail_safe_a, charger), state.driver.max_limit_a
         )
         try:
             if state.armed_for_a != fail_safe_a:

@@ -14,6 +14,7 @@ from custom_components.headroom.devices.chargers import (
     EvseWbDin,
     HeidelbergEnergyControl,
     create_charger,
+    max_limit_a_of,
 )
 from custom_components.headroom.devices.errors import DeviceRefused, NoResponse, Unsupported
 from custom_components.headroom.devices.registers import Profile, Value, decode, get_profile
@@ -356,3 +357,10 @@ def test_a_missing_read_back_never_counts_as_the_wanted_setting() -> None:
 
     assert not chargers._same(None, 6)
     assert chargers._same(6.000000000000001, 6)
+
+
+def test_model_limits_without_a_driver() -> None:
+    assert max_limit_a_of("heidelberg_energy_control") == 16
+    assert max_limit_a_of("evse_wb_din") == 80
+    with pytest.raises(Unsupported):
+        max_limit_a_of("vestel_evc04")

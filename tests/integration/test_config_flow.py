@@ -33,6 +33,7 @@ class FakeScanner:
     """Stands in for the discovery scan: reports progress, returns `outcome`."""
 
     outcome: tuple[FoundDevice, ...] | Exception = ()
+    skipped: tuple[tuple[BusSettings, str], ...] = ()
     block: asyncio.Event | None = None
     cancelled = False
 
@@ -46,7 +47,12 @@ class FakeScanner:
             await FakeScanner.block.wait()
         if isinstance(FakeScanner.outcome, Exception):
             raise FakeScanner.outcome
-        return ScanResult(devices=FakeScanner.outcome, unidentified=(), skipped=(), cancelled=False)
+        return ScanResult(
+            devices=FakeScanner.outcome,
+            unidentified=(),
+            skipped=FakeScanner.skipped,
+            cancelled=False,
+        )
 
     async def scan_serial(self, port: str) -> ScanResult:
         return await self._run(SerialSettings(port, 9600))
@@ -61,6 +67,7 @@ class FakeScanner:
 @pytest.fixture(autouse=True)
 def fake_scanner() -> Iterator[type[FakeScanner]]:
     FakeScanner.outcome = ()
+    FakeScanner.skipped = ()
     FakeScanner.block = None
     FakeScanner.cancelled = False
     with patch("custom_components.headroom.config_flow.Scanner", FakeScanner):
@@ -570,4 +577,27 @@ async def test_real_scan_finds_the_simulated_devices(
     result = await hass.config_entries.flow.async_configure(result["flow_id"], SITE)
     assert result["step_id"] == "chargers"
     assert result["description_placeholders"] == {"found": "3"}
+    hass.config_entries.flow.async_abort(result["flow_id"])
+
+
+async def test_line_settings_the_adapter_refused_are_named(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    """An adapter without parity: the user learns that 8E1 devices could not be found."""
+    port = simulator.endpoints().pty or ""
+    FakeScanner.outcome = found_on(SerialSettings(port, 9600))[:1]
+    FakeScanner.skipped = (
+        (SerialSettings(port, 19200, "E", 1), "parity not supported"),
+        (SerialSettings(port, 9600, "E", 1), "parity not supported"),
+    )
+    result = await scan_serial(hass, port)
+    assert result["step_id"] == "scan_skipped"
+    assert result["description_placeholders"] == {
+        "bus": port,
+        "found": "1",
+        "skipped": "19200 8E1, 9600 8E1",
+    }
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["step_id"] == "meter"
+    assert result["description_placeholders"]["found"] == "1"
     hass.config_entries.flow.async_abort(result["flow_id"])

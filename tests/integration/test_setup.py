@@ -279,3 +279,24 @@ async def test_power_sharing_without_a_meter(hass: HomeAssistant, simulator: Sim
     await simulator.pty.close()
     await step(coordinator)
     assert not coordinator.last_update_success
+
+
+async def test_device_registry_shows_what_the_devices_say(
+    hass: HomeAssistant, simulator: Simulator, device_registry: dr.DeviceRegistry
+) -> None:
+    entry = site_entry(simulator.endpoints().pty or "")
+    coordinator = await setup_site(hass, entry)
+    await step(coordinator, cycles=3)  # one device's identity per cycle
+
+    meter = device_registry.async_get_device_by_identifier(
+        (DOMAIN, f"{entry.entry_id}_meter"), entry.entry_id
+    )
+    garage = device_registry.async_get_device_by_identifier(
+        (DOMAIN, f"{entry.entry_id}_garage"), entry.entry_id
+    )
+    assert meter is not None
+    assert garage is not None
+    # The simulated SDM630 and Heidelberg answer what registers.yaml expects of them.
+    assert (meter.sw_version, meter.serial_number) == ("0x0203", "21000630")
+    assert (garage.sw_version, garage.serial_number) == ("0x0108", None)
+    assert meter.model == "Eastron SDM630-Modbus (v1/v2, incl. MID) / SDM630MCT"

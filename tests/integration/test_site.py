@@ -7,6 +7,7 @@ import pytest
 from custom_components.headroom.devices.bus import SerialSettings, TcpSettings
 from custom_components.headroom.devices.chargers import create_charger
 from custom_components.headroom.devices.errors import NoResponse
+from custom_components.headroom.devices.identity import DeviceIdentity
 from custom_components.headroom.devices.meters import Meter
 from custom_components.headroom.devices.registers import get_profile
 from custom_components.headroom.engine import Balancer
@@ -17,7 +18,12 @@ from custom_components.headroom.settings import (
     site_settings,
     site_settings_problem,
 )
-from custom_components.headroom.site import Site
+from custom_components.headroom.site import (
+    IDENTITY_REFRESH_S,
+    IDENTITY_RETRY_S,
+    METER_KEY,
+    Site,
+)
 from tests.devices.fakes import FakeDevice
 
 HEIDELBERG = get_profile("heidelberg_energy_control")
@@ -122,3 +128,51 @@ def test_settings_problems() -> None:
 def test_describe_bus() -> None:
     assert describe_bus(SerialSettings("/dev/ttyUSB0", 19200, "E")) == "/dev/ttyUSB0 19200 8E1"
     assert describe_bus(TcpSettings("192.0.2.1", 502)) == "192.0.2.1:502"
+
+
+async def test_identity_is_read_once_per_device_then_on_return() -> None:
+    charger = heidelberg()
+    charger.set(HEIDELBERG.registers["app_sw_revision"], 0x0108)
+    site = make_site("eastron_sdm630", charger)
+    meter_device = site._meter._reader.transport  # type: ignore[union-attr]
+    meter_device.set(get_profile("eastron_sdm630").registers["serial_number"], 4242)
+
+    # One device per cycle, after the control writes: the meter first, then the charger.
+    result = await site.cycle(100.0, details=True)
+    assert result.identities == {METER_KEY: DeviceIdentity(serial_number="4242")}
+    result = await site.cycle(101.0)
+    assert result.identities["garage"] == DeviceIdentity(firmware="0x0108")
+    reads = len(charger.reads)
+    result = await site.cycle(102.0)
+    assert len(charger.reads) == reads + 1  # the control read only: identity is slow data
+
+    # A charger that was away may have been updated: read again when it is back.
+    charger.silent = True
+    await site.cycle(103.0)
+    charger.silent = False
+    charger.set(HEIDELBERG.registers["app_sw_revision"], 0x0109)
+    result = await site.cycle(104.0)
+    assert result.identities["garage"] == DeviceIdentity(firmware="0x0109")
+
+    # Hours later it is read again; a failed read is tried again a minute later.
+    calls: list[float] = []
+    driver = site.driver("garage")
+    read_identity = driver.identity
+
+    async def flaky() -> DeviceIdentity:
+        calls.append(now)
+        if len(calls) == 1:
+            message = "no answer"
+            raise NoResponse(message)
+        return await read_identity()
+
+    driver.identity = flaky  # type: ignore[method-assign]
+    charger.set(HEIDELBERG.registers["app_sw_revision"], 0x0110)
+    for now in (104.0 + IDENTITY_REFRESH_S - 1, 104.0 + IDENTITY_REFRESH_S):
+        result = await site.cycle(now)
+    assert calls == [104.0 + IDENTITY_REFRESH_S]
+    assert result.identities["garage"].firmware == "0x0109"  # the last one read stays
+    for now in (104.0 + IDENTITY_REFRESH_S + 1, 104.0 + IDENTITY_REFRESH_S + IDENTITY_RETRY_S):
+        result = await site.cycle(now)
+    assert calls == [104.0 + IDENTITY_REFRESH_S, 104.0 + IDENTITY_REFRESH_S + IDENTITY_RETRY_S]
+    assert result.identities["garage"].firmware == "0x0110"

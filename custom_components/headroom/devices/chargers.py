@@ -40,6 +40,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar, Final
 
 from .errors import DeviceRefused, NoResponse, Unsupported
+from .identity import DeviceIdentity, read_identity
 from .planner import RegisterReader
 from .registers import Register, encode
 
@@ -177,6 +178,10 @@ class Charger(ABC):
         values = await self._reader.read([n for n in names if self._profile.has(n)])
         self._check_settings(values)
         return self._reading(values)
+
+    async def identity(self) -> DeviceIdentity:
+        """Read the charger's firmware version and serial number (slow data, see identity)."""
+        return await read_identity(self._reader, self._profile)
 
     async def set_limit(self, limit_a: int) -> None:
         """Set the charging current limit: 0 pauses, otherwise 6 A up to `max_limit_a`."""
@@ -566,6 +571,15 @@ _DRIVERS: Final[dict[str, type[Charger]]] = {
 
 SUPPORTED_CHARGERS: Final = frozenset(_DRIVERS)
 """Profile ids that have a charger driver."""
+
+
+def max_limit_a_of(profile_id: str) -> int:
+    """Return the highest limit the model's driver accepts; Unsupported without a driver."""
+    driver = _DRIVERS.get(profile_id)
+    if driver is None:
+        msg = f"no driver for {profile_id}"
+        raise Unsupported(msg)
+    return driver.max_limit_a
 
 
 def create_charger(

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from .errors import NoResponse
+from .identity import DeviceIdentity, read_identity
 from .planner import RegisterReader
 
 if TYPE_CHECKING:
@@ -130,6 +131,10 @@ class Meter:
         wanted = self._available if fields is None else [f for f in self._available if f in fields]
         values = await self._reader.read(wanted) if wanted else {}
         return self._reading(values)
+
+    async def identity(self) -> DeviceIdentity:
+        """Read the meter's firmware version and serial number (slow data, see identity)."""
+        return await read_identity(self._reader, self._profile)
 
     def _reading(self, values: dict[str, Value | None]) -> MeterReading:
         currents: dict[str, float | None] = {}

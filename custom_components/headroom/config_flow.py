@@ -1147,19 +1147,19 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
             error = await _read_charger(bus, charger[CONF_MODEL], charger[CONF_DEVICE_ID])
         return {"base": error} if error else {}
 
+    def _settings_errors(self, user_input: Mapping[str, Any], model: str) -> dict[str, str]:
+        """Check a charger's settings against the site's breaker and the model."""
+        breaker_a = float(self._get_entry().options[CONF_BREAKER])
+        return charger_errors(user_input, breaker_a=breaker_a, model=model)
+
     async def async_step_settings(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
         """Name, wiring, maximum, shared circuit and priority of the new charger."""
-        entry = self._get_entry()
-        supply = Supply(entry.options[CONF_SUPPLY])
+        supply = Supply(self._get_entry().options[CONF_SUPPLY])
         errors: dict[str, str] = {}
         if user_input is not None:
-            errors = charger_errors(
-                user_input,
-                breaker_a=float(entry.options[CONF_BREAKER]),
-                model=self._charger[CONF_MODEL],
-            )
+            errors = self._settings_errors(user_input, self._charger[CONF_MODEL])
             if not errors:
                 data = {**self._charger, **_charger_settings_data(user_input)}
                 return self.async_create_entry(
@@ -1186,11 +1186,7 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         supply = Supply(entry.options[CONF_SUPPLY])
         errors: dict[str, str] = {}
         if user_input is not None:
-            errors = charger_errors(
-                user_input,
-                breaker_a=float(entry.options[CONF_BREAKER]),
-                model=subentry.data[CONF_MODEL],
-            )
+            errors = self._settings_errors(user_input, subentry.data[CONF_MODEL])
             if not errors:
                 settings = _charger_settings_data(user_input)
                 settings[CONF_PAUSED] = bool(subentry.data.get(CONF_PAUSED, False))

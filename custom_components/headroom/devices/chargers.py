@@ -440,18 +440,8 @@ class AlfenEve(Charger):
     """evcc's cadence; the station's validity time defaults to 60 s."""
     _fast_fields = ("charger_state", "current_l1", "current_l2", "current_l3")
     _full_fields = (*_fast_fields, "power_total", "energy_total", "current_limit")
-
-    def __init__(
-        self,
-        transport: RegisterTransport,
-        profile: Profile,
-        *,
-        clock: Clock = time.monotonic,
-        verify_interval_s: float = DEFAULT_VERIFY_INTERVAL_S,
-    ) -> None:
-        """Drive one Alfen socket (unit id 1 or 2)."""
-        super().__init__(transport, profile, clock=clock, verify_interval_s=verify_interval_s)
-        self.rewrite_interval_s = self.DEFAULT_REWRITE_INTERVAL_S
+    rewrite_interval_s: float = DEFAULT_REWRITE_INTERVAL_S
+    """How often the setpoint is re-written; `arm_watchdog` shortens it to the station's."""
 
     def _state(self, raw: Value | None) -> ChargerState:
         if isinstance(raw, str) and raw[:1] in ChargerState.__members__:
@@ -503,6 +493,8 @@ class EvseWbDin(Charger):
     _fast_fields = ("charger_state",)
     _full_fields = ("charger_state", "current_limit")
     _CENTIAMPS_BIT: Final = 0x0080
+    _limit_register: Register | None = None
+    """The limit register with its unit, once read from the board's configuration."""
     # register 1002: 1 ready (A), 2 EV present (B), 3 charging (C), 4 ventilation (D), 5 failure
     _STATES: Final = {
         1: ChargerState.A,
@@ -511,18 +503,6 @@ class EvseWbDin(Charger):
         4: ChargerState.D,
         5: ChargerState.E,
     }
-
-    def __init__(
-        self,
-        transport: RegisterTransport,
-        profile: Profile,
-        *,
-        clock: Clock = time.monotonic,
-        verify_interval_s: float = DEFAULT_VERIFY_INTERVAL_S,
-    ) -> None:
-        """Drive an EVSE-WB/DIN board."""
-        super().__init__(transport, profile, clock=clock, verify_interval_s=verify_interval_s)
-        self._limit_register: Register | None = None
 
     def _state(self, raw: Value | None) -> ChargerState:
         state = self._STATES.get(raw) if isinstance(raw, int) else None

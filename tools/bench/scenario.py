@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import yaml  # type: ignore[import-untyped]  # PyYAML ships with Home Assistant, no stubs
+import yaml
 
 from custom_components.headroom.engine.model import MIN_CHARGE_A, Mode, Supply
 

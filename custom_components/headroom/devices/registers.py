@@ -25,7 +25,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
-import yaml  # type: ignore[import-untyped]  # PyYAML ships with Home Assistant, no stubs
+import yaml
 
 REGISTERS_YAML: Final = Path(__file__).with_name("registers.yaml")
 

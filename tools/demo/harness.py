@@ -21,8 +21,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 DEMO_SCENARIO: Final = ROOT / "tools" / "demo" / "site.yaml"
@@ -231,28 +235,55 @@ class HassClient:
         except ValueError:
             return raw.decode()  # a rendered template is plain text
 
-    def wait_until_up(self, hass: Child, timeout_s: float = 120.0) -> None:
-        """Wait until the frontend answers (HA's first start writes its storage first)."""
+    def answering(self) -> bool:
+        """
+        Return whether Home Assistant's HTTP server answers, with its routes in place.
+
+        Home Assistant opens its port once `frontend` is set up, and with it `onboarding`,
+        `config`, `auth` and `api`. `/api/onboarding` answers 200 until onboarding is
+        finished and 404 afterwards (the view is no longer registered): both mean up.
+        """
+        try:
+            with self._opener.open(f"{self.base_url}/api/onboarding", timeout=5) as answer:
+                return bool(answer.status == HTTPStatus.OK)
+        except urllib.error.HTTPError as err:
+            return err.code == HTTPStatus.NOT_FOUND
+        except urllib.error.URLError, OSError:
+            return False
+
+    def wait_until_answering(self, running: Callable[[], bool], timeout_s: float = 120.0) -> bool:
+        """Wait until `answering`; False as soon as `running()` says the process is gone."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if hass.process.poll() is not None:
-                msg = f"Home Assistant exited:\n{hass.tail()}"
-                raise HassError(msg)
-            try:
-                with self._opener.open(f"{self.base_url}/api/onboarding", timeout=5) as answer:
-                    if answer.status == 200:  # noqa: PLR2004
-                        return
-            except urllib.error.URLError, OSError:
-                pass
+            if not running():
+                return False
+            if self.answering():
+                return True
             time.sleep(0.5)
-        msg = f"Home Assistant did not answer within {timeout_s:g} s:\n{hass.tail()}"
-        raise HassError(msg)
+        msg = f"Home Assistant did not answer on {self.base_url} within {timeout_s:g} s"
+        raise TimeoutError(msg)
+
+    def wait_until_up(self, hass: Child, timeout_s: float = 120.0) -> None:
+        """Wait until the frontend answers (HA's first start writes its storage first)."""
+        try:
+            up = self.wait_until_answering(lambda: hass.process.poll() is None, timeout_s)
+        except TimeoutError as err:
+            msg = f"{err}:\n{hass.tail()}"
+            raise HassError(msg) from err
+        if not up:
+            msg = f"Home Assistant exited:\n{hass.tail()}"
+            raise HassError(msg)
 
     # --- onboarding -----------------------------------------------------------------------
 
     def onboarded(self) -> bool:
         """Return whether the owner account exists already (onboarding cannot run twice)."""
-        steps = self.request("GET", "/api/onboarding")
+        try:
+            steps = self.request("GET", "/api/onboarding")
+        except HassError as err:
+            if "HTTP 404" in str(err):  # onboarding finished: the view is gone
+                return True
+            raise
         return any(step["step"] == "user" and step["done"] for step in steps)
 
     def onboard(self, *, username: str = DEMO_USER, password: str = DEMO_PASSWORD) -> None:
@@ -293,7 +324,15 @@ class HassClient:
             f"/auth/login_flow/{flow['flow_id']}",
             {"client_id": self.client_id, "username": username, "password": password},
         )
+        if answer.get("type") != "create_entry":
+            msg = f"Home Assistant refused the login of {username}: {answer.get('errors')}"
+            raise HassError(msg)
         self._token_from_code(answer["result"])
+
+    def entry_ids(self, domain: str = "headroom") -> list[str]:
+        """Return the ids of a domain's config entries (needs a token)."""
+        entries = self.request("GET", f"/api/config/config_entries/entry?domain={domain}")
+        return [str(entry["entry_id"]) for entry in entries]
 
     def _token_from_code(self, code: str) -> None:
         answer = self.request(
@@ -337,8 +376,8 @@ class HassClient:
             if step == "meter":
                 meter_label = _options(result, "meter")[0]["label"]
             if step == "chargers":
-                # On a pty the scan also finds every device at the other parity of the
-                # same baud rate (a pty carries no parity): take those on the meter's line.
+                # Take the chargers on the meter's line, should the scan list a device at
+                # more than one line setting.
                 line = meter_label.rpartition("(")[2]
                 answer["chargers"] = [
                     o["value"] for o in _options(result, "chargers") if o["label"].endswith(line)
@@ -436,16 +475,67 @@ def write_line(out: IO[str], text: str = "") -> None:
     out.flush()
 
 
+ONBOARD_OTHER_USER: Final = 3
+"""`main_onboard`'s exit status when Home Assistant was onboarded with another user."""
+
+
 def main_onboard(argv: list[str]) -> int:
-    """`python -m tools.demo onboard URL PTY`: onboard and add the demo site over REST."""
+    """
+    `python -m tools.demo onboard URL PTY`: onboard as demo and add the demo site over REST.
+
+    On a Home Assistant onboarded already it logs in as demo and adds the site when it is
+    missing; when demo cannot log in (someone onboarded by hand) it says so and returns
+    `ONBOARD_OTHER_USER`.
+    """
     base_url, pty = argv
     client = HassClient(base_url.rstrip("/"))
-    if client.onboarded():
-        write_line(sys.stdout, "Home Assistant is onboarded already: nothing to add.")
+    if not client.onboarded():
+        client.onboard()
+        write_line(sys.stdout, f"==> onboarded: user {DEMO_USER} / {DEMO_PASSWORD}")
+    else:
+        try:
+            client.login()
+        except HassError:
+            write_line(
+                sys.stdout,
+                f"==> this Home Assistant was onboarded already, with a user other than"
+                f" {DEMO_USER}: log in with that user (scripts/develop --reset --onboard"
+                " starts over with a fresh configuration)",
+            )
+            return ONBOARD_OTHER_USER
+        write_line(sys.stdout, f"==> onboarded already; logged in as {DEMO_USER}")
+    if entries := client.entry_ids():
+        write_line(
+            sys.stdout, f"==> the Headroom site is there already (config entry {entries[0]})"
+        )
         return 0
-    client.onboard()
     entry_id = client.add_site(pty)
     client.wait_for_state(METER_POWER_ENTITY)
     client.set_solar_source(entry_id)
-    write_line(sys.stdout, f"Headroom site added (config entry {entry_id})")
+    write_line(sys.stdout, f"==> Headroom site added (config entry {entry_id})")
     return 0
+
+
+def main_wait(argv: list[str]) -> int:
+    """
+    `python -m tools.demo wait URL PID TIMEOUT_S`: wait until Home Assistant answers.
+
+    Returns 0 once it answers, 1 when the process PID is gone first, 2 after TIMEOUT_S.
+    """
+    base_url, pid, timeout_s = argv
+    client = HassClient(base_url.rstrip("/"))
+    try:
+        up = client.wait_until_answering(lambda: process_running(int(pid)), float(timeout_s))
+    except TimeoutError:
+        return 2
+    return 0 if up else 1
+
+
+def process_running(pid: int) -> bool:
+    """Return whether process `pid` exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # pid (comm) state ...: comm may hold spaces and parentheses, the state follows the last ")"
+    return stat.rpartition(")")[2].split()[0] != "Z"

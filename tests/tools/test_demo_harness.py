@@ -1,0 +1,169 @@
+"""The demo harness (scripts/develop): readiness, re-runs on an onboarded config, the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pytest
+
+from tools.demo import harness
+from tools.demo.harness import (
+    ONBOARD_OTHER_USER,
+    HassClient,
+    free_port,
+    main_onboard,
+    main_wait,
+    process_running,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+class FakeHass(BaseHTTPRequestHandler):
+    """The few REST answers of a Home Assistant that finished onboarding earlier."""
+
+    onboarding_status: ClassVar[int] = 404
+    demo_password: ClassVar[str] = harness.DEMO_PASSWORD
+    entries: ClassVar[list[dict[str, Any]]] = [{"entry_id": "E1", "domain": "headroom"}]
+    posts: ClassVar[list[str]] = []
+
+    def log_message(self, *args: object) -> None:
+        del args
+
+    def _send(self, status: int, body: Any) -> None:
+        raw = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def do_GET(self) -> None:
+        if self.path == "/api/onboarding":
+            if self.onboarding_status == 200:
+                self._send(200, [{"step": "user", "done": True}])
+            else:
+                self._send(self.onboarding_status, {"message": "Not Found"})
+        elif self.path == "/api/config/config_entries/entry?domain=headroom":
+            self._send(200, self.entries)
+        else:
+            self._send(404, {})
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        body = self.rfile.read(length).decode()
+        FakeHass.posts.append(self.path)
+        if self.path == "/auth/login_flow":
+            self._send(200, {"type": "form", "flow_id": "F1", "step_id": "init"})
+        elif self.path == "/auth/login_flow/F1":
+            if json.loads(body)["password"] == self.demo_password:
+                self._send(200, {"type": "create_entry", "result": "CODE"})
+            else:
+                self._send(200, {"type": "form", "errors": {"base": "invalid_auth"}})
+        elif self.path == "/auth/token":
+            self._send(200, {"access_token": "TOKEN"})
+        else:
+            self._send(404, {})
+
+
+@pytest.fixture
+def fake_hass(socket_enabled: None) -> Iterator[str]:
+    """Serve `FakeHass` on a free port; reset its class settings afterwards."""
+    del socket_enabled
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeHass)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    FakeHass.posts = []
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+        FakeHass.onboarding_status = 404
+        FakeHass.demo_password = harness.DEMO_PASSWORD
+
+
+@pytest.mark.parametrize(("status", "up"), [(200, True), (404, True), (500, False)])
+def test_home_assistant_answers_before_and_after_onboarding(
+    fake_hass: str, status: int, up: bool
+) -> None:
+    # /api/onboarding is gone (404) once onboarding is finished: a second start of an
+    # onboarded config/ must still count as up.
+    FakeHass.onboarding_status = status
+    assert HassClient(fake_hass).answering() is up
+
+
+def test_nothing_listening_is_not_up(socket_enabled: None) -> None:
+    del socket_enabled
+    assert not HassClient(f"http://127.0.0.1:{free_port()}").answering()
+
+
+def test_onboarded_when_the_onboarding_view_is_gone(fake_hass: str) -> None:
+    assert HassClient(fake_hass).onboarded()
+
+
+def test_wait_returns_at_once_when_up_and_reports_a_gone_process(fake_hass: str) -> None:
+    started = time.monotonic()
+    assert main_wait([fake_hass, str(_gone_pid()), "30"]) == 1
+    assert main_wait([fake_hass, "1", "30"]) == 0
+    assert time.monotonic() - started < 5
+
+
+def test_wait_times_out_when_nothing_answers(socket_enabled: None) -> None:
+    del socket_enabled
+    assert main_wait([f"http://127.0.0.1:{free_port()}", "1", "0.2"]) == 2
+
+
+def test_a_zombie_or_gone_process_is_not_running() -> None:
+    child = subprocess.Popen(["true"])  # noqa: S607 (coreutils)
+    deadline = time.monotonic() + 10
+    while process_running(child.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)  # exited but not reaped yet: a zombie
+    assert not process_running(child.pid)
+    child.wait()
+    assert not process_running(child.pid)
+    assert process_running(1)
+
+
+def test_onboard_again_logs_in_as_demo_and_keeps_the_site(
+    fake_hass: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main_onboard([fake_hass, "unused-pty"]) == 0
+    out = capsys.readouterr().out
+    assert "logged in as demo" in out
+    assert "site is there already (config entry E1)" in out
+    assert "/api/config/config_entries/flow" not in FakeHass.posts
+
+
+def test_onboard_after_onboarding_by_hand_says_so(
+    fake_hass: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    FakeHass.demo_password = "someone else's"  # noqa: S105
+    assert main_onboard([fake_hass, "unused-pty"]) == ONBOARD_OTHER_USER
+    assert "user other than demo" in capsys.readouterr().out
+
+
+def test_cli_usage() -> None:
+    answer = subprocess.run(  # noqa: S603 (our own module)
+        [sys.executable, "-m", "tools.demo", "wait", "http://127.0.0.1:1"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=harness.ROOT,
+    )
+    assert answer.returncode == 2
+    assert "usage: python -m tools.demo onboard URL PTY | wait URL PID TIMEOUT_S" in answer.stderr
+
+
+def _gone_pid() -> int:
+    child = subprocess.Popen(["true"])  # noqa: S607 (coreutils)
+    child.wait()
+    return child.pid

@@ -53,6 +53,8 @@ class FakeHass(BaseHTTPRequestHandler):
                 self._send(self.onboarding_status, {"message": "Not Found"})
         elif self.path == "/api/config/config_entries/entry?domain=headroom":
             self._send(200, self.entries)
+        elif self.path == f"/api/states/{harness.METER_POWER_ENTITY}":
+            self._send(200, {"entity_id": harness.METER_POWER_ENTITY, "state": "-2053.6"})
         else:
             self._send(404, {})
 
@@ -140,6 +142,7 @@ def test_onboard_again_logs_in_as_demo_and_keeps_the_site(
     out = capsys.readouterr().out
     assert "logged in as demo" in out
     assert "site is there already (config entry E1)" in out
+    assert "no live values" not in out  # it waited for the meter's power to have a value
     assert "/api/config/config_entries/flow" not in FakeHass.posts
 
 

@@ -508,6 +508,10 @@ def main_onboard(argv: list[str]) -> int:
         write_line(
             sys.stdout, f"==> the Headroom site is there already (config entry {entries[0]})"
         )
+        try:  # Home Assistant answers before it has set up its config entries
+            client.wait_for_state(METER_POWER_ENTITY)
+        except HassError as err:
+            write_line(sys.stdout, f"==> no live values yet: {err}")
         return 0
     entry_id = client.add_site(pty)
     client.wait_for_state(METER_POWER_ENTITY)

@@ -14,9 +14,12 @@ from .const import (
     CONF_METER_ID,
     CONF_METER_MODEL,
     CONF_MODEL,
+    CONF_PHASES,
+    CONF_SOLAR_SOURCE,
     CONF_WATCHDOG_TIMEOUT,
     DEFAULT_WATCHDOG_TIMEOUT_S,
     DOMAIN,
+    SOLAR_SOURCE_NONE,
     SUBENTRY_CHARGER,
 )
 from .coordinator import (
@@ -50,12 +53,15 @@ _LIVE_CHARGER_KEYS = frozenset({"max_a", "priority", "paused", "phases", "shared
 
 def structure(entry: ConfigEntry) -> tuple[Any, ...]:
     """
-    Return what can only change with a reload: the connection and the devices on it.
+    Return what can only change with a reload: the connection, devices, entities.
 
-    Everything else (site options, charger limits, priority, pause) is applied live.
+    Entities: a solar source adds the PV surplus sensor, a charger's number of lines its
+    current sensors. Everything else (site options, charger limits, priority, pause) is
+    applied live.
     """
     return (
         tuple(sorted(entry.data.items())),
+        entry.options.get(CONF_SOLAR_SOURCE, SOLAR_SOURCE_NONE) != SOLAR_SOURCE_NONE,
         tuple(
             sorted(
                 (
@@ -67,6 +73,7 @@ def structure(entry: ConfigEntry) -> tuple[Any, ...]:
                             if key not in _LIVE_CHARGER_KEYS
                         )
                     ),
+                    len(subentry.data[CONF_PHASES]),
                 )
                 for subentry in entry.get_subentries_of_type(SUBENTRY_CHARGER)
             )

@@ -13,6 +13,7 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import (
     EntityCategory,
+    Platform,
     UnitOfElectricCurrent,
     UnitOfElectricPotential,
     UnitOfEnergy,
@@ -20,6 +21,7 @@ from homeassistant.const import (
     UnitOfPower,
     UnitOfTime,
 )
+from homeassistant.helpers import entity_registry as er
 
 from .const import (
     CONF_METER_ID,
@@ -337,11 +339,11 @@ CHARGER_SENSORS: tuple[ChargerSensorDescription, ...] = (
 
 
 async def async_setup_entry(
-    hass: HomeAssistant,  # noqa: ARG001 (Home Assistant's signature)
+    hass: HomeAssistant,
     entry: HeadroomConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the site's, the meter's and each charger's sensors."""
+    """Add the site's, the meter's and each charger's sensors; remove ones that went."""
     coordinator = entry.runtime_data.coordinator
     phases = coordinator.site.balancer.settings.supply.phases
     site_info = site_device_info(entry)
@@ -370,6 +372,7 @@ async def async_setup_entry(
             if profile.has(description.register)
         )
     async_add_entities(site)
+    added = {entity.unique_id for entity in site}
     for subentry in entry.get_subentries_of_type(SUBENTRY_CHARGER):
         charger_profile = get_profile(subentry.data[CONF_MODEL])
         lines = len(subentry.data[CONF_PHASES])
@@ -378,14 +381,18 @@ async def async_setup_entry(
             *(_charger_current(line) for line in range(1, lines + 1)),
             *CHARGER_SENSORS[1:],
         )
-        async_add_entities(
-            [
-                HeadroomChargerSensor(entry, subentry, description)
-                for description in descriptions
-                if description.has_fn(charger_profile)
-            ],
-            config_subentry_id=subentry.subentry_id,
-        )
+        chargers = [
+            HeadroomChargerSensor(entry, subentry, description)
+            for description in descriptions
+            if description.has_fn(charger_profile)
+        ]
+        async_add_entities(chargers, config_subentry_id=subentry.subentry_id)
+        added.update(entity.unique_id for entity in chargers)
+    # A solar source removed or a charger rewired to fewer lines: those sensors are gone.
+    registry = er.async_get(hass)
+    for registered in er.async_entries_for_config_entry(registry, entry.entry_id):
+        if registered.domain == Platform.SENSOR and registered.unique_id not in added:
+            registry.async_remove(registered.entity_id)
 
 
 class HeadroomSiteSensor(HeadroomEntity, SensorEntity):
@@ -407,9 +414,16 @@ class HeadroomMeterSensor(HeadroomMeterEntity, SensorEntity):
 
     @property
     def native_value(self) -> float | None:
-        """Return the meter's value."""
+        """
+        Return the meter's value, one digit finer than it is displayed.
+
+        The meter's float32 values carry noise digits (-2053.646484375 W) that would only
+        fill the recorder.
+        """
         reading = self.coordinator.data.meter
-        return self.entity_description.value_fn(reading) if reading is not None else None
+        value = self.entity_description.value_fn(reading) if reading is not None else None
+        precision = self.entity_description.suggested_display_precision
+        return value if value is None or precision is None else round(value, precision + 1)
 
 
 class HeadroomChargerSensor(HeadroomChargerEntity, SensorEntity):

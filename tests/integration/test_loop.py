@@ -173,3 +173,15 @@ async def test_unloading_releases_the_port(hass: HomeAssistant, simulator: Simul
     again = await setup_site(hass, site_entry(port, chargers=[]))
     assert again.data.meter_ok
     assert await hass.config_entries.async_unload(again.config_entry.entry_id)
+
+
+async def test_meter_states_carry_no_float32_noise(
+    hass: HomeAssistant, simulator: Simulator, sim_site: StaticSite
+) -> None:
+    coordinator = await setup_site(hass, site_entry(simulator.endpoints().pty or ""))
+    sim_site.set_house_currents_a((7.123456789, 5.0, 5.0))
+    await step(coordinator, cycles=2)
+    # The float32 on the wire is 7.12345695...; shown with 2 digits, stored with 3.
+    assert coordinator.data.meter is not None
+    assert coordinator.data.meter.current_l1_a != 7.123
+    assert hass.states.get("sensor.home_meter_current_l1").state == "7.123"

@@ -7,6 +7,7 @@ from pathlib import Path
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import entity_registry as er
 
 from tests.integration.helpers import (
     CARPORT_ID,
@@ -57,23 +58,39 @@ async def test_options_flow(hass: HomeAssistant, simulator: Simulator) -> None:
     )
     assert result["errors"] == {"house_power_entity": "entity_required"}
     result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**SOLAR, "solar_source": "none"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.options["mode"] == "fast"
+    # Applied without a reload.
+    assert entry.runtime_data.coordinator is coordinator
+    assert coordinator.site.balancer.settings.breaker_a == 32
+    assert hass.states.get("sensor.home_pv_surplus") is None
+
+    # A solar source adds the PV surplus sensor: that needs a reload.
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(result["flow_id"], LIMITS)
+    result = await hass.config_entries.options.async_configure(
         result["flow_id"], {**SOLAR, "solar_source": "grid", "grid_power_entity": "sensor.grid"}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     assert entry.options["grid_power_entity"] == "sensor.grid"
-    assert entry.options["mode"] == "fast"
-    # Applied without a reload.
-    assert entry.runtime_data.coordinator is coordinator
-    assert coordinator.site.balancer.settings.breaker_a == 32
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.coordinator is not coordinator
+    assert hass.states.get("sensor.home_pv_surplus") is not None
 
+    # Without a source again, the sensor is gone, not left behind as unavailable.
     result = await hass.config_entries.options.async_init(entry.entry_id)
     result = await hass.config_entries.options.async_configure(result["flow_id"], LIMITS)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {**SOLAR, "solar_source": "none"}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
     assert "grid_power_entity" not in entry.options
+    assert er.async_get(hass).async_get("sensor.home_pv_surplus") is None
 
 
 async def test_options_of_a_site_that_is_not_loaded(hass: HomeAssistant, tmp_path: Path) -> None:
@@ -151,6 +168,11 @@ async def test_add_change_and_remove_a_charger(hass: HomeAssistant, simulator: S
     await hass.async_block_till_done()
     settings_in_force = entry.runtime_data.coordinator.site.balancer.settings
     assert {c.charger_id: c.priority for c in settings_in_force.chargers}[carport.subentry_id] == 3
+    # Wired to one line now: the sensors of lines 2 and 3 are gone, line 1 stays.
+    registry = er.async_get(hass)
+    assert hass.states.get("sensor.carport_current_line_1") is not None
+    assert registry.async_get("sensor.carport_current_line_2") is None
+    assert registry.async_get("sensor.carport_current_line_3") is None
 
     assert hass.config_entries.async_remove_subentry(entry, carport.subentry_id)
     await hass.async_block_till_done()

@@ -66,11 +66,11 @@ def demo(tmp_path: Path, socket_enabled: None) -> Iterator[tuple[HassClient, str
     """Start the simulator (the demo site) and a fresh Home Assistant; always stop both."""
     link = tmp_path / "rs485"
     port = free_port()
-    prepare_config(tmp_path / "config", port=port)
+    prepare_config(tmp_path / "config")
     simulator = start_simulator(link, tmp_path / "simulator.log")
     hass = None
     try:
-        hass = start_hass(tmp_path / "config", tmp_path / "hass.log")
+        hass = start_hass(tmp_path / "config", tmp_path / "hass.log", port=port)
         client = HassClient(f"http://127.0.0.1:{port}")
         client.wait_until_up(hass, timeout_s=120)
         yield client, str(link)

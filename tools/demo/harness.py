@@ -56,9 +56,6 @@ history:
 logbook:
 energy:
 usb:
-http:
-  server_host: {host}
-  server_port: {port}
 logger:
   default: warning
   logs:
@@ -73,10 +70,16 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def prepare_config(config_dir: Path, *, port: int, host: str = "127.0.0.1") -> None:
-    """Write a fresh Home Assistant configuration that loads this repo's integration."""
+def prepare_config(config_dir: Path) -> None:
+    """
+    Write a fresh Home Assistant configuration that loads this repo's integration.
+
+    No `http:` block: from 2026.10 Home Assistant moves one into a trial configuration that
+    it reverts (restarting, which ends a plain `hass`) unless confirmed within 5 minutes.
+    `start_hass` gives the port as the default instead.
+    """
     config_dir.mkdir(parents=True, exist_ok=True)
-    (config_dir / "configuration.yaml").write_text(HASS_CONFIG.format(host=host, port=port))
+    (config_dir / "configuration.yaml").write_text(HASS_CONFIG)
     link = config_dir / "custom_components"
     if not link.exists():
         link.symlink_to(ROOT / "custom_components", target_is_directory=True)
@@ -112,7 +115,7 @@ class Child:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def _spawn(name: str, args: list[str], log: Path) -> Child:
+def _spawn(name: str, args: list[str], log: Path, env: dict[str, str] | None = None) -> Child:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: S603 (our own programs)
@@ -122,7 +125,7 @@ def _spawn(name: str, args: list[str], log: Path) -> Child:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
     return Child(name, process, log)
 
@@ -175,12 +178,18 @@ def start_simulator(  # noqa: PLR0913 (each is an option of the simulator)
     raise RuntimeError(msg)
 
 
-def start_hass(config_dir: Path, log: Path) -> Child:
-    """Start `hass` on `config_dir` (no runtime package installs); see `wait_until_up`."""
+def start_hass(config_dir: Path, log: Path, *, port: int | None = None) -> Child:
+    """
+    Start `hass` on `config_dir` (no runtime package installs); see `wait_until_up`.
+
+    `port` is Home Assistant's default HTTP port for this start (its SETUP_PORT), so a
+    fresh configuration listens there without an `http:` block; None keeps 8123.
+    """
     return _spawn(
         "hass",
         [str(HASS), "--config", str(config_dir), "--skip-pip"],
         log,
+        env=None if port is None else {"SETUP_PORT": str(port)},
     )
 
 

@@ -99,6 +99,8 @@ async def async_get_config_entry_diagnostics(
                 "decision": dataclasses.asdict(record.decision),
                 "writes": record.writes,
                 "duration_s": record.duration_s,
+                "cpu_s": record.cpu_s,
+                "details": record.details,
             }
             for record in site.history
         ],

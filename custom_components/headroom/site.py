@@ -120,6 +120,9 @@ class CycleRecord:
     decision: Decision
     writes: int
     duration_s: float
+    cpu_s: float
+    details: bool
+    """The cycle also read energy counters, voltages and the chargers' details."""
 
 
 @dataclass(slots=True)
@@ -264,8 +267,16 @@ class Site:
         if not blind:
             await self._read_identity(now)
         duration_s = time.perf_counter() - started
+        cpu_s = time.thread_time() - cpu_started
         self.history.append(
-            CycleRecord(snapshot=snapshot, decision=decision, writes=writes, duration_s=duration_s)
+            CycleRecord(
+                snapshot=snapshot,
+                decision=decision,
+                writes=writes,
+                duration_s=duration_s,
+                cpu_s=cpu_s,
+                details=details,
+            )
         )
         return CycleResult(
             at=now,
@@ -281,7 +292,7 @@ class Site:
             writes=writes,
             connection_lost=bool(log.lost) and all(log.lost),
             duration_s=duration_s,
-            cpu_s=time.thread_time() - cpu_started,
+            cpu_s=cpu_s,
             identities=dict(self._identities),
         )
 

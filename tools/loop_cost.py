@@ -1,0 +1,166 @@
+"""
+The control loop's cost per cycle inside a running Home Assistant: bus time and CPU time.
+
+    .venv/bin/python -m tools.loop_cost [--seconds 120] [--json]
+
+A benchmark, not a test (about 2.5 minutes). The device simulator (in this process) serves
+an Eastron SDM630 and two Heidelberg chargers with cars on a pty RS-485 line at 9600 baud
+8N1, the wire time of every frame emulated; a real Home Assistant (`hass`, a child process
+with a fresh configuration) runs this integration, set up through its REST config flow.
+Every 15 s the benchmark downloads the site's diagnostics, which keep each of the last
+cycles' wall time (`duration_s`: nearly all of it waiting on the bus) and CPU time
+(`cpu_s`: the event-loop thread's CPU during the cycle, so an upper bound: other Home
+Assistant work that ran while the cycle waited on the bus is counted in it), and reports
+control cycles and detail cycles (every 10th: energy counters, voltages) apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Final
+
+from tools.demo.harness import Child, HassClient, free_port, prepare_config, start_hass
+from tools.simulator import DeviceSpec, LineSettings, Simulator, StaticCharger, StaticSite
+
+BAUD: Final = 9600
+SAMPLE_EVERY_S: Final = 15.0
+"""Diagnostics keep the last 20 cycles: sampling faster than that loses none."""
+
+
+def summarize(cycles: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return median, p90 and max of wall and CPU time, control and detail cycles apart."""
+
+    def figures(records: list[dict[str, Any]]) -> dict[str, Any]:
+        walls = sorted(record["duration_s"] * 1000 for record in records)
+        cpus = sorted(record["cpu_s"] * 1000 for record in records)
+        if not walls:
+            return {"cycles": 0}
+        return {
+            "cycles": len(walls),
+            "bus_ms": _stats(walls),
+            "cpu_ms": _stats(cpus),
+        }
+
+    slowest = sorted(range(len(cycles)), key=lambda i: -cycles[i]["duration_s"])[:3]
+    return {
+        "control": figures([c for c in cycles if not c["details"]]),
+        "details": figures([c for c in cycles if c["details"]]),
+        # Which cycles were slowest: the first (arming the watchdogs, reading identities)?
+        "slowest": [
+            {
+                "cycle": index + 1,
+                "bus_ms": round(cycles[index]["duration_s"] * 1000, 1),
+                "writes": cycles[index]["writes"],
+                "details": cycles[index]["details"],
+            }
+            for index in slowest
+        ],
+    }
+
+
+def _stats(ordered: list[float]) -> dict[str, float]:
+    p90 = ordered[min(len(ordered) - 1, round(0.9 * len(ordered) + 0.5) - 1)]
+    return {
+        "median": round(statistics.median(ordered), 1),
+        "p90": round(p90, 1),
+        "max": round(ordered[-1], 1),
+    }
+
+
+def collect(client: HassClient, entry_id: str, seconds: float) -> list[dict[str, Any]]:
+    """Download the diagnostics every `SAMPLE_EVERY_S` for `seconds`; every cycle once."""
+    seen: dict[float, dict[str, Any]] = {}
+    deadline = time.monotonic() + seconds
+    while True:
+        diagnostics = client.request("GET", f"/api/diagnostics/config_entry/{entry_id}")
+        for cycle in diagnostics["data"]["cycles"]:
+            seen[cycle["snapshot"]["now"]] = cycle
+        if time.monotonic() >= deadline:
+            return [seen[now] for now in sorted(seen)]
+        time.sleep(min(SAMPLE_EVERY_S, max(deadline - time.monotonic(), 0.0)))
+
+
+async def run(seconds: float, workdir: Path) -> dict[str, Any]:
+    """Start the simulator here and Home Assistant as a child; sample the cycles."""
+    site = StaticSite(
+        house_currents_a=(6.0, 4.0, 3.0),
+        chargers=[
+            StaticCharger(name="garage", car_max_a=16.0, car_phases=3),
+            StaticCharger(name="carport", car_max_a=16.0, car_phases=1),
+        ],
+    )
+    link = workdir / "rs485"
+    simulator = Simulator(
+        site,
+        [
+            DeviceSpec("eastron_sdm630", 1),
+            DeviceSpec("heidelberg_energy_control", 2, "garage"),
+            DeviceSpec("heidelberg_energy_control", 3, "carport"),
+        ],
+        line=LineSettings(BAUD, "N", 1),
+        wire_time=True,
+        link=link,
+        modbus_tcp_port=None,
+        rtu_over_tcp_port=None,
+        native_tcp_port=None,
+    )
+    await simulator.start()
+    hass: Child | None = None
+    try:
+        port = free_port()
+        prepare_config(workdir / "config")
+        hass = start_hass(workdir / "config", workdir / "hass.log", port=port)
+        client = HassClient(f"http://127.0.0.1:{port}")
+        # The REST calls block: run them in a thread so the simulator keeps answering.
+        await asyncio.to_thread(client.wait_until_up, hass)
+        await asyncio.to_thread(client.onboard)
+        entry_id = await asyncio.to_thread(client.add_site, str(link))
+        print(f"site added; sampling the cycles for {seconds:g} s", file=sys.stderr, flush=True)
+        cycles = await asyncio.to_thread(collect, client, entry_id, seconds)
+    finally:
+        if hass is not None:
+            await asyncio.to_thread(hass.stop)
+        await simulator.close()
+    return summarize(cycles)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the figures."""
+    parser = argparse.ArgumentParser(prog="python -m tools.loop_cost", description=__doc__)
+    parser.add_argument("--seconds", type=float, default=120.0, help="how long to sample (120)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="headroom-loop-") as tmp:
+        summary = asyncio.run(run(args.seconds, Path(tmp)))
+    if args.json:
+        print(json.dumps({"baud": BAUD, **summary}))
+        return 0
+    print(f"loop cost per cycle inside Home Assistant ({BAUD} baud, wire time emulated):")
+    for kind in ("control", "details"):
+        figures = summary[kind]
+        if not figures["cycles"]:
+            continue
+        bus, cpu = figures["bus_ms"], figures["cpu_ms"]
+        print(
+            f"  {kind:8} {figures['cycles']:>4} cycles  "
+            f"wall (bus) median {bus['median']} ms, p90 {bus['p90']} ms, max {bus['max']} ms; "
+            f"CPU median {cpu['median']} ms, p90 {cpu['p90']} ms, max {cpu['max']} ms"
+        )
+    slowest = ", ".join(
+        f"#{c['cycle']} {c['bus_ms']} ms ({c['writes']} writes"
+        f"{', details' if c['details'] else ''})"
+        for c in summary["slowest"]
+    )
+    print(f"  slowest (numbered from the first cycle sampled): {slowest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

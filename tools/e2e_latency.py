@@ -34,19 +34,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from tools.demo.harness import (
-    Child,
-    HassClient,
-    free_port,
-    prepare_config,
-    start_hass,
-)
-from tools.simulator import DeviceSpec, LineSettings, Simulator, StaticCharger, StaticSite
+from tools.demo.live import BAUD, live_site
+from tools.simulator import StaticCharger, StaticSite
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-BAUD: Final = 9600
 BREAKER_A: Final = 25.0
 MARGIN_A: Final = 1.0
 CAR_MAX_A: Final = 16.0
@@ -204,45 +197,9 @@ async def measure(
 async def run(steps: int, seed: int, workdir: Path) -> Result:
     """Start the simulator here and Home Assistant as a child; measure."""
     site = SteppedSite()
-    link = workdir / "rs485"
-    simulator = Simulator(
-        site,
-        [
-            DeviceSpec("eastron_sdm630", 1),
-            DeviceSpec("heidelberg_energy_control", 2, "garage"),
-            DeviceSpec("heidelberg_energy_control", 3, "carport"),
-        ],
-        line=LineSettings(BAUD, "N", 1),
-        wire_time=True,
-        link=link,
-        modbus_tcp_port=None,
-        rtu_over_tcp_port=None,
-        native_tcp_port=None,
-    )
-    await simulator.start()
-    hass: Child | None = None
-    try:
-        port = free_port()
-        prepare_config(workdir / "config")
-        hass = start_hass(workdir / "config", workdir / "hass.log", port=port)
-        client = HassClient(f"http://127.0.0.1:{port}")
-        # The REST calls block: run them in a thread so the simulator keeps answering.
-        await asyncio.to_thread(client.wait_until_up, hass)
-        await asyncio.to_thread(client.onboard)
-        await asyncio.to_thread(client.add_site, str(link), breaker_a=BREAKER_A)
+    async with live_site(site, workdir, breaker_a=BREAKER_A) as live:
         print("site added; waiting for the garage to reach 16 A", file=sys.stderr, flush=True)
-        child = hass
-
-        def check() -> None:
-            if child.process.poll() is not None:
-                msg = f"Home Assistant exited during the run:\n{child.tail()}"
-                raise RuntimeError(msg)
-
-        return await measure(site, steps, random.Random(seed), check)  # noqa: S311 (timing)
-    finally:
-        if hass is not None:
-            await asyncio.to_thread(hass.stop)
-        await simulator.close()
+        return await measure(site, steps, random.Random(seed), live.check)  # noqa: S311 (timing)
 
 
 def main(argv: list[str] | None = None) -> int:

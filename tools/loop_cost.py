@@ -26,10 +26,10 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
-from tools.demo.harness import Child, HassClient, free_port, prepare_config, start_hass
-from tools.simulator import DeviceSpec, LineSettings, Simulator, StaticCharger, StaticSite
+from tools.demo.harness import HassError
+from tools.demo.live import BAUD, LiveSite, live_site
+from tools.simulator import StaticCharger, StaticSite
 
-BAUD: Final = 9600
 SAMPLE_EVERY_S: Final = 15.0
 """Diagnostics keep the last 20 cycles: sampling faster than that loses none."""
 
@@ -74,12 +74,21 @@ def _stats(ordered: list[float]) -> dict[str, float]:
     }
 
 
-def collect(client: HassClient, entry_id: str, seconds: float) -> list[dict[str, Any]]:
+def collect(live: LiveSite, seconds: float) -> list[dict[str, Any]]:
     """Download the diagnostics every `SAMPLE_EVERY_S` for `seconds`; every cycle once."""
     seen: dict[float, dict[str, Any]] = {}
     deadline = time.monotonic() + seconds
     while True:
-        diagnostics = client.request("GET", f"/api/diagnostics/config_entry/{entry_id}")
+        live.check()
+        path = f"/api/diagnostics/config_entry/{live.entry_id}"
+        try:
+            diagnostics = live.client.request("GET", path)
+        except HassError:
+            # Until the entry has loaded (the flow returns before), there are none yet.
+            if seen or time.monotonic() >= deadline:
+                raise
+            time.sleep(1.0)
+            continue
         for cycle in diagnostics["data"]["cycles"]:
             seen[cycle["snapshot"]["now"]] = cycle
         if time.monotonic() >= deadline:
@@ -96,38 +105,9 @@ async def run(seconds: float, workdir: Path) -> dict[str, Any]:
             StaticCharger(name="carport", car_max_a=16.0, car_phases=1),
         ],
     )
-    link = workdir / "rs485"
-    simulator = Simulator(
-        site,
-        [
-            DeviceSpec("eastron_sdm630", 1),
-            DeviceSpec("heidelberg_energy_control", 2, "garage"),
-            DeviceSpec("heidelberg_energy_control", 3, "carport"),
-        ],
-        line=LineSettings(BAUD, "N", 1),
-        wire_time=True,
-        link=link,
-        modbus_tcp_port=None,
-        rtu_over_tcp_port=None,
-        native_tcp_port=None,
-    )
-    await simulator.start()
-    hass: Child | None = None
-    try:
-        port = free_port()
-        prepare_config(workdir / "config")
-        hass = start_hass(workdir / "config", workdir / "hass.log", port=port)
-        client = HassClient(f"http://127.0.0.1:{port}")
-        # The REST calls block: run them in a thread so the simulator keeps answering.
-        await asyncio.to_thread(client.wait_until_up, hass)
-        await asyncio.to_thread(client.onboard)
-        entry_id = await asyncio.to_thread(client.add_site, str(link))
+    async with live_site(site, workdir) as live:
         print(f"site added; sampling the cycles for {seconds:g} s", file=sys.stderr, flush=True)
-        cycles = await asyncio.to_thread(collect, client, entry_id, seconds)
-    finally:
-        if hass is not None:
-            await asyncio.to_thread(hass.stop)
-        await simulator.close()
+        cycles = await asyncio.to_thread(collect, live, seconds)
     return summarize(cycles)
 
 

@@ -63,7 +63,8 @@ METER_KEY = "meter"
 IDENTITY_REFRESH_S = 6 * 3600.0
 """A device's identity is read again this often (a firmware update without a restart)."""
 IDENTITY_RETRY_S = 60.0
-"""After a failed identity read, the next attempt waits this long."""
+"""After a failed identity read, the next attempt waits this long, doubling per failure
+(a model that stays silent on an identity register costs a timeout ever more rarely)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,8 +138,34 @@ class _ChargerState:
     watchdog_unsupported: bool = False
     watchdog_error: str | None = None
     reachable: bool = False
-    identity_due_at: float | None = None
-    """When to read the identity (None: not before the charger answers)."""
+
+
+@dataclass(slots=True)
+class _IdentityTimer:
+    """When to read a device's identity: after contact, then rarely, backing off on errors."""
+
+    due_at: float | None = None
+    """None: not before the device answers."""
+    failures: int = 0
+
+    def contact(self, now: float) -> None:
+        """Read it now: the device answers (first contact, or back after it was away)."""
+        self.due_at = now
+        self.failures = 0
+
+    def is_due(self, now: float) -> bool:
+        """Tell whether to read the identity now."""
+        return self.due_at is not None and now >= self.due_at
+
+    def done(self, now: float, *, ok: bool) -> None:
+        """Schedule the next read after one that succeeded or failed."""
+        if ok:
+            self.failures = 0
+            self.due_at = now + IDENTITY_REFRESH_S
+        else:
+            self.failures += 1
+            backoff_s = IDENTITY_RETRY_S * 2 ** (self.failures - 1)
+            self.due_at = now + min(backoff_s, IDENTITY_REFRESH_S)
 
 
 @dataclass(slots=True)
@@ -175,7 +202,7 @@ class Site:
         self._last_meter: MeterReading | None = None
         self._meter_values: DeviceMeterReading | None = None
         self._meter_reachable = False
-        self._meter_identity_due_at: float | None = None
+        self._identity_timers = {key: _IdentityTimer() for key in (METER_KEY, *chargers)}
         self._identities: dict[str, DeviceIdentity] = {}
         self.history: deque[CycleRecord] = deque(maxlen=HISTORY_CYCLES)
 
@@ -336,7 +363,7 @@ class Site:
         log.lost.append(False)
         if not self._meter_reachable:
             self._meter_reachable = True
-            self._meter_identity_due_at = now  # first contact, or back: it may be new
+            self._identity_timers[METER_KEY].contact(now)  # first contact, or back: updated?
         currents = reading.currents_a[:phases]
         if any(current is None for current in currents):
             return f"the meter gives no current for every phase: {currents}"
@@ -372,7 +399,7 @@ class Site:
             # Back (or first contact): trust what it reports rather than what we last wrote.
             state.setpoint_a = int(reading.setpoint_a)
         if not state.reachable:
-            state.identity_due_at = now  # first contact, or back: it may be new
+            self._identity_timers[charger_id].contact(now)  # first contact, or back: updated?
         state.reachable = True
         if full:
             state.details = reading
@@ -388,31 +415,24 @@ class Site:
 
     async def _read_identity(self, now: float) -> None:
         """Read the identity of at most one device that answered and whose read is due."""
-
-        def is_due(reachable: bool, due_at: float | None) -> bool:  # noqa: FBT001
-            return reachable and due_at is not None and now >= due_at
-
-        due: list[tuple[str, Meter | Charger]] = []
-        if self._meter is not None and is_due(self._meter_reachable, self._meter_identity_due_at):
-            due.append((METER_KEY, self._meter))
-        due.extend(
+        reachable: list[tuple[str, Meter | Charger]] = []
+        if self._meter is not None and self._meter_reachable:
+            reachable.append((METER_KEY, self._meter))
+        reachable.extend(
             (charger_id, state.driver)
             for charger_id, state in self._chargers.items()
-            if is_due(state.reachable, state.identity_due_at)
+            if state.reachable
         )
+        due = [(key, driver) for key, driver in reachable if self._identity_timers[key].is_due(now)]
         if not due:
             return
         key, driver = due[0]
         try:
             self._identities[key] = await driver.identity()
         except DeviceError:
-            next_at = now + IDENTITY_RETRY_S
+            self._identity_timers[key].done(now, ok=False)
         else:
-            next_at = now + IDENTITY_REFRESH_S
-        if key == METER_KEY:
-            self._meter_identity_due_at = next_at
-        else:
-            self._chargers[key].identity_due_at = next_at
+            self._identity_timers[key].done(now, ok=True)
 
     async def _keep_watchdog(self, state: _ChargerState, log: _CycleLog, charger_id: str) -> None:
         """Arm the charger's watchdog with the fail-safe current, or do its upkeep."""

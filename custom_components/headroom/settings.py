@@ -136,32 +136,23 @@ def site_settings(
 
     Raises ValueError when the engine rejects them (a repair issue tells the user).
     """
+    circuit_a = float(options.get(CONF_CIRCUIT, 0.0))
+    # Marked as shared but no rating given: the chargers then share the main breaker only.
+    shared = circuit_a > 0
     charger_settings = tuple(
         ChargerSettings(
             charger_id=charger.charger_id,
             phases=charger_phases(charger.data[CONF_PHASES]),
             max_a=float(charger.data[CONF_MAX_CURRENT]),
             priority=int(charger.data.get(CONF_PRIORITY, DEFAULT_PRIORITY)),
-            circuit=SHARED_CIRCUIT_NAME if charger.data.get(CONF_SHARED_CIRCUIT) else None,
+            circuit=(
+                SHARED_CIRCUIT_NAME if shared and charger.data.get(CONF_SHARED_CIRCUIT) else None
+            ),
             paused=bool(charger.data.get(CONF_PAUSED, False)),
         )
         for charger in chargers
     )
-    circuit_a = float(options.get(CONF_CIRCUIT, 0.0))
     uses_circuit = any(charger.circuit is not None for charger in charger_settings)
-    if uses_circuit and circuit_a <= 0:
-        # Marked as shared but no rating given: the chargers then share the main breaker only.
-        charger_settings = tuple(
-            ChargerSettings(
-                charger_id=c.charger_id,
-                phases=c.phases,
-                max_a=c.max_a,
-                priority=c.priority,
-                paused=c.paused,
-            )
-            for c in charger_settings
-        )
-        uses_circuit = False
     settings = SiteSettings(
         supply=Supply(options[CONF_SUPPLY]),
         voltage_v=float(options.get(CONF_VOLTAGE, DEFAULT_VOLTAGE_V)),

@@ -315,7 +315,19 @@ class Charger(ABC):
         return raw * _KWH_PER_UNIT.get(unit, 1.0)
 
 
-class HeidelbergEnergyControl(Charger):
+class _CodedStateCharger(Charger):
+    """A charger whose state register holds a code from a table (`_STATES`)."""
+
+    _STATES: ClassVar[Mapping[int, ChargerState]]
+
+    def _state(self, raw: Value | None) -> ChargerState:
+        state = self._STATES.get(raw) if isinstance(raw, int) else None
+        if state is None:
+            raise self._bad_state(raw)
+        return state
+
+
+class HeidelbergEnergyControl(_CodedStateCharger):
     """Heidelberg / Amperfied Energy Control (RTU, 19200 8E1)."""
 
     max_limit_a = 16
@@ -324,7 +336,7 @@ class HeidelbergEnergyControl(Charger):
     _STANDBY_OFF: Final = 4
     _MAX_TIMEOUT_MS: Final = 0xFFFF
     # input register 5: 2=A1 3=A2 4=B1 5=B2 6=C1 7=C2 8=derating 9=E 10=F 11=error
-    _STATES: Final = {
+    _STATES: ClassVar[Mapping[int, ChargerState]] = {
         2: ChargerState.A,
         3: ChargerState.A,
         4: ChargerState.B,
@@ -336,12 +348,6 @@ class HeidelbergEnergyControl(Charger):
         10: ChargerState.F,
         11: ChargerState.E,
     }
-
-    def _state(self, raw: Value | None) -> ChargerState:
-        state = self._STATES.get(raw) if isinstance(raw, int) else None
-        if state is None:
-            raise self._bad_state(raw)
-        return state
 
     async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:
         """Standby off (258=4), watchdog timeout in ms (257), fail-safe current (262)."""
@@ -485,7 +491,7 @@ class AlfenEve(Charger):
             await self.set_limit(self._limit_a)
 
 
-class EvseWbDin(Charger):
+class EvseWbDin(_CodedStateCharger):
     """EVSE-WB / EVSE-DIN (SimpleEVSE): no meter, no watchdog."""
 
     has_watchdog = False
@@ -496,19 +502,13 @@ class EvseWbDin(Charger):
     _limit_register: Register | None = None
     """The limit register with its unit, once read from the board's configuration."""
     # register 1002: 1 ready (A), 2 EV present (B), 3 charging (C), 4 ventilation (D), 5 failure
-    _STATES: Final = {
+    _STATES: ClassVar[Mapping[int, ChargerState]] = {
         1: ChargerState.A,
         2: ChargerState.B,
         3: ChargerState.C,
         4: ChargerState.D,
         5: ChargerState.E,
     }
-
-    def _state(self, raw: Value | None) -> ChargerState:
-        state = self._STATES.get(raw) if isinstance(raw, int) else None
-        if state is None:
-            raise self._bad_state(raw)
-        return state
 
     async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:
         """Raise Unsupported: the board keeps its last current when the master is silent."""

@@ -7,13 +7,17 @@ from pathlib import Path
 from unittest.mock import PropertyMock, patch
 
 import pytest
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.headroom.const import DOMAIN
-from tests.integration.helpers import CARPORT_ID, DRIVEWAY_ID, GARAGE_ID, METER_ID
+from tests.integration.helpers import (
+    CARPORT_ID,
+    DRIVEWAY_ID,
+    GARAGE_ID,
+    METER_ID,
+    stop_simulator,
+)
 from tools.simulator import DeviceSpec, LineSettings, Simulator, StaticCharger, StaticSite
 
 
@@ -57,12 +61,7 @@ async def simulator(
     )
     await simulator.start()
     yield simulator
-    # Unload first: the site leaves the chargers at the fail-safe and closes its port.
-    for entry in hass.config_entries.async_entries(DOMAIN):
-        if entry.state is ConfigEntryState.LOADED:
-            await hass.config_entries.async_unload(entry.entry_id)
-    await hass.async_block_till_done()
-    await simulator.close()
+    await stop_simulator(hass, simulator)
 
 
 @pytest.fixture

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.headroom.const import DOMAIN
 from custom_components.headroom.coordinator import HeadroomCoordinator
+from tools.simulator import Simulator
 
 METER_ID = 1
 GARAGE_ID = 2
@@ -112,3 +113,12 @@ async def step(coordinator: HeadroomCoordinator, seconds: float = 1.0, cycles: i
     for _ in range(cycles):
         clock.tick(seconds)
         await coordinator.async_refresh()
+
+
+async def stop_simulator(hass: HomeAssistant, simulator: Simulator) -> None:
+    """Unload every loaded site first (chargers to fail-safe, port closed), then stop."""
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        if entry.state is ConfigEntryState.LOADED:
+            await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    await simulator.close()

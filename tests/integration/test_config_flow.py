@@ -25,7 +25,7 @@ from custom_components.headroom.devices.discovery import (
 )
 from custom_components.headroom.devices.errors import ConnectionLost
 from custom_components.headroom.diagnostics import async_get_config_entry_diagnostics
-from tests.integration.helpers import CARPORT_ID, GARAGE_ID, METER_ID, site_entry
+from tests.integration.helpers import CARPORT_ID, GARAGE_ID, METER_ID, site_entry, stop_simulator
 from tools.simulator import DeviceSpec, LineSettings, Simulator, StaticSite
 
 
@@ -111,6 +111,28 @@ async def finish_scan(hass: HomeAssistant, result: dict[str, Any]) -> dict[str, 
 
 SITE = {"name": "Home", "supply": "three_phase", "voltage_v": 230, "breaker_a": 25, "margin_a": 1}
 CHARGER = {"phases": "1_2_3", "max_a": 16, "shared_circuit": False, "priority": 1}
+
+
+async def choose_and_finish(  # noqa: PLR0913 (one answer per step)
+    hass: HomeAssistant,
+    result: dict[str, Any],
+    *,
+    meter: str,
+    charger: str,
+    name: str,
+    fail_safe_a: float,
+) -> dict[str, Any]:
+    """From the meter step: pick `meter`, the site, one found `charger`, finish the flow."""
+    flow = hass.config_entries.flow
+    result = await flow.async_configure(result["flow_id"], {"meter": meter})
+    result = await flow.async_configure(result["flow_id"], SITE)
+    result = await flow.async_configure(
+        result["flow_id"], {"chargers": [charger], "add_manual": False}
+    )
+    result = await flow.async_configure(result["flow_id"], {"name": name, **CHARGER})
+    return await flow.async_configure(
+        result["flow_id"], {"fail_safe_a": fail_safe_a, "circuit_a": 0}
+    )
 
 
 async def test_full_flow_with_found_devices(hass: HomeAssistant, simulator: Simulator) -> None:
@@ -342,16 +364,8 @@ async def test_no_meter_takes_line_settings_from_the_charger(
     port = simulator.endpoints().pty or ""
     FakeScanner.outcome = found_on(SerialSettings(port, 9600))[1:]
     result = await scan_serial(hass, port)
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"meter": "none"})
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], SITE)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"chargers": ["0"], "add_manual": False}
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"name": "Garage", **CHARGER}
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"fail_safe_a": 0, "circuit_a": 0}
+    result = await choose_and_finish(
+        hass, result, meter="none", charger="0", name="Garage", fail_safe_a=0
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"]["baudrate"] == 9600
@@ -456,11 +470,7 @@ async def gateway(
     )
     await simulator.start()
     yield simulator
-    for entry in hass.config_entries.async_entries(DOMAIN):
-        if entry.state is ConfigEntryState.LOADED:
-            await hass.config_entries.async_unload(entry.entry_id)
-    await hass.async_block_till_done()
-    await simulator.close()
+    await stop_simulator(hass, simulator)
 
 
 async def test_gateway_flow(hass: HomeAssistant, gateway: Simulator) -> None:
@@ -475,16 +485,8 @@ async def test_gateway_flow(hass: HomeAssistant, gateway: Simulator) -> None:
         result["flow_id"], {"host": "127.0.0.1", "port": port, "scan_all": False}
     )
     result = await finish_scan(hass, result)
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"meter": "0"})
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], SITE)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"chargers": ["1"], "add_manual": False}
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"name": "Carport", **CHARGER}
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"fail_safe_a": 6, "circuit_a": 0}
+    result = await choose_and_finish(
+        hass, result, meter="0", charger="1", name="Carport", fail_safe_a=6
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     entry = result["result"]

@@ -3,21 +3,25 @@ The control loop's cost per cycle inside a running Home Assistant: bus time and 
 
     .venv/bin/python -m tools.loop_cost [--seconds 120] [--json]
 
-A benchmark, not a test (about 2.5 minutes). The device simulator (in this process) serves
-an Eastron SDM630 and two Heidelberg chargers with cars on a pty RS-485 line at 9600 baud
-8N1, the wire time of every frame emulated; a real Home Assistant (`hass`, a child process
-with a fresh configuration) runs this integration, set up through its REST config flow.
-Every 15 s the benchmark downloads the site's diagnostics, which keep each of the last
-cycles' wall time (`duration_s`: nearly all of it waiting on the bus) and CPU time
-(`cpu_s`: the event-loop thread's CPU during the cycle, so an upper bound: other Home
-Assistant work that ran while the cycle waited on the bus is counted in it), and reports
-control cycles and detail cycles (every 10th: energy counters, voltages) apart.
+A benchmark, not a test (about 2.5 minutes; `--seconds 1800` is the 30-minute soak). The
+device simulator (in this process) serves an Eastron SDM630 and two Heidelberg chargers with
+cars on a pty RS-485 line at 9600 baud 8N1, the wire time of every frame emulated; a real
+Home Assistant (`hass`, a child process with a fresh configuration) runs this integration,
+set up through its REST config flow. Every 15 s the benchmark downloads the site's
+diagnostics, which keep each of the last cycles' wall time (`duration_s`: nearly all of it
+waiting on the bus) and CPU time (`cpu_s`: the event-loop thread's CPU during the cycle, so
+an upper bound: other Home Assistant work that ran while the cycle waited on the bus is
+counted in it), and reports control cycles and detail cycles (energy counters, voltages;
+each device every 10th cycle, on a cycle of its own) apart. The control loop ticks every
+second: a gap of more than 1.5 s between two cycles' start times is a skipped cycle (the
+site's own count of ticks it had to skip is in the diagnostics too, and reported beside it).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import statistics
 import sys
@@ -30,6 +34,8 @@ from tools.demo.harness import HassError
 from tools.demo.live import BAUD, LiveSite, live_site
 from tools.simulator import StaticCharger, StaticSite
 
+SKIPPED_GAP_S: Final = 1.5
+"""Two cycles further apart than this (on a 1 s tick) have a skipped one between them."""
 SAMPLE_EVERY_S: Final = 15.0
 """Diagnostics keep the last 20 cycles: sampling faster than that loses none."""
 
@@ -49,7 +55,13 @@ def summarize(cycles: list[dict[str, Any]]) -> dict[str, Any]:
         }
 
     slowest = sorted(range(len(cycles)), key=lambda i: -cycles[i]["duration_s"])[:3]
+    starts = [cycle["snapshot"]["now"] for cycle in cycles]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
     return {
+        "cycles": len(cycles),
+        "skipped_cycles": sum(round(gap) - 1 for gap in gaps if gap > SKIPPED_GAP_S),
+        "gap_max_s": round(max(gaps, default=0.0), 3),
+        "all_bus_ms": _stats(sorted(c["duration_s"] * 1000 for c in cycles)) if cycles else {},
         "control": figures([c for c in cycles if not c["details"]]),
         "details": figures([c for c in cycles if c["details"]]),
         # Which cycles were slowest: the first (arming the watchdogs, reading identities)?
@@ -66,16 +78,23 @@ def summarize(cycles: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _stats(ordered: list[float]) -> dict[str, float]:
-    p90 = ordered[min(len(ordered) - 1, round(0.9 * len(ordered) + 0.5) - 1)]
+    def percentile(share: float) -> float:
+        return ordered[min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1)]
+
     return {
         "median": round(statistics.median(ordered), 1),
-        "p90": round(p90, 1),
+        "p90": round(percentile(0.9), 1),
+        "p99": round(percentile(0.99), 1),
         "max": round(ordered[-1], 1),
     }
 
 
-def collect(live: LiveSite, seconds: float) -> list[dict[str, Any]]:
-    """Download the diagnostics every `SAMPLE_EVERY_S` for `seconds`; every cycle once."""
+def collect(live: LiveSite, seconds: float) -> tuple[list[dict[str, Any]], int]:
+    """
+    Download the diagnostics every `SAMPLE_EVERY_S` for `seconds`; every cycle once.
+
+    Also returns the site's own count of skipped ticks at the end.
+    """
     seen: dict[float, dict[str, Any]] = {}
     deadline = time.monotonic() + seconds
     while True:
@@ -92,7 +111,8 @@ def collect(live: LiveSite, seconds: float) -> list[dict[str, Any]]:
         for cycle in diagnostics["data"]["cycles"]:
             seen[cycle["snapshot"]["now"]] = cycle
         if time.monotonic() >= deadline:
-            return [seen[now] for now in sorted(seen)]
+            skipped = int(diagnostics["data"]["loop"]["skipped_cycles"])
+            return [seen[now] for now in sorted(seen)], skipped
         time.sleep(min(SAMPLE_EVERY_S, max(deadline - time.monotonic(), 0.0)))
 
 
@@ -107,8 +127,8 @@ async def run(seconds: float, workdir: Path) -> dict[str, Any]:
     )
     async with live_site(site, workdir) as live:
         print(f"site added; sampling the cycles for {seconds:g} s", file=sys.stderr, flush=True)
-        cycles = await asyncio.to_thread(collect, live, seconds)
-    return summarize(cycles)
+        cycles, skipped = await asyncio.to_thread(collect, live, seconds)
+    return {**summarize(cycles), "skipped_by_site": skipped}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,6 +143,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"baud": BAUD, **summary}))
         return 0
     print(f"loop cost per cycle inside Home Assistant ({BAUD} baud, wire time emulated):")
+    print(
+        f"  {summary['cycles']} cycles sampled, {summary['skipped_cycles']} skipped "
+        f"(the site counted {summary['skipped_by_site']}), longest gap {summary['gap_max_s']} s, "
+        f"cycle p99 {summary['all_bus_ms'].get('p99')} ms"
+    )
     for kind in ("control", "details"):
         figures = summary[kind]
         if not figures["cycles"]:

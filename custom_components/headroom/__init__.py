@@ -16,8 +16,6 @@ from .const import (
     CONF_MODEL,
     CONF_PHASES,
     CONF_SOLAR_SOURCE,
-    CONF_WATCHDOG_TIMEOUT,
-    DEFAULT_WATCHDOG_TIMEOUT_S,
     DOMAIN,
     SOLAR_SOURCE_NONE,
     SUBENTRY_CHARGER,
@@ -28,11 +26,11 @@ from .coordinator import (
     HeadroomRuntimeData,
     chargers_of,
     device_identifier,
-    settings_of,
 )
+from .devices.errors import Unsupported
 from .engine import Balancer
 from .entity import site_device_info
-from .settings import bus_settings
+from .settings import bus_settings, hold_settings, validate, watchdog_timeout_s
 from .site import METER_KEY, DeviceLocation, LineConflictError, build_site
 
 if TYPE_CHECKING:
@@ -48,7 +46,9 @@ PLATFORMS = [
 ]
 
 # What the number, select and switch entities change at run time: applied without a reload.
-_LIVE_CHARGER_KEYS = frozenset({"max_a", "priority", "paused", "phases", "shared_circuit"})
+_LIVE_CHARGER_KEYS = frozenset(
+    {"max_a", "max_lowered_a", "priority", "paused", "phases", "shared_circuit"}
+)
 
 
 def structure(entry: ConfigEntry) -> tuple[Any, ...]:
@@ -82,13 +82,20 @@ def structure(entry: ConfigEntry) -> tuple[Any, ...]:
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: HeadroomConfigEntry) -> bool:
-    """Set up a Headroom site: build the loop, open the ports, run the first cycle."""
-    invalid_issue = f"{entry.entry_id}_invalid_settings"
+    """
+    Set up a Headroom site: build the loop, open the ports, run the first cycle.
+
+    Settings that cannot work (whatever stored them) do not stop the site: it loads with
+    every charger held at 0 A and a repair issue per problem, and the options flow opens
+    to correct them.
+    """
+    chargers = chargers_of(entry)
+    problems, settings = validate(entry.data, entry.options, chargers)
+    if settings is None:
+        settings = hold_settings(entry.data, entry.options, chargers)
     try:
-        settings = settings_of(entry)
-        balancer = Balancer(settings)
         site = build_site(
-            balancer=balancer,
+            balancer=Balancer(settings),
             meter=DeviceLocation(
                 model=entry.data[CONF_METER_MODEL],
                 device_id=int(entry.data[CONF_METER_ID]),
@@ -102,11 +109,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: HeadroomConfigEntry) -> 
                     device_id=int(charger.data[CONF_DEVICE_ID]),
                     bus=bus_settings(charger.data),
                 )
-                for charger in chargers_of(entry)
+                for charger in chargers
             },
-            watchdog_timeout_s=float(
-                entry.options.get(CONF_WATCHDOG_TIMEOUT, DEFAULT_WATCHDOG_TIMEOUT_S)
-            ),
+            watchdog_timeout_s=watchdog_timeout_s(entry.options),
         )
     except LineConflictError as err:
         raise ConfigEntryError(
@@ -114,31 +119,22 @@ async def async_setup_entry(hass: HomeAssistant, entry: HeadroomConfigEntry) -> 
             translation_key="line_conflict",
             translation_placeholders={"error": str(err)},
         ) from err
-    except ValueError as err:
-        ir.async_create_issue(
-            hass,
-            DOMAIN,
-            invalid_issue,
-            is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key="invalid_settings",
-            translation_placeholders={"site": entry.title, "error": str(err)},
-        )
+    except (KeyError, ValueError, Unsupported) as err:
         raise ConfigEntryError(
             translation_domain=DOMAIN,
             translation_key="invalid_settings",
             translation_placeholders={"error": str(err)},
         ) from err
-    ir.async_delete_issue(hass, DOMAIN, invalid_issue)
 
     coordinator = HeadroomCoordinator(hass, entry, site)
+    coordinator.show_problems(problems)
     try:
         await coordinator.async_config_entry_first_refresh()
     except Exception:
-        # Release the port: the retry opens it again, and serial ports are exclusive.
+        # Release the port: the retry opens it again, and serial ports are exclusive. The
+        # settings' repairs stay: they are true whether or not the port opens.
         await site.close()
         raise
-    coordinator.check_fail_safe(settings)
 
     # Registered up front: the meter and chargers name the site as the device they hang off.
     site_device = dr.async_get(hass).async_get_or_create(
@@ -149,6 +145,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: HeadroomConfigEntry) -> 
     )
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    coordinator.start_ticking()
     return True
 
 
@@ -165,6 +162,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: HeadroomConfigEntry) ->
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
         coordinator = entry.runtime_data.coordinator
+        await coordinator.stop_ticking()
         await coordinator.async_shutdown()
         await coordinator.site.release()
         await coordinator.site.close()
@@ -181,3 +179,12 @@ async def async_remove_config_entry_device(
     current = {(DOMAIN, entry.entry_id), device_identifier(entry.entry_id, METER_KEY)}
     current.update(device_identifier(entry.entry_id, key) for key in entry.subentries)
     return not current.intersection(device_entry.identifiers)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """Delete the site's repair issues with it (some outlive an unload: settings, retries)."""
+    registry = ir.async_get(hass)
+    prefix = f"{entry.entry_id}_"
+    for domain, issue_id in list(registry.issues):
+        if domain == DOMAIN and issue_id.startswith(prefix):
+            ir.async_delete_issue(hass, DOMAIN, issue_id)

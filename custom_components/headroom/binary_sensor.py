@@ -43,11 +43,16 @@ class HeadroomBinarySensorDescription(BinarySensorEntityDescription):
 
 
 def _overloaded(result: CycleResult, settings: SiteSettings) -> bool:
-    """Tell whether the grid current on any phase is above the breaker rating."""
+    """
+    Tell whether the grid current on any phase is above the breaker rating.
+
+    Import and export load the breaker alike: the magnitude counts (see
+    `engine.plausibility`).
+    """
     meter = result.snapshot.meter
-    if meter is None or not result.meter_ok:
+    if meter is None or not result.meter_fresh:
         return False
-    return any(current > settings.breaker_a for current in meter.currents_a)
+    return any(abs(current) > settings.breaker_a for current in meter.currents_a)
 
 
 SITE_BINARY_SENSORS: tuple[HeadroomBinarySensorDescription, ...] = (
@@ -76,7 +81,8 @@ METER_BINARY_SENSORS: tuple[HeadroomBinarySensorDescription, ...] = (
         translation_key="meter_communication",
         device_class=BinarySensorDeviceClass.CONNECTIVITY,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda result, _: result.meter_ok,
+        # Off once the meter has been silent for the stale time, not at every lost answer.
+        value_fn=lambda result, _: result.meter_fresh,
     ),
 )
 

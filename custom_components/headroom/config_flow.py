@@ -11,6 +11,8 @@ the reconfigure flow moves the site to another port or gateway.
 from __future__ import annotations
 
 import os
+import stat
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -45,6 +47,7 @@ from homeassistant.helpers.selector import (
 from .const import (
     CONF_BAUDRATE,
     CONF_BREAKER,
+    CONF_BREAKER_LOWERED,
     CONF_CIRCUIT,
     CONF_CONNECTION,
     CONF_DEVICE_ID,
@@ -54,6 +57,7 @@ from .const import (
     CONF_HOUSE_POWER_ENTITY,
     CONF_MARGIN,
     CONF_MAX_CURRENT,
+    CONF_MAX_LOWERED,
     CONF_METER_ID,
     CONF_METER_MODEL,
     CONF_METER_STALE,
@@ -88,13 +92,14 @@ from .const import (
     DEFAULT_VOLTAGE_V,
     DEFAULT_WATCHDOG_TIMEOUT_S,
     DOMAIN,
-    MIN_BREAKER_A,
+    MAX_PRIORITY,
     SOLAR_SOURCE_GRID,
     SOLAR_SOURCE_NONE,
     SOLAR_SOURCE_PV_HOUSE,
     SOLAR_SOURCES,
     SUBENTRY_CHARGER,
 )
+from .coordinator import chargers_of
 from .devices.bus import Bus, SerialSettings, TcpSettings
 from .devices.chargers import SUPPORTED_CHARGERS, create_charger, max_limit_a_of
 from .devices.discovery import (
@@ -109,8 +114,21 @@ from .devices.errors import ConnectionLost, DeviceError, DeviceRefused, NoRespon
 from .devices.meters import CONTROL_FIELDS, Meter
 from .devices.registers import get_profile, load_profiles
 from .engine import suggest_fail_safe_a
+from .engine.fail_safe import max_fail_safe_a
 from .engine.model import MIN_CHARGE_A, Mode, Supply
-from .settings import bus_key, bus_settings, describe_bus, line_conflict
+from .settings import (
+    RULES,
+    ChargerConfig,
+    Problem,
+    ProblemKey,
+    bus_key,
+    bus_settings,
+    describe_bus,
+    line_conflict,
+    number,
+    number_problem,
+    validate,
+)
 
 if TYPE_CHECKING:
     import asyncio
@@ -120,6 +138,15 @@ if TYPE_CHECKING:
 
     from .devices.bus import BusSettings
 
+_LIMIT_FIELDS: Final = (
+    CONF_BREAKER,
+    CONF_MARGIN,
+    CONF_FAIL_SAFE,
+    CONF_CIRCUIT,
+    CONF_METER_STALE,
+    CONF_WATCHDOG_TIMEOUT,
+)
+_SOLAR_FIELDS: Final = (CONF_SOLAR_START_DELAY, CONF_SOLAR_STOP_DELAY, CONF_GRID_TOLERANCE)
 CONF_SCAN_ALL: Final = "scan_all"
 CONF_METER: Final = "meter"
 CONF_CHARGERS: Final = "chargers"
@@ -129,7 +156,7 @@ METER_NONE: Final = "none"
 BAUDRATES: Final = ("1200", "2400", "4800", "9600", "19200", "38400", "57600", "115200")
 PARITIES: Final = ("N", "E", "O")
 STOPBITS: Final = ("1", "2")
-MAX_PRIORITY: Final = 10
+MAX_NAME_LENGTH: Final = 64
 PHASE_CHOICES: Final[Mapping[Supply, tuple[str, ...]]] = {
     Supply.SINGLE_PHASE: ("1",),
     Supply.SPLIT_PHASE: ("1_2", "1", "2"),
@@ -226,12 +253,72 @@ def _profile_defaults(model: str) -> dict[str, Any]:
     )
 
 
+def _serial_port_error(path: str) -> str:
+    """Say why a serial port cannot be opened: missing, not a serial port at all, or busy."""
+    try:
+        mode = Path(path).stat().st_mode
+    except OSError:
+        return "port_missing"
+    if not stat.S_ISCHR(mode):
+        return "not_a_serial_port"  # a regular file or a directory
+    try:
+        handle = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError:
+        return "port_busy"
+    try:
+        # /dev/null and friends are character devices, but no terminal.
+        return "port_busy" if os.isatty(handle) else "not_a_serial_port"
+    finally:
+        os.close(handle)
+
+
 async def _port_error(hass: Any, settings: BusSettings) -> str:
-    """Say why a port or gateway cannot be opened: missing, busy, or unreachable."""
+    """Say why a port or gateway cannot be opened: missing, busy, not a port, unreachable."""
     if isinstance(settings, TcpSettings):
         return "cannot_connect"
-    exists = await hass.async_add_executor_job(os.path.exists, settings.port)
-    return "port_busy" if exists else "port_missing"
+    error: str = await hass.async_add_executor_job(_serial_port_error, settings.port)
+    return error
+
+
+def name_error(name: object) -> str | None:
+    """Check a name the user gives the site or a charger: not empty, short, printable."""
+    if not isinstance(name, str) or not name.strip():
+        return "name_empty"
+    if len(name.strip()) > MAX_NAME_LENGTH:
+        return "name_too_long"
+    # Control and format characters (right-to-left overrides, zero-width joiners) make a
+    # name that reads differently from what it is.
+    if any(unicodedata.category(char) in {"Cc", "Cf"} for char in name):
+        return "name_invalid"
+    return None
+
+
+def number_errors(user_input: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, str]:
+    """Check the numbers of a form against their rules (finite, in range)."""
+    return {
+        key: problem.key.value
+        for key in keys
+        if key in user_input
+        and (problem := number_problem(RULES[key], user_input[key])) is not None
+    }
+
+
+def problem_errors(
+    problems: list[Problem],
+    fields: tuple[str, ...],
+    moved: Mapping[ProblemKey, str] | None = None,
+) -> dict[str, str]:
+    """
+    Show each problem at the field it is about, or at the form when it has none there.
+
+    `moved` shows a problem at another field of this form (a charger above the breaker is
+    the breaker's problem in the limits form).
+    """
+    errors: dict[str, str] = {}
+    for problem in problems:
+        field = (moved or {}).get(problem.key, problem.field)
+        errors.setdefault(field if field in fields else "base", problem.key.value)
+    return errors
 
 
 async def probe_device(
@@ -272,6 +359,11 @@ def charger_errors(
 
     The wiring needs no check: the form only offers the supply's phases.
     """
+    errors = number_errors(user_input, (CONF_MAX_CURRENT, CONF_PRIORITY))
+    if (error := name_error(user_input.get(CONF_NAME, "-"))) is not None:
+        errors[CONF_NAME] = error
+    if errors:
+        return errors
     max_a = float(user_input[CONF_MAX_CURRENT])
     max_limit_a = max_limit_a_of(model)
     if max_a > breaker_a:
@@ -295,7 +387,7 @@ def _charger_settings_schema(
             ),
             probatio.Required(
                 CONF_MAX_CURRENT, default=float(defaults.get(CONF_MAX_CURRENT, 16))
-            ): _number(MIN_CHARGE_A, 80, unit="A"),
+            ): _number(MIN_CHARGE_A, RULES[CONF_MAX_CURRENT].maximum, unit="A"),
             probatio.Required(
                 CONF_SHARED_CIRCUIT, default=bool(defaults.get(CONF_SHARED_CIRCUIT, False))
             ): BooleanSelector(),
@@ -671,7 +763,7 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
             errors = site_errors(user_input)
             if not errors:
                 self._site = {
-                    CONF_NAME: user_input[CONF_NAME],
+                    CONF_NAME: user_input[CONF_NAME].strip(),
                     CONF_SUPPLY: user_input[CONF_SUPPLY],
                     CONF_VOLTAGE: float(user_input[CONF_VOLTAGE]),
                     CONF_BREAKER: float(user_input[CONF_BREAKER]),
@@ -696,7 +788,7 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
                         ),
                     }
                 ),
-                user_input or {},
+                _finite_only(user_input or {}),
             ),
             errors=errors,
         )
@@ -789,7 +881,7 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
                     ConfigSubentryData(
                         data=data,
                         subentry_type=SUBENTRY_CHARGER,
-                        title=user_input[CONF_NAME],
+                        title=user_input[CONF_NAME].strip(),
                         unique_id=_charger_unique_id(data),
                     )
                 )
@@ -824,7 +916,9 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
         """Set the fail-safe current (suggested) and the chargers' shared circuit rating."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            errors = fail_safe_errors(user_input)
+            errors = fail_safe_errors(user_input) or problem_errors(
+                validate(*self._draft(user_input))[0], (CONF_FAIL_SAFE, CONF_CIRCUIT)
+            )
             if not errors:
                 return self._create(user_input)
         breaker_a = self._site[CONF_BREAKER]
@@ -832,6 +926,9 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
         suggested = suggest_fail_safe_a(
             breaker_a, margin_a, self._max_house_a, max(1, len(self._chargers))
         )
+        _, settings = validate(*self._draft({CONF_FAIL_SAFE: 0.0, **(user_input or {})}))
+        most_a = max_fail_safe_a(settings) if settings is not None else 0.0
+        suggested = min(suggested, most_a)
         return self.async_show_form(
             step_id="fail_safe",
             data_schema=probatio.Schema(
@@ -841,8 +938,31 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
                 }
             ),
             errors=errors,
-            description_placeholders={"suggested": f"{suggested:g}"},
+            description_placeholders={"suggested": f"{suggested:g}", "maximum": f"{most_a:g}"},
         )
+
+    def _draft(
+        self, user_input: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any], list[ChargerConfig]]:
+        """Return the entry this flow would create, as `validate` takes it."""
+        options = self._options(user_input)
+        chargers = [
+            ChargerConfig(charger_id=str(index), data=charger["data"])
+            for index, charger in enumerate(self._chargers)
+        ]
+        data = {CONF_METER_ID: 0} if self._meter is not None else {}
+        return data, options, chargers
+
+    def _options(self, user_input: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            CONF_SUPPLY: self._site[CONF_SUPPLY],
+            CONF_VOLTAGE: self._site[CONF_VOLTAGE],
+            CONF_BREAKER: self._site[CONF_BREAKER],
+            CONF_MARGIN: self._site[CONF_MARGIN],
+            CONF_FAIL_SAFE: float(user_input.get(CONF_FAIL_SAFE, 0.0)),
+            CONF_CIRCUIT: float(user_input.get(CONF_CIRCUIT, 0.0)),
+            CONF_MODE: Mode.FAST.value,
+        }
 
     def _create(self, user_input: Mapping[str, Any]) -> ConfigFlowResult:
         data: dict[str, Any] = dict(self._bus)
@@ -856,15 +976,7 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
                     if key in self._chargers[0]["data"]
                 }
             )
-        options = {
-            CONF_SUPPLY: self._site[CONF_SUPPLY],
-            CONF_VOLTAGE: self._site[CONF_VOLTAGE],
-            CONF_BREAKER: self._site[CONF_BREAKER],
-            CONF_MARGIN: self._site[CONF_MARGIN],
-            CONF_FAIL_SAFE: float(user_input[CONF_FAIL_SAFE]),
-            CONF_CIRCUIT: float(user_input[CONF_CIRCUIT]),
-            CONF_MODE: Mode.FAST.value,
-        }
+        options = self._options(user_input)
         return self.async_create_entry(
             title=self._site[CONF_NAME], data=data, options=options, subentries=self._chargers
         )
@@ -959,21 +1071,35 @@ async def _read_charger(bus: Bus, model: str, device_id: int) -> str | None:
 
 
 def site_errors(user_input: Mapping[str, Any]) -> dict[str, str]:
-    """Check the supply and breaker settings."""
-    breaker_a = float(user_input[CONF_BREAKER])
-    if breaker_a < MIN_BREAKER_A:
-        return {CONF_BREAKER: "breaker_too_low"}
-    if breaker_a - float(user_input[CONF_MARGIN]) < MIN_CHARGE_A:
+    """Check the site's name, supply and breaker settings."""
+    errors = number_errors(user_input, (CONF_VOLTAGE, CONF_BREAKER, CONF_MARGIN))
+    if CONF_NAME in user_input and (error := name_error(user_input[CONF_NAME])) is not None:
+        errors[CONF_NAME] = error
+    if errors:
+        return errors
+    if float(user_input[CONF_BREAKER]) - float(user_input[CONF_MARGIN]) < MIN_CHARGE_A:
         return {CONF_MARGIN: "margin_too_large"}
     return {}
 
 
 def fail_safe_errors(user_input: Mapping[str, Any]) -> dict[str, str]:
     """Check the fail-safe current: 0 (stop) or at least 6 A, a car cannot charge between."""
+    errors = number_errors(user_input, (CONF_FAIL_SAFE, CONF_CIRCUIT))
+    if errors:
+        return errors
     fail_safe_a = float(user_input[CONF_FAIL_SAFE])
     if 0 < fail_safe_a < MIN_CHARGE_A:
         return {CONF_FAIL_SAFE: "fail_safe_below_minimum"}
     return {}
+
+
+def _finite_only(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Leave out values a form cannot show again (NaN, null): the user enters them anew."""
+    return {
+        key: value
+        for key, value in values.items()
+        if value is not None and (not isinstance(value, float) or number(value) is not None)
+    }
 
 
 def _charger_unique_id(data: Mapping[str, Any]) -> str:
@@ -994,12 +1120,14 @@ class HeadroomOptionsFlow(OptionsFlow):
         errors: dict[str, str] = {}
         if user_input is not None:
             merged = {**entry.options, **user_input}
-            errors = site_errors(merged) or fail_safe_errors(merged)
-            if not errors and any(
-                float(s.data[CONF_MAX_CURRENT]) > float(merged[CONF_BREAKER])
-                for s in entry.get_subentries_of_type(SUBENTRY_CHARGER)
-            ):
-                errors[CONF_BREAKER] = "charger_above_breaker"
+            if number(merged.get(CONF_BREAKER)) != number(entry.options.get(CONF_BREAKER)):
+                # The installer's new rating replaces what a user lowered it to.
+                merged.pop(CONF_BREAKER_LOWERED, None)
+            errors = number_errors(merged, _LIMIT_FIELDS) or problem_errors(
+                validate(entry.data, merged, chargers_of(entry))[0],
+                _LIMIT_FIELDS,
+                {ProblemKey.CHARGER_ABOVE_BREAKER: CONF_BREAKER},
+            )
             if not errors:
                 self._options = merged
                 return await self.async_step_solar()
@@ -1021,11 +1149,21 @@ class HeadroomOptionsFlow(OptionsFlow):
                         ): _number(10, 60, unit="s"),
                     }
                 ),
-                {**entry.options, **(user_input or {})},
+                _finite_only({**entry.options, **(user_input or {})}),
             ),
             errors=errors,
-            description_placeholders={"suggested": f"{suggested:g}"},
+            description_placeholders={
+                "suggested": f"{suggested:g}",
+                "maximum": f"{self._max_fail_safe_a(user_input):g}",
+            },
         )
+
+    def _max_fail_safe_a(self, user_input: Mapping[str, Any] | None) -> float:
+        """Return the largest fail-safe current these limits allow (0 while they cannot work)."""
+        entry = self.config_entry
+        options = {**entry.options, **(user_input or {}), CONF_FAIL_SAFE: 0.0}
+        _, settings = validate(entry.data, options, chargers_of(entry))
+        return max_fail_safe_a(settings) if settings is not None else 0.0
 
     def _suggested_fail_safe_a(self) -> float:
         """Suggest the fail-safe from the largest house load the running site has seen."""
@@ -1034,11 +1172,14 @@ class HeadroomOptionsFlow(OptionsFlow):
         max_house_a = 0.0
         if entry.state is ConfigEntryState.LOADED:
             max_house_a = entry.runtime_data.coordinator.max_house_a
-        return suggest_fail_safe_a(
-            float(entry.options[CONF_BREAKER]),
-            float(entry.options.get(CONF_MARGIN, DEFAULT_MARGIN_A)),
-            max_house_a,
-            max(1, chargers),
+        # Stored values may be what needs repairing: no suggestion from them then.
+        breaker_a = number(entry.options.get(CONF_BREAKER))
+        margin_a = number(entry.options.get(CONF_MARGIN, DEFAULT_MARGIN_A))
+        if breaker_a is None or margin_a is None:
+            return 0.0
+        return min(
+            suggest_fail_safe_a(breaker_a, margin_a, max_house_a, max(1, chargers)),
+            self._max_fail_safe_a(None),
         )
 
     async def async_step_solar(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -1052,6 +1193,7 @@ class HeadroomOptionsFlow(OptionsFlow):
                 SOLAR_SOURCE_PV_HOUSE: (CONF_PV_POWER_ENTITY, CONF_HOUSE_POWER_ENTITY),
             }[source]
             errors = {key: "entity_required" for key in needed if not user_input.get(key)}
+            errors.update(number_errors(user_input, _SOLAR_FIELDS))
             if not errors:
                 options = {**self._options, **user_input}
                 for key in (CONF_GRID_POWER_ENTITY, CONF_PV_POWER_ENTITY, CONF_HOUSE_POWER_ENTITY):
@@ -1081,7 +1223,7 @@ class HeadroomOptionsFlow(OptionsFlow):
                         ): _number(0, 5000, unit="W"),
                     }
                 ),
-                {**self.config_entry.options, **(user_input or {})},
+                _finite_only({**self.config_entry.options, **(user_input or {})}),
             ),
             errors=errors,
         )
@@ -1149,8 +1291,12 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
 
     def _settings_errors(self, user_input: Mapping[str, Any], model: str) -> dict[str, str]:
         """Check a charger's settings against the site's breaker and the model."""
-        breaker_a = float(self._get_entry().options[CONF_BREAKER])
-        return charger_errors(user_input, breaker_a=breaker_a, model=model)
+        breaker_a = number(self._get_entry().options.get(CONF_BREAKER))
+        return charger_errors(
+            user_input,
+            breaker_a=breaker_a if breaker_a is not None else RULES[CONF_BREAKER].maximum,
+            model=model,
+        )
 
     async def async_step_settings(
         self, user_input: dict[str, Any] | None = None
@@ -1163,7 +1309,9 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
             if not errors:
                 data = {**self._charger, **_charger_settings_data(user_input)}
                 return self.async_create_entry(
-                    title=user_input[CONF_NAME], data=data, unique_id=_charger_unique_id(data)
+                    title=user_input[CONF_NAME].strip(),
+                    data=data,
+                    unique_id=_charger_unique_id(data),
                 )
         profile = get_profile(self._charger[CONF_MODEL])
         return self.async_show_form(
@@ -1190,9 +1338,9 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
             if not errors:
                 settings = _charger_settings_data(user_input)
                 settings[CONF_PAUSED] = bool(subentry.data.get(CONF_PAUSED, False))
-                return self.async_update_and_abort(
-                    entry, subentry, data={**subentry.data, **settings}
-                )
+                # The installer's new maximum replaces what a user lowered it to.
+                data = {k: v for k, v in subentry.data.items() if k != CONF_MAX_LOWERED}
+                return self.async_update_and_abort(entry, subentry, data={**data, **settings})
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=_charger_settings_schema(supply, subentry.data, with_name=False),

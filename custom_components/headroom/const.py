@@ -31,6 +31,9 @@ CONF_METER_ID: Final = "meter_device_id"
 CONF_SUPPLY: Final = "supply"
 CONF_VOLTAGE: Final = "voltage_v"
 CONF_BREAKER: Final = "breaker_a"
+"""The installer's rating (options flow, admins only)."""
+CONF_BREAKER_LOWERED: Final = "breaker_lowered_a"
+"""What a user lowered the rating to from the dashboard: never above the installer's."""
 CONF_MARGIN: Final = "margin_a"
 CONF_FAIL_SAFE: Final = "fail_safe_a"
 CONF_CIRCUIT: Final = "circuit_a"
@@ -58,6 +61,9 @@ CONF_MODEL: Final = "model"
 CONF_DEVICE_ID: Final = "device_id"
 CONF_PHASES: Final = "phases"
 CONF_MAX_CURRENT: Final = "max_a"
+"""The installer's maximum (charger flow, admins only)."""
+CONF_MAX_LOWERED: Final = "max_lowered_a"
+"""What a user lowered the maximum to from the dashboard: never above the installer's."""
 CONF_SHARED_CIRCUIT: Final = "shared_circuit"
 CONF_PRIORITY: Final = "priority"
 CONF_PAUSED: Final = "paused"
@@ -81,6 +87,9 @@ DEFAULT_GRID_TOLERANCE_W: Final = 100.0
 DEFAULT_SURPLUS_STALE_S: Final = 30.0
 DEFAULT_PRIORITY: Final = 1
 MIN_BREAKER_A: Final = 6.0
+MAX_BREAKER_A: Final = 400.0
+MAX_CHARGER_A: Final = 80.0
+MAX_PRIORITY: Final = 10
 
 # --- cadence -------------------------------------------------------------------------------
 CYCLE_INTERVAL: Final = timedelta(seconds=1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,15 +22,11 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_conversion import PowerConverter
 
 from .const import (
-    CONF_FAIL_SAFE,
     CONF_GRID_POWER_ENTITY,
     CONF_HOUSE_POWER_ENTITY,
     CONF_PV_POWER_ENTITY,
     CONF_SOLAR_SOURCE,
-    CONF_WATCHDOG_TIMEOUT,
     CYCLE_INTERVAL,
-    DEFAULT_WATCHDOG_TIMEOUT_S,
-    DETAIL_EVERY_CYCLES,
     DOMAIN,
     LOGGER,
     SOLAR_SOURCE_GRID,
@@ -38,7 +36,7 @@ from .const import (
 )
 from .devices.errors import ConnectionLost
 from .engine.model import SurplusReading
-from .settings import ChargerConfig, site_settings
+from .settings import ChargerConfig, Problem, ProblemKey, validate, watchdog_timeout_s
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -46,7 +44,6 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
     from .devices.identity import DeviceIdentity
-    from .engine.model import SiteSettings
     from .site import ChargerStatus, CycleResult, Site
 
 
@@ -81,13 +78,14 @@ def chargers_of(entry: ConfigEntry) -> list[ChargerConfig]:
     ]
 
 
-def settings_of(entry: ConfigEntry) -> SiteSettings:
-    """Build the engine's settings from the entry; ValueError when they cannot work."""
-    return site_settings(entry.data, entry.options, chargers_of(entry))
-
-
 class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
-    """Runs `Site.cycle` every second and reports what changed only once."""
+    """
+    Runs `Site.cycle` on a fixed one-second tick and reports what changed only once.
+
+    The tick is its own background task, not Home Assistant's polling: a coordinator is
+    only polled while an entity listens, and the breaker needs the loop with every entity
+    disabled too. A cycle that overruns makes the next one start late, not a second later.
+    """
 
     config_entry: HeadroomConfigEntry
 
@@ -98,12 +96,20 @@ class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
             LOGGER,
             config_entry=entry,
             name=f"{DOMAIN} {entry.title}",
-            update_interval=CYCLE_INTERVAL,
+            update_interval=None,
         )
         self.site = site
         self.clock: Callable[[], float] = time.monotonic
         """Monotonic seconds for the engine (tests step it instead of the wall clock)."""
         self._cycles = 0
+        self.skipped_cycles = 0
+        """Ticks that passed without a cycle because the one before overran them."""
+        self._ticking: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._in_cycle = False
+        self._connected = True
+        self.problems: tuple[Problem, ...] = ()
+        """Why the entry's settings cannot work; while any, every charger is held at 0 A."""
         self._meter_ok = True
         self._fail_safe = False
         self._charger_ok: dict[str, bool] = {}
@@ -125,57 +131,97 @@ class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
             ) from err
 
     async def _async_update_data(self) -> CycleResult:
-        """Run one cycle; only a port or gateway that is gone fails the update."""
+        """Run one cycle. A port that is gone fails no update: the site's entities tell it."""
         now = self.clock()
-        details = self._cycles % DETAIL_EVERY_CYCLES == 0
+        details = self.site.detail_keys(self._cycles) if self._cycles else True
         self._cycles += 1
         result = await self.site.cycle(now, details=details, surplus=self.surplus(now))
         self._follow(result)
-        if result.connection_lost:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="connection_lost",
-                translation_placeholders={"error": result.meter_error or _first_error(result)},
-            )
         return result
+
+    def start_ticking(self) -> None:
+        """Run a cycle every second from now on, until the entry unloads."""
+        if self.hass.is_stopping:
+            return  # set up while Home Assistant stops (a reload): nothing left to run
+        self._ticking = self.config_entry.async_create_background_task(
+            self.hass, self._tick(), f"{DOMAIN} {self.config_entry.title} control loop"
+        )
+
+    async def stop_ticking(self) -> None:
+        """
+        Stop the tick (on unload, and in tests that step the loop themselves).
+
+        A cycle under way finishes first: cancelled halfway, it could leave a request on
+        the bus without its answer.
+        """
+        task, self._ticking = self._ticking, None
+        if task is None:
+            return
+        self._stopping = True
+        if not self._in_cycle:
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        self._stopping = False
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        interval_s = CYCLE_INTERVAL.total_seconds()
+        next_at = loop.time() + interval_s
+        while True:
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            self._in_cycle = True
+            try:
+                await self.async_refresh()
+            finally:
+                self._in_cycle = False
+            # A cancellation (Home Assistant stopping) that arrived during the cycle may
+            # have been taken for a timeout on the way: it still ends the loop.
+            if self._stopping or (task is not None and task.cancelling()):
+                return
+            next_at += interval_s
+            behind_s = loop.time() - next_at
+            if behind_s >= interval_s:
+                # Whole ticks went by during the cycle: skip them, run the next one now.
+                missed = math.floor(behind_s / interval_s)
+                self.skipped_cycles += missed
+                next_at += missed * interval_s
 
     def apply_settings(self) -> None:
         """Use the entry's current options and charger settings from the next cycle on."""
         entry = self.config_entry
-        try:
-            settings = settings_of(entry)
-            self.site.balancer.settings = settings
-        except ValueError as err:
-            self._raise_issue(
-                "invalid_settings",
-                translation_key="invalid_settings",
-                placeholders={"error": str(err)},
-                severity=ir.IssueSeverity.ERROR,
+        problems, settings = validate(entry.data, entry.options, chargers_of(entry))
+        if settings is None:
+            # The settings in force stay (they are valid, or the 0 A hold).
+            self.show_problems(problems)
+            LOGGER.error(
+                "%s: settings not applied: %s", entry.title, "; ".join(p.detail for p in problems)
             )
-            LOGGER.error("%s: settings not applied: %s", entry.title, err)
             return
-        self._clear_issue("invalid_settings")
-        self.site.watchdog_timeout_s = float(
-            entry.options.get(CONF_WATCHDOG_TIMEOUT, DEFAULT_WATCHDOG_TIMEOUT_S)
-        )
-        self.check_fail_safe(settings)
+        self.site.balancer.settings = settings
+        self.site.watchdog_timeout_s = watchdog_timeout_s(entry.options)
+        self.show_problems(())
         self.async_update_listeners()
 
-    def check_fail_safe(self, settings: SiteSettings) -> None:
-        """Raise a repair issue when the chargers' fail-safe currents can trip the breaker."""
-        total_a = float(self.config_entry.options.get(CONF_FAIL_SAFE, 0.0)) * len(settings.chargers)
-        if total_a > settings.breaker_a - settings.margin_a:
+    def show_problems(self, problems: tuple[Problem, ...] | list[Problem]) -> None:
+        """Keep one repair issue per kind of settings problem, linked to the options."""
+        keys = {problem.key for problem in problems}
+        for key in ProblemKey:
+            if key not in keys:
+                self._clear_issue(key.value)
+        for problem in problems:
+            placeholders = {"error": problem.detail, **problem.placeholders}
             self._raise_issue(
-                "fail_safe_too_high",
-                translation_key="fail_safe_too_high",
-                placeholders={
-                    "total": f"{total_a:g}",
-                    "limit": f"{settings.breaker_a - settings.margin_a:g}",
-                },
-                severity=ir.IssueSeverity.WARNING,
+                problem.key.value,
+                translation_key=(
+                    problem.key.value
+                    if problem.key is ProblemKey.FAIL_SAFE_TOO_HIGH
+                    else "invalid_settings"
+                ),
+                placeholders=placeholders,
+                severity=ir.IssueSeverity.ERROR,
             )
-        else:
-            self._clear_issue("fail_safe_too_high")
+        self.problems = tuple(problems)
 
     def surplus(self, now: float) -> SurplusReading | None:
         """
@@ -224,9 +270,22 @@ class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
         """Log each device going silent and coming back once, and keep repairs in step."""
         title = self.config_entry.title
         self._follow_identities(result.identities)
-        if result.meter_ok != self._meter_ok:
-            self._meter_ok = result.meter_ok
-            if result.meter_ok:
+        connected = not result.connection_lost
+        if connected != self._connected:
+            self._connected = connected
+            if connected:
+                LOGGER.info("%s: the port or gateway works again", title)
+            else:
+                LOGGER.warning(
+                    "%s: the port or gateway stopped working: %s",
+                    title,
+                    result.meter_error or _first_error(result),
+                )
+        # Logged once the meter has been silent for the stale time: a few lost answers
+        # (a noisy line) are no news.
+        if result.meter_fresh != self._meter_ok:
+            self._meter_ok = result.meter_fresh
+            if result.meter_fresh:
                 LOGGER.info("%s: the meter answers again", title)
             else:
                 LOGGER.warning("%s: the meter stopped answering: %s", title, result.meter_error)

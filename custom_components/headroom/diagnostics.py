@@ -93,6 +93,10 @@ async def async_get_config_entry_diagnostics(
             for key, identity in coordinator.data.identities.items()
         },
         "max_house_a": coordinator.max_house_a,
+        "loop": {
+            "skipped_cycles": coordinator.skipped_cycles,
+            "settings_problems": [problem.detail for problem in coordinator.problems],
+        },
         "cycles": [
             {
                 "snapshot": dataclasses.asdict(record.snapshot),

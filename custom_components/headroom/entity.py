@@ -16,7 +16,7 @@ from .coordinator import (
     device_identifier,
 )
 from .devices.registers import get_profile
-from .settings import ChargerConfig, site_settings_problem
+from .settings import ChargerConfig, Problem, validate
 from .site import METER_KEY
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ class HeadroomMeterEntity(HeadroomEntity):
     def available(self) -> bool:
         """Return whether the meter's values are fresh."""
         data = self.coordinator.data
-        return super().available and data.meter is not None and data.meter_ok
+        return super().available and data.meter is not None and data.meter_fresh
 
 
 class HeadroomChargerEntity(HeadroomEntity):
@@ -141,8 +141,11 @@ def update_site_options(entry: HeadroomConfigEntry, changes: Mapping[str, Any]) 
 
     Raises a translated ServiceValidationError when the settings would not work.
     """
-    options = {**entry.options, **changes}
-    _check(site_settings_problem(entry.data, options, chargers_of(entry)))
+    options = {
+        key: value for key, value in {**entry.options, **changes}.items() if value is not None
+    }
+    problems, _ = validate(entry.data, options, chargers_of(entry))
+    _check(problems)
     entry.runtime_data.coordinator.hass.config_entries.async_update_entry(entry, options=options)
 
 
@@ -151,23 +154,23 @@ def update_charger(
 ) -> None:
     """Store new settings of one charger (maximum, priority, pause), applied live."""
     subentry = entry.subentries[subentry_id]
-    data = {**subentry.data, **changes}
+    data = {key: value for key, value in {**subentry.data, **changes}.items() if value is not None}
     chargers = [
         ChargerConfig(charger_id=c.charger_id, data=data if c.charger_id == subentry_id else c.data)
         for c in chargers_of(entry)
     ]
-    _check(site_settings_problem(entry.data, entry.options, chargers))
+    problems, _ = validate(entry.data, entry.options, chargers)
+    _check(problems)
     entry.runtime_data.coordinator.hass.config_entries.async_update_subentry(
         entry, subentry, data=data
     )
 
 
-def _check(problem: tuple[str, str] | None) -> None:
-    if problem is not None:
-        key, message = problem
+def _check(problems: list[Problem]) -> None:
+    if problems:
+        problem = problems[0]
         raise ServiceValidationError(
             translation_domain=DOMAIN,
-            translation_key=key,
-            # Only "invalid_settings" shows it: the engine's own words for the problem.
-            translation_placeholders={"error": message},
+            translation_key=problem.key.value,
+            translation_placeholders={"error": problem.detail, **problem.placeholders},
         )

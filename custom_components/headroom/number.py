@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -12,11 +13,17 @@ from homeassistant.components.number import (
     NumberMode,
 )
 from homeassistant.const import EntityCategory, UnitOfElectricCurrent
+from homeassistant.exceptions import ServiceValidationError
 
 from .const import (
     CONF_BREAKER,
+    CONF_BREAKER_LOWERED,
     CONF_MAX_CURRENT,
+    CONF_MAX_LOWERED,
     CONF_PRIORITY,
+    DOMAIN,
+    MAX_BREAKER_A,
+    MAX_PRIORITY,
     MIN_BREAKER_A,
     SUBENTRY_CHARGER,
 )
@@ -28,6 +35,7 @@ from .entity import (
     update_charger,
     update_site_options,
 )
+from .settings import number
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -41,9 +49,6 @@ if TYPE_CHECKING:
 
 # Settings are stored, not written to a device: one at a time keeps them ordered.
 PARALLEL_UPDATES = 1
-
-MAX_BREAKER_A = 400
-MAX_PRIORITY = 10
 
 BREAKER = NumberEntityDescription(
     key="breaker",
@@ -76,7 +81,7 @@ CHARGER_NUMBERS: tuple[ChargerNumberDescription, ...] = (
         native_min_value=MIN_CHARGE_A,
         native_step=1,
         mode=NumberMode.BOX,
-        conf_key=CONF_MAX_CURRENT,
+        conf_key=CONF_MAX_LOWERED,
         value_fn=lambda charger: charger.max_a,
     ),
     ChargerNumberDescription(
@@ -112,17 +117,57 @@ async def async_setup_entry(
         )
 
 
+def _finite(value: float) -> float:
+    """Refuse what is not a number (every comparison with NaN is false: no range holds it)."""
+    if not math.isfinite(value):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="not_a_number",
+            translation_placeholders={"error": f"{value} is not a number"},
+        )
+    return value
+
+
+def _within_installer(value: float, installer_a: float | None) -> None:
+    """Refuse a limit above the installer's: from the dashboard, limits only go down."""
+    if installer_a is not None and value > installer_a:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="above_installer_limit",
+            translation_placeholders={"limit": f"{installer_a:g}"},
+        )
+
+
 class HeadroomBreakerNumber(HeadroomEntity, NumberEntity):
-    """The main breaker's rating per phase."""
+    """
+    The main breaker's rating per phase in force.
+
+    Anyone may lower it from the dashboard (to keep the import down); only the installer's
+    rating in the options (admins) can raise it, and it is this number's maximum.
+    """
 
     @property
-    def native_value(self) -> float:
-        """Return the rating in force."""
+    def native_value(self) -> float | None:
+        """Return the rating in force (unknown while the settings cannot work)."""
+        if self.coordinator.problems:
+            return None
         return self.coordinator.site.balancer.settings.breaker_a
 
+    @property
+    def native_max_value(self) -> float:
+        """Return the installer's rating."""
+        installer_a = number(self.coordinator.config_entry.options.get(CONF_BREAKER))
+        return installer_a if installer_a is not None else MAX_BREAKER_A
+
     async def async_set_native_value(self, value: float) -> None:
-        """Store a new rating (refused when a charger's maximum is above it)."""
-        update_site_options(self.coordinator.config_entry, {CONF_BREAKER: value})
+        """Lower (or restore) the rating in force, never above the installer's."""
+        value = _finite(value)
+        installer_a = number(self.coordinator.config_entry.options.get(CONF_BREAKER))
+        _within_installer(value, installer_a)
+        update_site_options(
+            self.coordinator.config_entry,
+            {CONF_BREAKER_LOWERED: None if value == installer_a else value},
+        )
 
 
 class HeadroomChargerNumber(HeadroomChargerEntity, NumberEntity):
@@ -140,19 +185,41 @@ class HeadroomChargerNumber(HeadroomChargerEntity, NumberEntity):
     ) -> None:
         """Describe the setting; the maximum current is bounded by the model's."""
         super().__init__(entry, subentry, description)
-        if description.conf_key == CONF_MAX_CURRENT:
-            self._attr_native_max_value = max_limit_a
+        self._model_max_a = max_limit_a
+
+    def _installer_max_a(self) -> float | None:
+        subentry = self.coordinator.config_entry.subentries.get(self.charger_id)
+        return number(subentry.data.get(CONF_MAX_CURRENT)) if subentry is not None else None
+
+    @property
+    def native_max_value(self) -> float:
+        """Return the installer's maximum (within the model's) for the current; 10 for priority."""
+        if self.entity_description.conf_key != CONF_MAX_LOWERED:
+            return super().native_max_value
+        installer_a = self._installer_max_a()
+        if installer_a is None:
+            return self._model_max_a
+        return min(installer_a, self._model_max_a)
 
     @property
     def native_value(self) -> float | None:
         """Return the setting in force."""
         charger = self.charger_settings
-        return self.entity_description.value_fn(charger) if charger is not None else None
+        if self.coordinator.problems or charger is None:
+            return None
+        return self.entity_description.value_fn(charger)
 
     async def async_set_native_value(self, value: float) -> None:
-        """Store the new value; the next cycle uses it."""
+        """Store the new value; the next cycle uses it. A maximum only goes down from here."""
+        value = _finite(value)
+        if self.entity_description.conf_key == CONF_MAX_LOWERED:
+            installer_a = self._installer_max_a()
+            _within_installer(value, installer_a)
+            stored: int | None = None if value == installer_a else int(value)
+        else:
+            stored = int(value)
         update_charger(
             self.coordinator.config_entry,
             self.charger_id,
-            {self.entity_description.conf_key: int(value)},
+            {self.entity_description.conf_key: stored},
         )

@@ -9,20 +9,25 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
 from .const import (
     CONF_BAUDRATE,
     CONF_BREAKER,
+    CONF_BREAKER_LOWERED,
     CONF_CIRCUIT,
     CONF_CONNECTION,
     CONF_FAIL_SAFE,
     CONF_GRID_TOLERANCE,
     CONF_MARGIN,
     CONF_MAX_CURRENT,
+    CONF_MAX_LOWERED,
     CONF_METER_ID,
     CONF_METER_STALE,
     CONF_MODE,
+    CONF_MODEL,
     CONF_PARITY,
     CONF_PAUSED,
     CONF_PHASES,
@@ -34,8 +39,10 @@ from .const import (
     CONF_SUPPLY,
     CONF_SURPLUS_STALE,
     CONF_VOLTAGE,
+    CONF_WATCHDOG_TIMEOUT,
     CONNECTION_RTU_OVER_TCP,
     CONNECTION_SERIAL,
+    CYCLE_INTERVAL,
     DEFAULT_BAUDRATE,
     DEFAULT_GRID_TOLERANCE_W,
     DEFAULT_MARGIN_A,
@@ -48,11 +55,17 @@ from .const import (
     DEFAULT_SURPLUS_STALE_S,
     DEFAULT_TCP_PORT,
     DEFAULT_VOLTAGE_V,
+    DEFAULT_WATCHDOG_TIMEOUT_S,
+    MAX_BREAKER_A,
+    MAX_CHARGER_A,
+    MAX_PRIORITY,
+    MIN_BREAKER_A,
     SHARED_CIRCUIT_NAME,
 )
 from .devices.bus import BusSettings, SerialSettings, TcpSettings
+from .devices.chargers import SUPPORTED_CHARGERS, max_limit_a_of
 from .engine import Balancer
-from .engine.fail_safe import fail_safe_for_charger_a
+from .engine.fail_safe import fail_safe_fits, max_fail_safe_a
 from .engine.model import (
     MIN_CHARGE_A,
     ChargerSettings,
@@ -121,30 +134,217 @@ def charger_phases(value: Iterable[int | str]) -> tuple[int, ...]:
     return tuple(int(phase) for phase in value)
 
 
-def charger_fail_safe_a(fail_safe_a: float, charger: ChargerSettings) -> int:
-    """Return the fail-safe current `charger` can apply, in whole amperes (the engine's rule)."""
-    return math.floor(
-        fail_safe_for_charger_a(fail_safe_a, min_a=charger.min_a, max_a=charger.max_a)
+class ProblemKey(StrEnum):
+    """What makes settings unworkable: each is a translation key (flow error, repair, action)."""
+
+    NOT_A_NUMBER = "not_a_number"
+    OUT_OF_RANGE = "out_of_range"
+    BREAKER_TOO_LOW = "breaker_too_low"
+    MARGIN_TOO_LARGE = "margin_too_large"
+    PHASES_NOT_ON_SUPPLY = "phases_not_on_supply"
+    CHARGER_ABOVE_BREAKER = "charger_above_breaker"
+    CHARGER_ABOVE_MODEL = "charger_above_model"
+    FAIL_SAFE_BELOW_MINIMUM = "fail_safe_below_minimum"
+    FAIL_SAFE_TOO_HIGH = "fail_safe_too_high"
+    WATCHDOG_TOO_SHORT = "watchdog_too_short"
+    INVALID_SETTINGS = "invalid_settings"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Problem:
+    """One reason the settings cannot work."""
+
+    key: ProblemKey
+    field: str | None = None
+    """The option or charger setting it is about (a flow shows the error there)."""
+    detail: str
+    """In plain words, for logs and repairs."""
+    placeholders: Mapping[str, str] = dataclass_field(default_factory=dict)
+
+
+class SettingsError(ValueError):
+    """The stored or entered settings cannot protect the breaker."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        """Keep every problem; the message lists them."""
+        self.problems = tuple(problems)
+        super().__init__("; ".join(problem.detail for problem in self.problems))
+
+
+@dataclass(frozen=True, slots=True)
+class NumberRule:
+    """A number the installer sets: where it is stored, its default and its range."""
+
+    key: str
+    default: float | None
+    minimum: float
+    maximum: float
+
+
+SITE_NUMBERS: Final = (
+    NumberRule(CONF_VOLTAGE, DEFAULT_VOLTAGE_V, 100.0, 400.0),
+    NumberRule(CONF_BREAKER, None, MIN_BREAKER_A, MAX_BREAKER_A),
+    NumberRule(CONF_BREAKER_LOWERED, MAX_BREAKER_A, MIN_BREAKER_A, MAX_BREAKER_A),
+    NumberRule(CONF_MARGIN, DEFAULT_MARGIN_A, 0.0, 50.0),
+    NumberRule(CONF_FAIL_SAFE, 0.0, 0.0, MAX_CHARGER_A),
+    NumberRule(CONF_CIRCUIT, 0.0, 0.0, MAX_BREAKER_A),
+    NumberRule(CONF_METER_STALE, DEFAULT_METER_STALE_S, 2.0, 60.0),
+    # The model's own range is the driver's to check (a repair names it).
+    NumberRule(CONF_WATCHDOG_TIMEOUT, DEFAULT_WATCHDOG_TIMEOUT_S, 1.0, 3600.0),
+    NumberRule(CONF_SOLAR_START_DELAY, DEFAULT_SOLAR_START_DELAY_S, 0.0, 3600.0),
+    NumberRule(CONF_SOLAR_STOP_DELAY, DEFAULT_SOLAR_STOP_DELAY_S, 0.0, 3600.0),
+    NumberRule(CONF_GRID_TOLERANCE, DEFAULT_GRID_TOLERANCE_W, 0.0, 5000.0),
+    NumberRule(CONF_SURPLUS_STALE, DEFAULT_SURPLUS_STALE_S, 5.0, 600.0),
+)
+"""The site's numbers, checked wherever they come from (flows, entities, storage)."""
+CHARGER_NUMBERS: Final = (
+    NumberRule(CONF_MAX_CURRENT, None, MIN_CHARGE_A, MAX_CHARGER_A),
+    NumberRule(CONF_MAX_LOWERED, MAX_CHARGER_A, MIN_CHARGE_A, MAX_CHARGER_A),
+    NumberRule(CONF_PRIORITY, DEFAULT_PRIORITY, 1.0, MAX_PRIORITY),
+)
+"""A charger's numbers."""
+RULES: Final = {rule.key: rule for rule in (*SITE_NUMBERS, *CHARGER_NUMBERS)}
+
+
+def number(value: object) -> float | None:
+    """Return a stored or entered value as a finite number, None when it is not one."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        result = float(value)
+    except ValueError:
+        return None
+    return result if math.isfinite(result) else None
+
+
+def number_problem(rule: NumberRule, value: object) -> Problem | None:
+    """Check one number against its rule: missing, not finite, or out of range."""
+    if value is None and rule.default is not None:
+        return None
+    result = number(value)
+    if result is None:
+        return Problem(
+            key=ProblemKey.NOT_A_NUMBER,
+            field=rule.key,
+            detail=f"{rule.key} is not a number: {value!r}",
+            placeholders={"field": rule.key},
+        )
+    if rule.key in {CONF_BREAKER, CONF_BREAKER_LOWERED} and result < rule.minimum:
+        return Problem(
+            key=ProblemKey.BREAKER_TOO_LOW,
+            field=rule.key,
+            detail=f"{rule.key} {result:g} A is below {rule.minimum:g} A",
+        )
+    if not rule.minimum <= result <= rule.maximum:
+        return Problem(
+            key=ProblemKey.OUT_OF_RANGE,
+            field=rule.key,
+            detail=f"{rule.key} {result:g} is outside {rule.minimum:g}..{rule.maximum:g}",
+            placeholders={
+                "field": rule.key,
+                "minimum": f"{rule.minimum:g}",
+                "maximum": f"{rule.maximum:g}",
+            },
+        )
+    return None
+
+
+def _value(mapping: Mapping[str, Any], rule: NumberRule) -> float:
+    """Return a number that `number_problem` accepted (its default when absent)."""
+    result = number(mapping.get(rule.key, rule.default))
+    if result is None:  # pragma: no cover (checked first)
+        msg = f"{rule.key} was not checked"
+        raise AssertionError(msg)
+    return result
+
+
+def breaker_a(options: Mapping[str, Any]) -> float:
+    """Return the main breaker rating in force: the installer's, or lower if a user lowered it."""
+    return min(_value(options, RULES[CONF_BREAKER]), _value(options, RULES[CONF_BREAKER_LOWERED]))
+
+
+def charger_max_a(data: Mapping[str, Any]) -> float:
+    """Return a charger's maximum in force: the installer's, or lower if a user lowered it."""
+    return min(_value(data, RULES[CONF_MAX_CURRENT]), _value(data, RULES[CONF_MAX_LOWERED]))
+
+
+def watchdog_timeout_s(options: Mapping[str, Any]) -> float:
+    """Return the chargers' watchdog timeout (its default when not a valid number)."""
+    rule = RULES[CONF_WATCHDOG_TIMEOUT]
+    value = number(options.get(rule.key, rule.default))
+    return value if value is not None and value > 0 else DEFAULT_WATCHDOG_TIMEOUT_S
+
+
+def _enum_problem(options: Mapping[str, Any], key: str, kind: type[StrEnum]) -> Problem | None:
+    value = options.get(key)
+    if key == CONF_MODE and value is None:
+        return None
+    if value in {member.value for member in kind}:
+        return None
+    return Problem(
+        key=ProblemKey.INVALID_SETTINGS, field=key, detail=f"{key} {value!r} is not known"
     )
 
 
-def site_settings(
+def _charger_problems(
+    charger: ChargerConfig, supply: Supply, site_breaker_a: float
+) -> list[Problem]:
+    """Check one charger: its numbers, wiring, and maximum against the breaker and model."""
+    data = charger.data
+    problems = [
+        problem
+        for rule in CHARGER_NUMBERS
+        if (problem := number_problem(rule, data.get(rule.key))) is not None
+    ]
+    phases = data.get(CONF_PHASES)
+    try:
+        wired = charger_phases(phases) if isinstance(phases, list | tuple) else ()
+    except TypeError, ValueError:
+        wired = ()
+    if not wired or not set(wired) <= set(supply.phases):
+        problems.append(
+            Problem(
+                key=ProblemKey.PHASES_NOT_ON_SUPPLY,
+                field=CONF_PHASES,
+                detail=f"{charger.charger_id}: phases {phases!r} are not on a {supply} supply",
+            )
+        )
+    if problems:
+        return problems
+    max_a = charger_max_a(data)
+    if max_a > site_breaker_a:
+        problems.append(
+            Problem(
+                key=ProblemKey.CHARGER_ABOVE_BREAKER,
+                field=CONF_MAX_CURRENT,
+                detail=f"{charger.charger_id}: maximum {max_a:g} A is above the breaker",
+            )
+        )
+    model = data.get(CONF_MODEL)
+    if isinstance(model, str) and model in SUPPORTED_CHARGERS and max_a > max_limit_a_of(model):
+        problems.append(
+            Problem(
+                key=ProblemKey.CHARGER_ABOVE_MODEL,
+                field=CONF_MAX_CURRENT,
+                detail=f"{charger.charger_id}: maximum {max_a:g} A is above what {model} takes",
+            )
+        )
+    return problems
+
+
+def _build(
     data: Mapping[str, Any], options: Mapping[str, Any], chargers: Iterable[ChargerConfig]
 ) -> SiteSettings:
-    """
-    Build the engine's settings from the entry's data and options and the chargers.
-
-    Raises ValueError when the engine rejects them (a repair issue tells the user).
-    """
-    circuit_a = float(options.get(CONF_CIRCUIT, 0.0))
+    """Build the engine's settings from values that were checked."""
+    circuit_a = _value(options, RULES[CONF_CIRCUIT])
     # Marked as shared but no rating given: the chargers then share the main breaker only.
     shared = circuit_a > 0
     charger_settings = tuple(
         ChargerSettings(
             charger_id=charger.charger_id,
             phases=charger_phases(charger.data[CONF_PHASES]),
-            max_a=float(charger.data[CONF_MAX_CURRENT]),
-            priority=int(charger.data.get(CONF_PRIORITY, DEFAULT_PRIORITY)),
+            max_a=charger_max_a(charger.data),
+            priority=int(_value(charger.data, RULES[CONF_PRIORITY])),
             circuit=(
                 SHARED_CIRCUIT_NAME if shared and charger.data.get(CONF_SHARED_CIRCUIT) else None
             ),
@@ -153,66 +353,161 @@ def site_settings(
         for charger in chargers
     )
     uses_circuit = any(charger.circuit is not None for charger in charger_settings)
-    settings = SiteSettings(
+    return SiteSettings(
         supply=Supply(options[CONF_SUPPLY]),
-        voltage_v=float(options.get(CONF_VOLTAGE, DEFAULT_VOLTAGE_V)),
-        breaker_a=float(options[CONF_BREAKER]),
-        margin_a=float(options.get(CONF_MARGIN, DEFAULT_MARGIN_A)),
-        fail_safe_a=float(options.get(CONF_FAIL_SAFE, 0.0)),
+        voltage_v=_value(options, RULES[CONF_VOLTAGE]),
+        breaker_a=breaker_a(options),
+        margin_a=_value(options, RULES[CONF_MARGIN]),
+        fail_safe_a=_value(options, RULES[CONF_FAIL_SAFE]),
         chargers=charger_settings,
         circuits_a={SHARED_CIRCUIT_NAME: circuit_a} if uses_circuit else {},
         mode=Mode(options.get(CONF_MODE, Mode.FAST)),
         has_meter=CONF_METER_ID in data,
         solar=SolarSettings(
-            start_delay_s=float(options.get(CONF_SOLAR_START_DELAY, DEFAULT_SOLAR_START_DELAY_S)),
-            stop_delay_s=float(options.get(CONF_SOLAR_STOP_DELAY, DEFAULT_SOLAR_STOP_DELAY_S)),
-            grid_tolerance_w=float(options.get(CONF_GRID_TOLERANCE, DEFAULT_GRID_TOLERANCE_W)),
-            surplus_stale_after_s=float(options.get(CONF_SURPLUS_STALE, DEFAULT_SURPLUS_STALE_S)),
+            start_delay_s=_value(options, RULES[CONF_SOLAR_START_DELAY]),
+            stop_delay_s=_value(options, RULES[CONF_SOLAR_STOP_DELAY]),
+            grid_tolerance_w=_value(options, RULES[CONF_GRID_TOLERANCE]),
+            surplus_stale_after_s=_value(options, RULES[CONF_SURPLUS_STALE]),
         ),
-        timing=TimingSettings(
-            meter_stale_after_s=float(options.get(CONF_METER_STALE, DEFAULT_METER_STALE_S))
-        ),
+        timing=TimingSettings(meter_stale_after_s=_value(options, RULES[CONF_METER_STALE])),
     )
-    problems = settings_problems(settings)
+
+
+def validate(
+    data: Mapping[str, Any], options: Mapping[str, Any], chargers: Iterable[ChargerConfig]
+) -> tuple[list[Problem], SiteSettings | None]:
+    """
+    Check a site's settings wherever they come from; return the problems and the settings.
+
+    The settings are None when there is any problem. The checks: every number finite and in
+    its range; the breaker leaves 6 A after the margin; each charger's wiring and maximum;
+    a fail-safe current of 0 or at least 6 A that the chargers sharing a phase or circuit
+    can all draw at once without exceeding it; a watchdog longer than the meter's stale time
+    plus a cycle; and the engine's own checks.
+    """
+    chargers = list(chargers)
+    problems = [
+        problem
+        for rule in SITE_NUMBERS
+        if (problem := number_problem(rule, options.get(rule.key))) is not None
+    ]
+    problems.extend(
+        problem
+        for key, kind in ((CONF_SUPPLY, Supply), (CONF_MODE, Mode))
+        if (problem := _enum_problem(options, key, kind)) is not None
+    )
     if problems:
-        raise ValueError("; ".join(problems))
+        return problems, None
+    site_breaker_a = breaker_a(options)
+    if site_breaker_a - _value(options, RULES[CONF_MARGIN]) < MIN_CHARGE_A:
+        problems.append(
+            Problem(
+                key=ProblemKey.MARGIN_TOO_LARGE,
+                field=CONF_MARGIN,
+                detail="the breaker rating minus the margin leaves less than 6 A",
+            )
+        )
+    fail_safe = _value(options, RULES[CONF_FAIL_SAFE])
+    if 0.0 < fail_safe < MIN_CHARGE_A:
+        problems.append(
+            Problem(
+                key=ProblemKey.FAIL_SAFE_BELOW_MINIMUM,
+                field=CONF_FAIL_SAFE,
+                detail=f"fail-safe current {fail_safe:g} A is between 0 and 6 A",
+            )
+        )
+    stale_s = _value(options, RULES[CONF_METER_STALE])
+    shortest_s = stale_s + CYCLE_INTERVAL.total_seconds()
+    if _value(options, RULES[CONF_WATCHDOG_TIMEOUT]) < shortest_s:
+        problems.append(
+            Problem(
+                key=ProblemKey.WATCHDOG_TOO_SHORT,
+                field=CONF_WATCHDOG_TIMEOUT,
+                detail=f"the charger watchdog must be at least {shortest_s:g} s "
+                f"(the meter's stale time {stale_s:g} s and one cycle)",
+                placeholders={"minimum": f"{shortest_s:g}"},
+            )
+        )
+    supply = Supply(options[CONF_SUPPLY])
+    for charger in chargers:
+        problems.extend(_charger_problems(charger, supply, site_breaker_a))
+    if problems:
+        return problems, None
+    settings = _build(data, options, chargers)
+    try:
+        Balancer(settings)
+    except ValueError as err:
+        return [Problem(key=ProblemKey.INVALID_SETTINGS, detail=str(err))], None
+    if not fail_safe_fits(settings):
+        most_a = max_fail_safe_a(settings)
+        problems.append(
+            Problem(
+                key=ProblemKey.FAIL_SAFE_TOO_HIGH,
+                field=CONF_FAIL_SAFE,
+                detail=f"at a fail-safe current of {fail_safe:g} A the chargers that share a "
+                f"phase or circuit could together exceed it; at most {most_a:g} A",
+                placeholders={"maximum": f"{most_a:g}"},
+            )
+        )
+        return problems, None
+    return [], settings
+
+
+def site_settings(
+    data: Mapping[str, Any], options: Mapping[str, Any], chargers: Iterable[ChargerConfig]
+) -> SiteSettings:
+    """
+    Build the engine's settings from the entry's data and options and the chargers.
+
+    Raises `SettingsError` with every problem when they cannot work.
+    """
+    problems, settings = validate(data, options, chargers)
+    if settings is None:
+        raise SettingsError(problems)
     return settings
 
 
-def settings_problems(settings: SiteSettings) -> list[str]:
-    """
-    Return the translation keys of what makes these settings unworkable, if anything.
-
-    The engine checks consistency; these are the installer's mistakes it would accept
-    but that cannot protect the breaker.
-    """
-    problems = []
-    if settings.breaker_a - settings.margin_a < MIN_CHARGE_A:
-        problems.append("breaker_too_low")
-    for charger in settings.chargers:
-        if not set(charger.phases) <= set(settings.supply.phases):
-            problems.append("phases_not_on_supply")
-        if charger.max_a > settings.breaker_a:
-            problems.append("charger_above_breaker")
-    return sorted(set(problems))
-
-
-PROBLEMS: Final = ("breaker_too_low", "charger_above_breaker", "phases_not_on_supply")
-"""Translation keys `settings_problems` returns."""
-
-
-def site_settings_problem(
+def hold_settings(
     data: Mapping[str, Any], options: Mapping[str, Any], chargers: Iterable[ChargerConfig]
-) -> tuple[str, str] | None:
+) -> SiteSettings:
     """
-    Return why these settings cannot work: a translation key and the message, or None.
+    Return settings that hold every charger at 0 A: for a site whose settings cannot work.
 
-    The key is one of PROBLEMS, or "invalid_settings" for what the engine itself rejects.
+    The loop keeps running (the meter is read, the watchdogs are armed at 0 A) until the
+    installer corrects the settings; nothing here comes from the values that failed.
     """
-    try:
-        settings = site_settings(data, options, chargers)
-        Balancer(settings)
-    except ValueError as err:
-        problems = [key for key in PROBLEMS if key in str(err)]
-        return (problems[0] if problems else "invalid_settings", str(err))
-    return None
+    supply_value = options.get(CONF_SUPPLY)
+    supply = (
+        Supply(supply_value) if supply_value in {s.value for s in Supply} else Supply.THREE_PHASE
+    )
+    stored_breaker_a = number(options.get(CONF_BREAKER))
+    hold_breaker_a = (
+        stored_breaker_a
+        if stored_breaker_a is not None and MIN_BREAKER_A <= stored_breaker_a <= MAX_BREAKER_A
+        else MIN_BREAKER_A
+    )
+    held = []
+    for charger in chargers:
+        try:
+            phases = tuple(
+                p for p in charger_phases(charger.data.get(CONF_PHASES) or ()) if p in supply.phases
+            )
+        except TypeError, ValueError:
+            phases = ()
+        held.append(
+            ChargerSettings(
+                charger_id=charger.charger_id,
+                phases=tuple(dict.fromkeys(phases)) or supply.phases,
+                max_a=MIN_CHARGE_A,
+            )
+        )
+    return SiteSettings(
+        supply=supply,
+        voltage_v=DEFAULT_VOLTAGE_V,
+        breaker_a=hold_breaker_a,
+        margin_a=0.0,
+        fail_safe_a=0.0,
+        chargers=tuple(held),
+        mode=Mode.OFF,
+        has_meter=CONF_METER_ID in data,
+    )

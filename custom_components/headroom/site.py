@@ -26,12 +26,13 @@ back as soon as it answers.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .const import HISTORY_CYCLES
+from .const import CYCLE_INTERVAL, DETAIL_EVERY_CYCLES, HISTORY_CYCLES
 from .devices.bus import Bus
 from .devices.chargers import ChargerReading as DeviceChargerReading
 from .devices.chargers import create_charger
@@ -39,6 +40,7 @@ from .devices.errors import ConnectionLost, DeviceError, Unsupported
 from .devices.meters import CONTROL_FIELDS, Meter
 from .devices.meters import MeterReading as DeviceMeterReading
 from .devices.registers import get_profile
+from .engine.fail_safe import fail_safe_currents_a
 from .engine.model import (
     ChargerCommand,
     ChargerReading,
@@ -48,10 +50,11 @@ from .engine.model import (
     Snapshot,
     SurplusReading,
 )
-from .settings import bus_key, charger_fail_safe_a, describe_bus
+from .engine.plausibility import implausible_currents
+from .settings import bus_key, describe_bus
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Collection, Iterable, Mapping
 
     from .devices.bus import BusSettings
     from .devices.chargers import Charger, WatchdogStatus
@@ -96,7 +99,10 @@ class CycleResult:
     meter: DeviceMeterReading | None
     """The last meter values (this cycle's merged with the last detailed read)."""
     meter_ok: bool
-    """The meter answered this cycle (always True without a meter)."""
+    """The meter answered this cycle with a measurement (always True without a meter)."""
+    meter_fresh: bool
+    """The last measurement is recent enough to balance on (always True without a meter):
+    a meter that misses a few answers stays fresh, one silent for the stale time does not."""
     meter_error: str | None
     chargers: Mapping[str, ChargerStatus]
     snapshot: Snapshot
@@ -138,6 +144,15 @@ class _ChargerState:
     watchdog_unsupported: bool = False
     watchdog_error: str | None = None
     reachable: bool = False
+    silent_since: float | None = None
+    """When the current run of failed reads started (None: it answered last time)."""
+    next_read_at: float = -math.inf
+    """An unreadable charger is left alone until then (see `_schedule_read`)."""
+    last_request_at: float = -math.inf
+    """The last request sent to it: any that reached it may have reset its watchdog."""
+    fell_back: bool = False
+    """Unreadable, and left alone longer than its watchdog: it is at its fail-safe current,
+    and every later probe sends it that current again."""
 
 
 @dataclass(slots=True)
@@ -247,33 +262,64 @@ class Site:
         if failure is not None and not opened:
             raise failure
 
+    def detail_keys(self, cycle_number: int) -> frozenset[str]:
+        """
+        Return the devices whose details (energy, voltages, setpoints) are read this cycle.
+
+        Each device once every `DETAIL_EVERY_CYCLES` cycles, on a cycle of its own, so that
+        no cycle carries every slow read at once and pushes the next tick out.
+        """
+        keys = (METER_KEY, *self._chargers) if self._meter is not None else (*self._chargers,)
+        slot = cycle_number % DETAIL_EVERY_CYCLES
+        return frozenset(
+            key for index, key in enumerate(keys) if index % DETAIL_EVERY_CYCLES == slot
+        )
+
     async def cycle(
-        self, now: float, *, details: bool = False, surplus: SurplusReading | None = None
+        self,
+        now: float,
+        *,
+        details: bool | Collection[str] = False,
+        surplus: SurplusReading | None = None,
     ) -> CycleResult:
         """
         Run one control cycle at `now` (monotonic seconds); never raises a device error.
 
         `details` also reads energy counters, voltages and the chargers' setpoints and
-        power (slower; the coordinator asks for it every few cycles).
+        power (slower): True for every device, or the keys of some (`METER_KEY`, charger
+        ids; see `detail_keys`).
         """
         started = time.perf_counter()
         cpu_started = time.thread_time()
+        detailed = frozenset((METER_KEY, *self._chargers)) if details is True else details or ()
         log = _CycleLog()
-        meter_error = await self._read_meter(now, details=details, log=log)
+        meter_error = await self._read_meter(now, details=METER_KEY in detailed, log=log)
         settings = self.balancer.settings
         blind = settings.has_meter and (
             self._last_meter is None
             or now - self._last_meter.at > settings.timing.meter_stale_after_s
         )
+        probed = set()
         if not blind:
             for charger_id, state in self._chargers.items():
-                await self._read_charger(charger_id, state, now=now, details=details, log=log)
+                if (
+                    not state.reachable
+                    and state.armed_for_a is not None
+                    and not state.watchdog_unsupported
+                    and now - state.last_request_at > self._watchdog_timeout_s
+                ):
+                    state.fell_back = True  # its own watchdog has taken it there by now
+                if state.reachable or now >= state.next_read_at:
+                    probed.add(charger_id)
+                    await self._read_charger(
+                        charger_id, state, now=now, details=charger_id in detailed, log=log
+                    )
         snapshot = Snapshot(
             now=now,
             meter=self._last_meter,
             chargers=tuple(
-                _engine_reading(charger_id, log.readings.get(charger_id))
-                for charger_id in self._chargers
+                _engine_reading(charger_id, log.readings.get(charger_id), state)
+                for charger_id, state in self._chargers.items()
             ),
             surplus=surplus,
         )
@@ -285,12 +331,15 @@ class Site:
             command = commands[charger_id]
             if blind:
                 # Tell it the fail-safe once, then stay quiet so its watchdog can act.
-                writes += await self._write(charger_id, state, int(command.current_a), log)
+                writes += await self._write(charger_id, state, int(command.current_a), log, now)
                 continue
-            if log.readings.get(charger_id) is None:
-                continue
-            await self._keep_watchdog(state, log, charger_id)
-            writes += await self._write(charger_id, state, int(command.current_a), log)
+            if log.readings.get(charger_id) is not None:
+                await self._keep_watchdog(state, log, charger_id)
+            elif charger_id not in probed:
+                continue  # left alone so that its own watchdog can act
+            # An unreadable charger is sent its fail-safe too: a write may reach it when
+            # answers do not.
+            writes += await self._write(charger_id, state, int(command.current_a), log, now)
         if not blind:
             await self._read_identity(now)
         duration_s = time.perf_counter() - started
@@ -302,13 +351,14 @@ class Site:
                 writes=writes,
                 duration_s=duration_s,
                 cpu_s=cpu_s,
-                details=details,
+                details=bool(detailed),
             )
         )
         return CycleResult(
             at=now,
             meter=self._meter_values,
             meter_ok=meter_error is None,
+            meter_fresh=not blind,
             meter_error=meter_error,
             chargers={
                 charger_id: self._status(charger_id, state, log, commands)
@@ -325,16 +375,11 @@ class Site:
 
     async def release(self) -> None:
         """Leave every charger that answers at its fail-safe current (on unload)."""
-        settings = self.balancer.settings
-        by_id = {charger.charger_id: charger for charger in settings.chargers}
+        fail_safe_a = fail_safe_currents_a(self.balancer.settings)
         for charger_id, state in self._chargers.items():
-            charger = by_id[charger_id]
             if not state.reachable:
                 continue
-            target_a = min(
-                charger_fail_safe_a(settings.fail_safe_a, charger),
-                state.driver.max_limit_a,
-            )
+            target_a = min(math.floor(fail_safe_a[charger_id]), state.driver.max_limit_a)
             if state.setpoint_a == target_a:
                 continue
             try:
@@ -367,6 +412,9 @@ class Site:
         currents = reading.currents_a[:phases]
         if any(current is None for current in currents):
             return f"the meter gives no current for every phase: {currents}"
+        implausible = implausible_currents(currents, self.balancer.settings.breaker_a)
+        if implausible is not None:
+            return f"not a measurement: {implausible}"
         self._last_meter = MeterReading(
             currents_a=tuple(float(current or 0.0) for current in currents), at=now
         )
@@ -386,6 +434,7 @@ class Site:
         self, charger_id: str, state: _ChargerState, *, now: float, details: bool, log: _CycleLog
     ) -> None:
         full = details or state.details is None
+        state.last_request_at = now
         try:
             reading = await state.driver.read(full=full)
         except DeviceError as err:
@@ -393,6 +442,7 @@ class Site:
             log.readings[charger_id] = None
             log.errors[charger_id] = str(err)
             state.reachable = False
+            self._schedule_read(state, now)
             return
         log.lost.append(False)
         if not state.reachable and reading.setpoint_a is not None:
@@ -401,6 +451,9 @@ class Site:
         if not state.reachable:
             self._identity_timers[charger_id].contact(now)  # first contact, or back: updated?
         state.reachable = True
+        state.fell_back = False
+        state.silent_since = None
+        state.next_read_at = -math.inf
         if full:
             state.details = reading
         elif state.details is not None:
@@ -412,6 +465,23 @@ class Site:
                 current_l3_a=reading.current_l3_a,
             )
         log.readings[charger_id] = reading
+
+    def _schedule_read(self, state: _ChargerState, now: float) -> None:
+        """
+        Decide when to try a charger again that did not answer.
+
+        Every cycle at first (a lost frame or two). Once it has been silent for the meter's
+        stale time, only after its watchdog timeout: some chargers (Heidelberg) reset their
+        watchdog on any request that reaches them, even when the answer does not come back,
+        so a loop that keeps asking would keep it from falling back by itself.
+        """
+        if state.silent_since is None:
+            state.silent_since = now
+        grace_s = self.balancer.settings.timing.meter_stale_after_s
+        if now - state.silent_since < grace_s:
+            state.next_read_at = now
+        else:
+            state.next_read_at = now + self._watchdog_timeout_s + CYCLE_INTERVAL.total_seconds()
 
     async def _read_identity(self, now: float) -> None:
         """Read the identity of at most one device that answered and whose read is due."""
@@ -438,10 +508,10 @@ class Site:
         """Arm the charger's watchdog with the fail-safe current, or do its upkeep."""
         if state.watchdog_unsupported:
             return
-        settings = self.balancer.settings
-        charger = next(c for c in settings.chargers if c.charger_id == charger_id)
+        # Never more than fits the breaker with every charger at it (Home Assistant gone).
         fail_safe_a = min(
-            charger_fail_safe_a(settings.fail_safe_a, charger), state.driver.max_limit_a
+            math.floor(fail_safe_currents_a(self.balancer.settings)[charger_id]),
+            state.driver.max_limit_a,
         )
         try:
             if state.armed_for_a != fail_safe_a:
@@ -462,12 +532,13 @@ class Site:
             log.errors[charger_id] = str(err)
 
     async def _write(
-        self, charger_id: str, state: _ChargerState, target_a: int, log: _CycleLog
+        self, charger_id: str, state: _ChargerState, target_a: int, log: _CycleLog, now: float
     ) -> int:
         # The settings keep each maximum within the model's; this only guards the driver.
         target_a = min(target_a, state.driver.max_limit_a)
         if state.setpoint_a == target_a:
             return 0
+        state.last_request_at = now
         try:
             await state.driver.set_limit(target_a)
         except DeviceError as err:
@@ -500,10 +571,24 @@ class Site:
         )
 
 
-def _engine_reading(charger_id: str, reading: DeviceChargerReading | None) -> ChargerReading:
-    """Translate a driver's reading into the engine's (None: could not be read)."""
+def _engine_reading(
+    charger_id: str, reading: DeviceChargerReading | None, state: _ChargerState
+) -> ChargerReading:
+    """
+    Translate a driver's reading into the engine's.
+
+    A charger that could not be read has no state; it holds the limit last written to it
+    (when that write was answered), or the fail-safe current its own watchdog has surely
+    fallen back to by now (see `_ChargerState.fell_back`), else an unknown one.
+    """
     if reading is None:
-        return ChargerReading(charger_id=charger_id, state=None, currents_a=None)
+        held_a = state.armed_for_a if state.setpoint_a is None and state.fell_back else None
+        return ChargerReading(
+            charger_id=charger_id,
+            state=None,
+            currents_a=None,
+            setpoint_a=state.setpoint_a if held_a is None else held_a,
+        )
     currents = [current for current in reading.currents_a if current is not None]
     return ChargerReading(
         charger_id=charger_id,

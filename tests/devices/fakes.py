@@ -18,7 +18,9 @@ class FakeDevice:
     """One device id: holding and input registers by address, and what was asked of it.
 
     Reading an address nobody set answers exception 2 (like a real meter) unless
-    `strict` is False, then 0. `silent` makes every request time out.
+    `strict` is False, then 0. `silent` makes every request time out. `answers_lost`: the
+    device hears and does every request (a write lands), but its answers never arrive
+    (corrupt or late on the line), so every request times out for the master.
     """
 
     device_id: int = 1
@@ -26,6 +28,7 @@ class FakeDevice:
     input: dict[int, int] = field(default_factory=dict)
     strict: bool = True
     silent: bool = False
+    answers_lost: bool = False
     reads: list[tuple[int, int, int]] = field(default_factory=list)
     writes: list[tuple[int, list[int], int]] = field(default_factory=list)
     fail_next: list[DeviceError] = field(default_factory=list)
@@ -78,12 +81,21 @@ class FakeDevice:
     async def read_holding(self, address: int, count: int) -> list[int]:
         """FC 3."""
         self.reads.append((3, address, count))
-        return self._read(self.holding, address, count)
+        words = self._read(self.holding, address, count)
+        self._answer()
+        return words
 
     async def read_input(self, address: int, count: int) -> list[int]:
         """FC 4."""
         self.reads.append((4, address, count))
-        return self._read(self.input, address, count)
+        words = self._read(self.input, address, count)
+        self._answer()
+        return words
+
+    def _answer(self) -> None:
+        if self.answers_lost:
+            msg = f"device {self.device_id}: answer lost"
+            raise NoResponse(msg)
 
     async def write(
         self, address: int, values: Sequence[int], *, function_code: Literal[6, 16] = 16
@@ -95,6 +107,7 @@ class FakeDevice:
             self.holding[address + offset] = word
         if self.on_write is not None:
             self.on_write(self, address, list(values))
+        self._answer()
 
     def written(self, register: Register) -> list[list[int]]:
         """Every write that started at `register`'s address."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 
-from engine_support import Car, Loop
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from custom_components.headroom.engine import Balancer
+from custom_components.headroom.engine.fail_safe import fail_safe_currents_a, fail_safe_fits
 from custom_components.headroom.engine.model import (
     ChargerReading,
     ChargerSettings,
@@ -23,6 +23,7 @@ from custom_components.headroom.engine.model import (
     SurplusReading,
     TimingSettings,
 )
+from tests.engine.engine_support import Car, Loop
 
 EPS = 1e-6
 FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -191,12 +192,22 @@ def test_a_stale_meter_leads_to_the_fail_safe_at_once(data):
     decision = balancer.step(data.draw(snapshots(site, 10.0, stale=True)))
     assert decision.fail_safe
     fail_safe = site.fail_safe_a
+    enabled = [c.charger_id for c in site.chargers if not c.paused and site.mode != Mode.OFF]
+    fitted = fail_safe_currents_a(site, enabled=enabled)
     for charger, command in zip(site.chargers, decision.commands, strict=True):
         assert command.current_a <= min(fail_safe, charger.max_a)
+        assert command.current_a == fitted[charger.charger_id]
         if charger.paused or site.mode == Mode.OFF:
             assert command.current_a == 0.0
-        elif charger.circuit is None and fail_safe >= max(6.0, math.ceil(charger.min_a)):
+        elif (
+            fail_safe_fits(site)
+            and charger.circuit is None
+            and fail_safe >= max(6.0, math.ceil(charger.min_a))
+        ):
             assert command.current_a == min(math.floor(fail_safe), charger.max_a)
+    # Every charger at its fail-safe current at once still fits the breaker.
+    for phase in site.supply.phases:
+        assert phase_load(site, decision, phase) <= site.breaker_a - site.margin_a + EPS
     assert_valid_commands(site, decision)
 
 

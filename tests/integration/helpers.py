@@ -100,8 +100,7 @@ async def setup_site(hass: HomeAssistant, entry: MockConfigEntry) -> HeadroomCoo
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     coordinator: HeadroomCoordinator = entry.runtime_data.coordinator
-    coordinator.update_interval = None
-    coordinator._unschedule_refresh()
+    await coordinator.stop_ticking()
     coordinator.clock = FakeClock()
     return coordinator
 

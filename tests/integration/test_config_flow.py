@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from unittest.mock import patch
 import pytest
 from homeassistant.config_entries import SOURCE_USB, SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.helpers.service_info.usb import UsbServiceInfo
 
 from custom_components.headroom.const import DOMAIN
@@ -165,7 +166,8 @@ async def test_full_flow_with_found_devices(hass: HomeAssistant, simulator: Simu
     )
     assert result["step_id"] == "fail_safe"
     # 25 A - 1 A margin - 5 A house load, shared by two chargers: 9 A.
-    assert result["description_placeholders"] == {"suggested": "9"}
+    # At most 12 A each fits 25 A - 1 A with both chargers at it.
+    assert result["description_placeholders"] == {"suggested": "9", "maximum": "12"}
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"fail_safe_a": 3, "circuit_a": 0}
     )
@@ -226,13 +228,27 @@ async def test_serial_port_missing_then_busy(hass: HomeAssistant, tmp_path: Path
     assert result["step_id"] == "serial"
     assert result["errors"] == {"base": "port_missing"}
 
-    busy = tmp_path / "ttyUSB0"
-    busy.write_text("")
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"device": str(busy), "scan_all": True}
-    )
-    result = await finish_scan(hass, result)
-    assert result["errors"] == {"base": "port_busy"}
+    # A terminal that exists but that the bus could not open: another program holds it.
+    master, slave = os.openpty()
+    try:
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"device": os.ttyname(slave), "scan_all": True}
+        )
+        result = await finish_scan(hass, result)
+        assert result["errors"] == {"base": "port_busy"}
+    finally:
+        os.close(master)
+        os.close(slave)
+
+    # Paths that are no serial port at all are not "busy".
+    regular = tmp_path / "ttyUSB0"
+    regular.write_text("")
+    for path in (str(regular), str(tmp_path), "/dev/null"):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"device": path, "scan_all": True}
+        )
+        result = await finish_scan(hass, result)
+        assert result["errors"] == {"base": "not_a_serial_port"}, path
     hass.config_entries.flow.async_abort(result["flow_id"])
 
 
@@ -603,3 +619,80 @@ async def test_line_settings_the_adapter_refused_are_named(
     assert result["step_id"] == "meter"
     assert result["description_placeholders"]["found"] == "1"
     hass.config_entries.flow.async_abort(result["flow_id"])
+
+
+async def site_step(hass: HomeAssistant) -> dict[str, Any]:
+    """A flow at the site step, with no device found (nothing to connect to)."""
+    result = await scan_serial(hass, "/dev/ttyUSB0")
+    assert result["step_id"] == "meter"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"meter": "none"})
+    assert result["step_id"] == "site"
+    return result
+
+
+@pytest.mark.parametrize(
+    ("changes", "errors"),
+    [
+        ({"breaker_a": "nan"}, {"breaker_a": "not_a_number"}),
+        ({"margin_a": "NaN"}, {"margin_a": "not_a_number"}),
+        ({"voltage_v": "nan"}, {"voltage_v": "not_a_number"}),
+        ({"name": "   "}, {"name": "name_empty"}),
+        ({"name": "x" * 10_000}, {"name": "name_too_long"}),
+        # A right-to-left override makes "Garage\u202eegaraC" read as something else.
+        ({"name": "Home\u202eemoH"}, {"name": "name_invalid"}),
+        ({"name": "Home\x00"}, {"name": "name_invalid"}),
+    ],
+)
+async def test_site_step_refuses_what_is_not_a_number_or_a_name(
+    hass: HomeAssistant, changes: dict[str, Any], errors: dict[str, str]
+) -> None:
+    result = await site_step(hass)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {**SITE, **changes})
+    assert result["step_id"] == "site"
+    assert result["errors"] == errors
+    hass.config_entries.flow.async_abort(result["flow_id"])
+
+
+async def test_site_step_refuses_infinity_in_the_form(hass: HomeAssistant) -> None:
+    result = await site_step(hass)
+    with pytest.raises(InvalidData):
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {**SITE, "breaker_a": "inf"}
+        )
+    # The flow is where it was; a number goes through.
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], SITE)
+    assert result["step_id"] == "chargers"
+    hass.config_entries.flow.async_abort(result["flow_id"])
+
+
+async def test_fail_safe_above_what_the_breaker_carries_is_an_error(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    port = simulator.endpoints().pty or ""
+    FakeScanner.outcome = found_on(SerialSettings(port, 9600))
+    result = await scan_serial(hass, port)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"meter": "0"})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], SITE)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"chargers": ["1", "2"], "add_manual": False}
+    )
+    for name in ("Garage", "Carport"):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"name": name, **CHARGER}
+        )
+    assert result["step_id"] == "fail_safe"
+    # Two 16 A chargers on 25 A - 1 A: each may fall back to 12 A at most.
+    assert result["description_placeholders"]["maximum"] == "12"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"fail_safe_a": 16, "circuit_a": 0}
+    )
+    assert result["errors"] == {"fail_safe_a": "fail_safe_too_high"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"fail_safe_a": "nan", "circuit_a": 0}
+    )
+    assert result["errors"] == {"fail_safe_a": "not_a_number"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"fail_safe_a": 12, "circuit_a": 0}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()

@@ -128,7 +128,7 @@ async def test_settings_survive_a_restart(hass: HomeAssistant, simulator: Simula
     await hass.services.async_call(
         "number",
         "set_value",
-        {"entity_id": "number.home_main_breaker", "value": 32},
+        {"entity_id": "number.home_main_breaker", "value": 20},
         blocking=True,
     )
     await hass.services.async_call(
@@ -146,10 +146,10 @@ async def test_settings_survive_a_restart(hass: HomeAssistant, simulator: Simula
     await hass.async_block_till_done()
     settings = entry.runtime_data.coordinator.site.balancer.settings
     assert settings.mode is Mode.MIN_SOLAR
-    assert settings.breaker_a == 32
+    assert settings.breaker_a == 20
     assert {c.charger_id: c.max_a for c in settings.chargers}["garage"] == 12
     assert {c.charger_id: c.paused for c in settings.chargers}["carport"]
-    assert hass.states.get("number.home_main_breaker").state == "32.0"
+    assert hass.states.get("number.home_main_breaker").state == "20.0"
     assert hass.states.get("switch.carport_pause").state == STATE_ON
     await hass.services.async_call(
         "switch", "turn_off", {"entity_id": "switch.carport_pause"}, blocking=True

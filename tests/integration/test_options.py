@@ -38,7 +38,7 @@ async def test_options_flow(hass: HomeAssistant, simulator: Simulator) -> None:
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["step_id"] == "init"
     # Largest house load seen: 5 A; (25 - 1 - 5) / 2 chargers = 9 A.
-    assert result["description_placeholders"] == {"suggested": "9"}
+    assert result["description_placeholders"] == {"suggested": "9", "maximum": "12"}
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {**LIMITS, "breaker_a": 4}
     )
@@ -97,7 +97,7 @@ async def test_options_of_a_site_that_is_not_loaded(hass: HomeAssistant, tmp_pat
     entry = site_entry(str(tmp_path / "ttyUSB0"), chargers=[])
     entry.add_to_hass(hass)
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert result["description_placeholders"] == {"suggested": "24"}
+    assert result["description_placeholders"] == {"suggested": "24", "maximum": "24"}
 
 
 async def test_add_change_and_remove_a_charger(hass: HomeAssistant, simulator: Simulator) -> None:

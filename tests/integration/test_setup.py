@@ -9,7 +9,7 @@ from unittest.mock import patch
 
 import pytest
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import Platform
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr
@@ -95,11 +95,14 @@ async def test_missing_port_retries_setup(hass: HomeAssistant, tmp_path: Path) -
 
 
 async def test_settings_that_cannot_work(hass: HomeAssistant, tmp_path: Path) -> None:
+    # The port is missing too: the settings' repair shows while setup retries.
     entry = site_entry(str(tmp_path / "ttyUSB0"), breaker_a=10.0)
     entry.add_to_hass(hass)
     assert not await hass.config_entries.async_setup(entry.entry_id)
-    assert entry.state is ConfigEntryState.SETUP_ERROR
-    assert issue(hass, "invalid_settings") is not None
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert issue(hass, "charger_above_breaker") is not None
+    await hass.config_entries.async_remove(entry.entry_id)
+    assert issue(hass, "charger_above_breaker") is None
 
 
 async def test_two_line_settings_on_one_port(hass: HomeAssistant, tmp_path: Path) -> None:
@@ -142,7 +145,7 @@ async def test_repairs_for_watchdogs_and_fail_safe(
     # Settings that cannot work are refused and the old ones stay in force.
     hass.config_entries.async_update_entry(entry, options={**entry.options, "breaker_a": 8.0})
     await hass.async_block_till_done()
-    assert issue(hass, "invalid_settings") is not None
+    assert issue(hass, "charger_above_breaker") is not None
     assert coordinator.site.balancer.settings.breaker_a == 25.0
     hass.config_entries.async_update_entry(entry, options={**entry.options, "breaker_a": 30.0})
     await hass.async_block_till_done()
@@ -230,18 +233,32 @@ async def test_port_lost_and_back(hass: HomeAssistant, simulator: Simulator) -> 
     coordinator = await setup_site(hass, site_entry(simulator.endpoints().pty or ""))
     assert simulator.pty is not None
     await simulator.pty.close()
-    await step(coordinator)
-    assert not coordinator.last_update_success
-    assert hass.states.get("sensor.home_available_current").state == "unavailable"
+    await step(coordinator, cycles=5)  # past the 3 s stale time
+    # The site tells the truth about the moment it matters; only measurements are gone.
+    assert coordinator.last_update_success
+    assert hass.states.get("binary_sensor.home_fail_safe_active").state == STATE_ON
+    assert hass.states.get("binary_sensor.home_meter_meter_communication").state == STATE_OFF
+    assert hass.states.get("sensor.home_binding_constraint").state == "fail_safe"
+    assert hass.states.get("sensor.home_meter_current_l1").state == STATE_UNAVAILABLE
+    assert hass.states.get("sensor.garage_state").state == STATE_UNAVAILABLE
+    # The controls keep working.
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": "select.home_charging_mode", "option": "off"},
+        blocking=True,
+    )
+    assert hass.states.get("select.home_charging_mode").state == "off"
 
     await simulator.pty.start()
     for _ in range(20):
         # The bus reconnects after its backoff, which runs on the wall clock.
         await asyncio.sleep(0.3)
         await step(coordinator)
-        if coordinator.last_update_success:
+        if coordinator.data.meter_fresh:
             break
-    assert coordinator.last_update_success
+    assert hass.states.get("binary_sensor.home_meter_meter_communication").state == STATE_ON
+    assert hass.states.get("binary_sensor.home_fail_safe_active").state == STATE_OFF
 
 
 async def test_stale_devices_can_be_removed(
@@ -278,7 +295,8 @@ async def test_power_sharing_without_a_meter(hass: HomeAssistant, simulator: Sim
     assert simulator.pty is not None
     await simulator.pty.close()
     await step(coordinator)
-    assert not coordinator.last_update_success
+    assert hass.states.get("sensor.garage_state").state == STATE_UNAVAILABLE
+    assert hass.states.get("binary_sensor.home_fail_safe_active").state == STATE_OFF
 
 
 async def test_device_registry_shows_what_the_devices_say(

@@ -13,10 +13,11 @@ from custom_components.headroom.devices.registers import get_profile
 from custom_components.headroom.engine import Balancer
 from custom_components.headroom.settings import (
     ChargerConfig,
+    ProblemKey,
+    SettingsError,
     describe_bus,
-    settings_problems,
     site_settings,
-    site_settings_problem,
+    validate,
 )
 from custom_components.headroom.site import (
     IDENTITY_REFRESH_S,
@@ -98,24 +99,27 @@ async def test_failed_writes_are_retried_and_watchdog_armed_later() -> None:
     assert charger.words(HEIDELBERG.registers["current_limit"]) == [60]
 
 
+def problem_keys(options: dict[str, object], chargers: list[ChargerConfig]) -> list[ProblemKey]:
+    return [problem.key for problem in validate(METER_DATA, options, chargers)[0]]
+
+
 def test_settings_problems() -> None:
     on_l3 = charger_config(phases=[3])
-    problems = settings_problems(site_settings(METER_DATA, {**OPTIONS, "breaker_a": 30.0}, [on_l3]))
-    assert problems == []
-    with pytest.raises(ValueError, match="phases_not_on_supply"):
+    assert problem_keys({**OPTIONS, "breaker_a": 30.0}, [on_l3]) == []
+    with pytest.raises(SettingsError, match="not on a single_phase supply"):
         site_settings(METER_DATA, {**OPTIONS, "supply": "single_phase"}, [on_l3])
-    assert site_settings_problem(
-        METER_DATA, {**OPTIONS, "breaker_a": 10.0}, [charger_config()]
-    ) == ("charger_above_breaker", "charger_above_breaker")
-    engine_problem = site_settings_problem(
-        METER_DATA, OPTIONS, [charger_config(), charger_config(max_a=3)]
-    )
-    assert engine_problem is not None
-    assert engine_problem[0] == "invalid_settings"
-    assert "charger ids must be unique" in engine_problem[1]
-    assert site_settings_problem(
-        METER_DATA, {**OPTIONS, "breaker_a": 6.0}, [charger_config(max_a=6)]
-    ) == ("breaker_too_low", "breaker_too_low")
+    assert problem_keys({**OPTIONS, "breaker_a": 10.0}, [charger_config()]) == [
+        ProblemKey.CHARGER_ABOVE_BREAKER
+    ]
+    engine_problem = validate(METER_DATA, OPTIONS, [charger_config(), charger_config(max_a=6)])[0]
+    assert [problem.key for problem in engine_problem] == [ProblemKey.INVALID_SETTINGS]
+    assert "charger ids must be unique" in engine_problem[0].detail
+    assert problem_keys({**OPTIONS, "breaker_a": 6.0}, [charger_config(max_a=6)]) == [
+        ProblemKey.MARGIN_TOO_LARGE
+    ]
+    assert problem_keys({**OPTIONS, "breaker_a": 5.0}, [charger_config(max_a=6)]) == [
+        ProblemKey.BREAKER_TOO_LOW
+    ]
     # A shared circuit without a rating: the chargers share the main breaker only.
     shared = site_settings(METER_DATA, OPTIONS, [charger_config(shared_circuit=True)])
     assert shared.circuits_a == {}

@@ -5,8 +5,16 @@ from __future__ import annotations
 from tools.loop_cost import summarize
 
 
-def cycle(duration_s: float, cpu_s: float, *, details: bool = False, writes: int = 0) -> dict:
-    return {"duration_s": duration_s, "cpu_s": cpu_s, "details": details, "writes": writes}
+def cycle(
+    duration_s: float, cpu_s: float, *, details: bool = False, writes: int = 0, now: float = 0.0
+) -> dict:
+    return {
+        "duration_s": duration_s,
+        "cpu_s": cpu_s,
+        "details": details,
+        "writes": writes,
+        "snapshot": {"now": now},
+    }
 
 
 def test_control_and_detail_cycles_are_summarized_apart() -> None:
@@ -32,4 +40,19 @@ def test_control_and_detail_cycles_are_summarized_apart() -> None:
 def test_no_detail_cycle_sampled() -> None:
     summary = summarize([cycle(0.1, 0.001)])
     assert summary["details"] == {"cycles": 0}
-    assert summary["control"]["bus_ms"] == {"median": 100.0, "p90": 100.0, "max": 100.0}
+    assert summary["control"]["bus_ms"] == {
+        "median": 100.0,
+        "p90": 100.0,
+        "p99": 100.0,
+        "max": 100.0,
+    }
+
+
+def test_gaps_between_cycle_starts_count_as_skipped_cycles() -> None:
+    starts = [0.0, 1.0, 2.0, 4.1, 5.0, 5.9, 9.0]  # 2.1 s: one tick skipped; 3.1 s: two
+    summary = summarize([cycle(0.1, 0.001, now=now) for now in starts])
+    assert summary["cycles"] == 7
+    assert summary["skipped_cycles"] == 3
+    assert summary["gap_max_s"] == 3.1
+    # A late cycle (1.2 s after the one before) is not a skipped one.
+    assert summarize([cycle(0.1, 0.001, now=n) for n in (0.0, 1.2, 2.0)])["skipped_cycles"] == 0

@@ -10,10 +10,10 @@ gate.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from .allocation import Demand, Limit, Share, allocate
-from .fail_safe import fail_safe_for_charger_a
+from .fail_safe import fail_safe_currents_a
 from .model import (
     MIN_CHARGE_A,
     ChargerCommand,
@@ -27,6 +27,7 @@ from .model import (
     Snapshot,
     Supply,
 )
+from .plausibility import implausible_currents
 from .solar import DrawHistory, SolarGate, grid_import_w, solar_power_w
 
 _CAR_PRESENT = frozenset({ChargerState.B, ChargerState.C, ChargerState.D})
@@ -119,6 +120,8 @@ class _Charger:
     car_ok: bool
     min_a: float
     max_a: float
+    held_a: float | None = None
+    """The limit the charger holds as far as the site knows (None: unknown)."""
 
     @property
     def wants(self) -> bool:
@@ -135,6 +138,7 @@ class Balancer:
         self._settings = settings
         self._groups = _groups(settings)
         self._bounds_a = _bounds_a(settings)
+        self._fail_safe_a = fail_safe_currents_a(settings)
         self._last_allocation: dict[bool, tuple[object, dict[str, Share]]] = {}
         self._draw_history = DrawHistory(keep_s=settings.solar.surplus_stale_after_s)
         self._memory: dict[str, _Memory] = {}
@@ -160,6 +164,7 @@ class Balancer:
         self._settings = settings
         self._groups = _groups(settings)
         self._bounds_a = _bounds_a(settings)
+        self._fail_safe_a = fail_safe_currents_a(settings)
         self._draw_history.keep_s = settings.solar.surplus_stale_after_s
 
     def step(self, snapshot: Snapshot) -> Decision:
@@ -195,7 +200,7 @@ class Balancer:
         outcome = {
             c.charger_id: (
                 self._settle(c, cut[c.charger_id], rise[c.charger_id], now),
-                cut[c.charger_id].reason,
+                self._blame(c, cut[c.charger_id].reason, chargers),
             )
             for c in readable
         }
@@ -204,6 +209,22 @@ class Balancer:
         commands = [self._record(c, *outcome[c.charger_id], now) for c in chargers]
         available_a = max(0.0, min(self._headroom_a))
         return self._decision(commands, available_a, fail_safe=False)
+
+    def _blame(self, charger: _Charger, reason: Constraint, chargers: list[_Charger]) -> Constraint:
+        """
+        Name a charger that cannot be read as the reason when it shares the binding limit.
+
+        Its reservation is what limits this charger, not the house: such a cut is no
+        capacity pause (which would keep this car waiting for minutes after the fault).
+        """
+        if reason not in {Constraint.BREAKER, Constraint.CIRCUIT}:
+            return reason
+        unreadable = {c.charger_id for c in chargers if not c.readable}
+        shares_with_unreadable = any(
+            charger.charger_id in group.weights and unreadable.intersection(group.weights)
+            for group in self._groups
+        )
+        return Constraint.FAIL_SAFE if shares_with_unreadable else reason
 
     def _unreadable(
         self, chargers: list[_Charger], outcome: dict[str, tuple[float, Constraint]]
@@ -229,9 +250,7 @@ class Balancer:
                 continue
             indexes = [i for i, g in enumerate(self._groups) if charger.charger_id in g.weights]
             current_a = min(
-                fail_safe_for_charger_a(
-                    self._settings.fail_safe_a, min_a=charger.min_a, max_a=charger.max_a
-                ),
+                self._fail_safe_a[charger.charger_id],
                 float(math.floor(min(left_a[i] for i in indexes))),
             )
             if current_a < charger.min_a:
@@ -273,6 +292,7 @@ class Balancer:
             car_ok=reading is not None and state in _CAR_PRESENT and reading.wants_charge,
             min_a=self._bounds_a[charger.charger_id][0],
             max_a=self._bounds_a[charger.charger_id][1],
+            held_a=reading.setpoint_a if reading is not None else None,
         )
 
     def _track_car(self, charger: _Charger, now: float) -> None:
@@ -479,10 +499,11 @@ class Balancer:
         """
         Build the limits: the main breaker per phase and each shared circuit per phase.
 
-        Unreadable chargers are taken as drawing their maximum on their phases.
+        Room is reserved on their phases for the chargers that cannot be read: see
+        `_reserved_a`.
         """
         slack_a = self._settings.timing.raise_deadband_a if raising else 0.0
-        unreadable_a = {c.charger_id: c.max_a for c in chargers if not c.readable}
+        unreadable_a = {c.charger_id: self._reserved_a(c) for c in chargers if not c.readable}
         limits = []
         for group in self._groups:
             if group.phase_index is None:
@@ -495,6 +516,19 @@ class Balancer:
                 weights = {key: 1.0 for key in weights if key not in unreadable_a}
             limits.append(Limit(reason=reason, capacity=capacity_a - slack_a, weights=weights))
         return limits
+
+    def _reserved_a(self, charger: _Charger) -> float:
+        """
+        Return what an unreadable charger may draw: the limit it holds, or its maximum.
+
+        What it draws now is unknown, so it stays in the house load (that overstates the
+        house, never understates it); on top, it may rise to the limit it holds, or to the
+        fail-safe current its own watchdog falls back to. Unknown limit: its maximum.
+        """
+        held_a = charger.held_a
+        if held_a is None or not math.isfinite(held_a):
+            return charger.max_a
+        return min(charger.max_a, max(held_a, self._fail_safe_a[charger.charger_id]))
 
     def _settle(self, charger: _Charger, cut: Share, rise: Share, now: float) -> float:
         """
@@ -551,32 +585,10 @@ class Balancer:
     def _fail_safe(self, chargers: list[_Charger], now: float) -> Decision:
         """Send every enabled charger to the fail-safe current at once: the meter is silent."""
         settings = self._settings
-        current_a = {
-            c.charger_id: fail_safe_for_charger_a(
-                settings.fail_safe_a, min_a=c.min_a, max_a=c.max_a
-            )
-            if c.enabled
-            else 0.0
-            for c in chargers
-        }
-        # The installer's figure ignores shared circuits: keep those within their rating.
-        for name, circuit_a in settings.circuits_a.items():
-            members = [c for c in chargers if c.settings.circuit == name]
-            sharing = max(
-                (
-                    sum(
-                        1 for c in members if phase in c.settings.phases and current_a[c.charger_id]
-                    )
-                    for phase in settings.supply.phases
-                ),
-                default=0,
-            )
-            for charger in members:
-                per_charger_a = math.floor(circuit_a / sharing) if sharing else 0.0
-                if current_a[charger.charger_id] > per_charger_a:
-                    current_a[charger.charger_id] = (
-                        float(per_charger_a) if per_charger_a >= charger.min_a else 0.0
-                    )
+        # Lowered where the chargers together would not fit the breaker or a circuit.
+        current_a = fail_safe_currents_a(
+            settings, enabled=(c.charger_id for c in chargers if c.enabled)
+        )
         commands = []
         for charger in chargers:
             reason = Constraint.FAIL_SAFE if charger.enabled else Constraint.MODE_OFF
@@ -603,9 +615,41 @@ class Balancer:
         )
 
 
+def _numbers(settings: SiteSettings) -> dict[str, float]:
+    """Every number of the settings, by name, for the finiteness check."""
+    values = {
+        "voltage_v": settings.voltage_v,
+        "breaker_a": settings.breaker_a,
+        "margin_a": settings.margin_a,
+        "fail_safe_a": settings.fail_safe_a,
+        **{f"circuit {name}": rating for name, rating in settings.circuits_a.items()},
+        **{f"solar.{f.name}": getattr(settings.solar, f.name) for f in fields(settings.solar)},
+        **{f"timing.{f.name}": getattr(settings.timing, f.name) for f in fields(settings.timing)},
+    }
+    for charger in settings.chargers:
+        values[f"{charger.charger_id}.max_a"] = charger.max_a
+        values[f"{charger.charger_id}.min_a"] = charger.min_a
+    return values
+
+
 def _validate(settings: SiteSettings) -> None:
-    """Reject settings that cannot work (the integration shows them as a repair issue)."""
-    problems = []
+    """
+    Reject settings that cannot work (the integration shows them as a repair issue).
+
+    The integration checks the installer's input first (`settings.validate`); this is the
+    engine's own guard: no number that is not finite, no limit that is not positive.
+    """
+    problems = [
+        f"{name} must be a finite number, got {value}"
+        for name, value in _numbers(settings).items()
+        if not math.isfinite(value)
+    ]
+    if problems:
+        raise ValueError("; ".join(problems))
+    if settings.breaker_a - settings.margin_a <= 0.0 or settings.margin_a < 0.0:
+        problems.append(
+            f"breaker_a {settings.breaker_a} minus margin_a {settings.margin_a} leaves no current"
+        )
     if settings.voltage_v <= 0.0:
         problems.append(f"voltage_v must be positive, got {settings.voltage_v}")
     if settings.fail_safe_a < 0.0:
@@ -647,11 +691,11 @@ def _valid_setpoint_a(reported_a: float | None, charger: ChargerSettings) -> flo
 
 def _meter_fresh(snapshot: Snapshot, settings: SiteSettings) -> bool:
     meter = snapshot.meter
-    # A reading that is not a number is no reading: the meter counts as silent.
+    # A reading that is not a measurement (see plausibility) is none: the meter is silent.
     return (
         meter is not None
         and len(meter.currents_a) == len(settings.supply.phases)
-        and all(math.isfinite(current_a) for current_a in meter.currents_a)
+        and implausible_currents(meter.currents_a, settings.breaker_a) is None
         and snapshot.now - meter.at <= settings.timing.meter_stale_after_s
     )
 

@@ -199,7 +199,7 @@ FIRST_WAVE_IDENTITY: dict[str, dict[str, Value]] = {
     "eastron_sdm120": {"meter_code": 0x0020},
     "eastron_sdm230": {},
     "eastron_sdm72dm_v2": {"meter_code": 137},
-    "chint_dtsu666": {"sw_version": 204},
+    "chint_dtsu666": {"sw_version": 204, "ct_ratio": 1, "vt_ratio": 1.0},
     "chint_ddsu666": {},
     "carlogavazzi_em3xx": {"model_id": 340},
     "carlogavazzi_em1xx": {"model_id": 120},

@@ -24,6 +24,8 @@ THREE_PHASE = {
     "energy_import": 1234.5,
     "energy_export": 42.0,
     "frequency": 50.0,
+    "ct_ratio": 1,  # a direct-connect Chint DTSU666 (IrAt 1, UrAt 1.0)
+    "vt_ratio": 1.0,
 }
 SINGLE_PHASE = {
     "current_l1": 7.5,
@@ -67,7 +69,7 @@ async def test_first_wave_meter_reading(profile_id: str) -> None:
     assert meter.device_id == 1
     assert meter.has_phase_currents
     assert device.writes == []
-    assert len(device.reads) <= 6  # planned blocks, not one request per value
+    assert len(device.reads) <= 7  # planned blocks (+ a DTSU666's ratios), not one per value
 
 
 @pytest.mark.parametrize("profile_id", FIRST_WAVE_METERS)

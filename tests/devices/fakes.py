@@ -204,6 +204,7 @@ FIRST_WAVE_IDENTITY: dict[str, dict[str, Value]] = {
     "carlogavazzi_em3xx": {"model_id": 340},
     "carlogavazzi_em1xx": {"model_id": 120},
     "abb_b2x": {"product_type": int.from_bytes(b"B23 ", "big")},
+    "abb_b21": {"product_type": int.from_bytes(b"B21 ", "big")},
     "orno_we516_517": {},
     "heidelberg_energy_control": {
         "layout_version": 0x0108,

@@ -20,7 +20,8 @@ from custom_components.headroom.devices.chargers import (
     HeidelbergEnergyControl,
     create_charger,
 )
-from custom_components.headroom.devices.errors import Unsupported
+from custom_components.headroom.devices.discovery import Scanner, SerialLine
+from custom_components.headroom.devices.errors import NoResponse, Unsupported
 from custom_components.headroom.devices.meters import CONTROL_FIELDS, Meter
 from custom_components.headroom.devices.planner import RegisterReader
 from custom_components.headroom.devices.registers import get_profile
@@ -340,3 +341,26 @@ async def test_heidelberg_in_f_is_unlocked(line: StartLine) -> None:
     await charger.set_limit(10)
     sim.simulator.advance(0.1)
     assert (await charger.read()).state is ChargerState.C
+
+
+# --- 8. ABB B21 is single-phase -----------------------------------------------------------
+
+
+async def test_abb_b21_is_found_and_read_as_single_phase(line: StartLine) -> None:
+    sim = await line(DeviceSpec("abb_b21", 8))
+    # On the 3-phase map a B21 answers "not available" on L2/L3: never usable as abb_b2x.
+    with pytest.raises(NoResponse, match="current_l2"):
+        await sim.meter("abb_b2x", 8).read(fields=CONTROL_FIELDS)
+    await sim.bus.close()
+    result = await Scanner(device_ids=range(7, 10)).scan_serial(
+        str(sim.simulator.endpoints().pty), lines=[SerialLine(9600, "N", 1)]
+    )
+    assert [(d.model, d.device_id) for d in result.devices] == [("abb_b21", 8)]
+    await sim.bus.connect()
+    meter = sim.meter("abb_b21", 8)
+    reading = await meter.read()
+    assert reading.currents_a == (pytest.approx(4.0, abs=0.01), None, None)
+    assert reading.voltage_l1_v == pytest.approx(230.0, abs=0.1)
+    assert reading.power_total_w == pytest.approx(4.0 * 230.0, abs=1)
+    assert reading.power_l1_w == reading.power_total_w
+    assert reading.energy_import_kwh is not None

@@ -16,7 +16,7 @@ import math
 from typing import TYPE_CHECKING, Final
 
 from custom_components.headroom.devices.discovery import FIRST_WAVE_CHARGERS, FIRST_WAVE_METERS
-from custom_components.headroom.devices.registers import Profile, Value, get_profile
+from custom_components.headroom.devices.registers import Profile, Register, Value, get_profile
 
 from .devices import ProfileDevice
 from .frames import ILLEGAL_DATA_VALUE, ModbusError
@@ -211,6 +211,44 @@ class ChintDtsu666Device(MeterDevice):
             elif "power" in name or name.startswith("energy"):
                 values[name] = value / (ct * vt)
         return values
+
+
+class AbbB21Device(MeterDevice):
+    """
+    ABB B21: the 1-phase member of the B2x family, on the B23/B24 register map.
+
+    It measures L1 only and answers "not available" (all ones; 0x7FFF... when signed) on
+    every per-phase register but L1 voltage and current (Victron `abb.py` ABB_Meter_1P).
+    """
+
+    _NOT_AVAILABLE: Final = frozenset(
+        {
+            "voltage_l2",
+            "voltage_l3",
+            "current_l2",
+            "current_l3",
+            *(f"power_l{p}" for p in (1, 2, 3)),
+            *(f"power_factor_l{p}" for p in (2, 3)),
+            *(f"energy_{d}_l{p}" for d in ("import", "export") for p in (1, 2, 3)),
+        }
+    )
+
+    def __init__(self, device_id: int, site: Site, *, line: LineSettings | None = None) -> None:
+        """Answer at the B23/B24 addresses with a B21's product type."""
+        super().__init__(get_profile("abb_b2x"), device_id, site, line=line)
+        self.settings["product_type"] = int.from_bytes(b"B21 ", "big")
+
+    def phase_readings(self) -> list[tuple[float, float]]:
+        """L1 only: what the site draws on its first phase."""
+        readings = super().phase_readings()
+        return [readings[0], (0.0, 0.0), (0.0, 0.0)]
+
+    def _words(self, register: Register, values: Mapping[str, Value]) -> list[int]:
+        if register.name not in self._NOT_AVAILABLE:
+            return super()._words(register, values)
+        if register.data_type.value.startswith("int"):
+            return [0x7FFF] + [0xFFFF] * (register.count - 1)
+        return [0xFFFF] * register.count
 
 
 class Em24Device(MeterDevice):
@@ -690,6 +728,8 @@ def build_device(
         return ChintDtsu666Device(profile, device_id, site, line=line)
     if model == "carlogavazzi_em24_rs485":
         return Em24Device(profile, device_id, site, line=line)
+    if model == "abb_b21":
+        return AbbB21Device(device_id, site, line=line)
     if model in METERS:
         return MeterDevice(profile, device_id, site, line=line)
     if model in _CHARGER_CLASSES:

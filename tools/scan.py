@@ -40,7 +40,8 @@ PROG = "scripts/scan"
 _MAX_PORT = 65535
 
 
-def _host_port(text: str) -> tuple[str, int]:
+def parse_host_port(text: str) -> tuple[str, int]:
+    """Parse `HOST:PORT` (argparse type; `scripts/read` shares it)."""
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) <= _MAX_PORT:
         msg = f"expected HOST:PORT, got {text!r}"
@@ -52,7 +53,8 @@ _PARITIES: dict[str, Literal["N", "E", "O"]] = {"N": "N", "E": "E", "O": "O"}
 _STOPBITS: dict[str, Literal[1, 2]] = {"1": 1, "2": 2}
 
 
-def _line(text: str) -> SerialLine:
+def parse_line(text: str) -> SerialLine:
+    """Parse `BAUD:PARITY:STOPBITS` such as `9600:N:1` (argparse type)."""
     baud, parity, stopbits = ([*text.upper().split(":"), "", ""])[:3]
     if not baud.isdigit() or parity not in _PARITIES or stopbits not in _STOPBITS:
         msg = f"expected BAUD:PARITY:STOPBITS such as 9600:N:1, got {text!r}"
@@ -70,14 +72,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--port", metavar="DEVICE", help="serial port, e.g. /dev/ttyUSB0")
-    where.add_argument("--tcp", metavar="HOST:PORT", type=_host_port, help="Modbus TCP gateway")
     where.add_argument(
-        "--rtu-over-tcp", metavar="HOST:PORT", type=_host_port, help="RTU-over-TCP gateway"
+        "--tcp", metavar="HOST:PORT", type=parse_host_port, help="Modbus TCP gateway"
+    )
+    where.add_argument(
+        "--rtu-over-tcp", metavar="HOST:PORT", type=parse_host_port, help="RTU-over-TCP gateway"
     )
     parser.add_argument(
         "--line",
         metavar="BAUD:PARITY:STOPBITS",
-        type=_line,
+        type=parse_line,
         help="scan a serial port at this setting only, e.g. 9600:N:1",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON array")

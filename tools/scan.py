@@ -37,6 +37,12 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 PROG = "scripts/scan"
+HEIDELBERG = "heidelberg_energy_control"
+HEIDELBERG_HINT = (
+    "no Heidelberg Energy Control found: with standby on (its factory setting) it does not "
+    "answer while no car is plugged in, and the scan never writes to wake it; plug a car in "
+    "and scan again, or add it by hand (19200 8E1, id from its DIP switches)"
+)
 _MAX_PORT = 65535
 
 
@@ -178,6 +184,8 @@ def main(argv: Sequence[str] | None = None, *, bus_factory: BusFactory | None = 
             file=sys.stderr,
         )
     print(f"{PROG}: {len(result.devices)} device(s) in {elapsed_s:.1f} s", file=sys.stderr)
+    if not any(d.model == HEIDELBERG for d in result.devices):
+        print(f"{PROG}: {HEIDELBERG_HINT}", file=sys.stderr)
     if args.json:
         print(json.dumps([d.as_json() for d in result.devices]))
     else:

@@ -228,6 +228,14 @@ class Site:
         """Return the driver of one charger."""
         return self._chargers[charger_id].driver
 
+    @property
+    def disabled_registers(self) -> dict[str, dict[str, str]]:
+        """Optional registers each device refused and that are no longer read, and why."""
+        drivers: dict[str, Meter | Charger] = {cid: s.driver for cid, s in self._chargers.items()}
+        if self._meter is not None:
+            drivers[METER_KEY] = self._meter
+        return {key: d.disabled_registers for key, d in drivers.items() if d.disabled_registers}
+
     async def connect(self) -> None:
         """
         Open every bus; raise `ConnectionLost` only when none of them opens.

@@ -391,3 +391,27 @@ def test_model_limits_without_a_driver() -> None:
     assert max_limit_a_of("evse_wb_din") == 80
     with pytest.raises(Unsupported):
         max_limit_a_of("vestel_evc04")
+
+
+async def test_abb_code_5_needs_the_socket_lock() -> None:
+    charger, device = _charger("abb_terra_ac", charger_state=5 << 8)
+    device.set_words(charger.profile.registers["socket_lock_state"], [0xFFFF, 0xFFFF])
+    assert (await charger.read(full=False)).state == "B"  # all ones: >= 0x0101, a car
+
+
+async def test_heidelberg_unlocks_in_f_at_most_every_10_s() -> None:
+    clock = Clock()
+    charger, device = _charger("heidelberg_energy_control", clock, charger_state=10)
+    register = charger.profile.registers["remote_lock"]
+    assert (await charger.read()).state == "F"
+    await charger.maintain()
+    await charger.maintain()
+    assert device.written(register) == [[1]]  # once: the box needs ~10 s to leave F
+    clock.now += 10
+    await charger.maintain()
+    assert device.written(register) == [[1], [1]]
+    device.set(charger.profile.registers["charger_state"], 4)
+    assert (await charger.read()).state == "B"
+    clock.now += 30
+    await charger.maintain()
+    assert device.written(register) == [[1], [1]]  # not in F: nothing to clear

@@ -123,3 +123,11 @@ async def test_meter_without_currents() -> None:
 def test_a_charger_profile_is_not_a_meter() -> None:
     with pytest.raises(ValueError, match="not a meter"):
         Meter(FakeDevice(), get_profile("abb_terra_ac"))
+
+
+async def test_meters_without_ratio_registers_use_one() -> None:
+    meter, device = _meter("eastron_sdm630")
+    ratios = await meter.read_ratios()
+    assert (ratios.current, ratios.voltage, ratios.power) == (1.0, 1.0, 1.0)
+    assert meter.ratios == ratios
+    assert device.reads == []  # nothing to read

@@ -448,7 +448,6 @@ class AbbTerraAc(Charger):
         ChargerState.C,
     )
     _OTHER: Final = 5
-    _LOCK_NAME: Final = "socket_lock_state"
     _CAR_CONNECTED: Final = 0x0101
     """Socket lock state from here on: cable at the station and at the car (evcc)."""
     _readbacks: ClassVar[Mapping[str, str]] = {
@@ -465,9 +464,7 @@ class AbbTerraAc(Charger):
     def _state(self, raw: Value | None) -> ChargerState:
         code = (raw >> 8) & 0x7F if isinstance(raw, int) else None
         if code == self._OTHER:
-            lock = self._socket_lock
-            if not isinstance(lock, int):
-                raise self._garbage(self._LOCK_NAME, lock)
+            lock = self._socket_lock if isinstance(self._socket_lock, int) else 0
             return ChargerState.B if lock >= self._CAR_CONNECTED else ChargerState.A
         if code is None or code >= len(self._STATES):
             raise self._bad_state(raw)

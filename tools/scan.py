@@ -37,10 +37,17 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 PROG = "scripts/scan"
+HEIDELBERG = "heidelberg_energy_control"
+HEIDELBERG_HINT = (
+    "no Heidelberg Energy Control found: with standby on (its factory setting) it does not "
+    "answer while no car is plugged in, and the scan never writes to wake it; plug a car in "
+    "and scan again, or add it by hand (19200 8E1, id from its DIP switches)"
+)
 _MAX_PORT = 65535
 
 
-def _host_port(text: str) -> tuple[str, int]:
+def parse_host_port(text: str) -> tuple[str, int]:
+    """Parse `HOST:PORT` (argparse type; `scripts/read` shares it)."""
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) <= _MAX_PORT:
         msg = f"expected HOST:PORT, got {text!r}"
@@ -52,7 +59,8 @@ _PARITIES: dict[str, Literal["N", "E", "O"]] = {"N": "N", "E": "E", "O": "O"}
 _STOPBITS: dict[str, Literal[1, 2]] = {"1": 1, "2": 2}
 
 
-def _line(text: str) -> SerialLine:
+def parse_line(text: str) -> SerialLine:
+    """Parse `BAUD:PARITY:STOPBITS` such as `9600:N:1` (argparse type)."""
     baud, parity, stopbits = ([*text.upper().split(":"), "", ""])[:3]
     if not baud.isdigit() or parity not in _PARITIES or stopbits not in _STOPBITS:
         msg = f"expected BAUD:PARITY:STOPBITS such as 9600:N:1, got {text!r}"
@@ -70,14 +78,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--port", metavar="DEVICE", help="serial port, e.g. /dev/ttyUSB0")
-    where.add_argument("--tcp", metavar="HOST:PORT", type=_host_port, help="Modbus TCP gateway")
     where.add_argument(
-        "--rtu-over-tcp", metavar="HOST:PORT", type=_host_port, help="RTU-over-TCP gateway"
+        "--tcp", metavar="HOST:PORT", type=parse_host_port, help="Modbus TCP gateway"
+    )
+    where.add_argument(
+        "--rtu-over-tcp", metavar="HOST:PORT", type=parse_host_port, help="RTU-over-TCP gateway"
     )
     parser.add_argument(
         "--line",
         metavar="BAUD:PARITY:STOPBITS",
-        type=_line,
+        type=parse_line,
         help="scan a serial port at this setting only, e.g. 9600:N:1",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON array")
@@ -174,6 +184,8 @@ def main(argv: Sequence[str] | None = None, *, bus_factory: BusFactory | None = 
             file=sys.stderr,
         )
     print(f"{PROG}: {len(result.devices)} device(s) in {elapsed_s:.1f} s", file=sys.stderr)
+    if not any(d.model == HEIDELBERG for d in result.devices):
+        print(f"{PROG}: {HEIDELBERG_HINT}", file=sys.stderr)
     if args.json:
         print(json.dumps([d.as_json() for d in result.devices]))
     else:

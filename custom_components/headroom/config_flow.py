@@ -110,7 +110,13 @@ from .devices.discovery import (
     ScanProgress,
     ScanResult,
 )
-from .devices.errors import ConnectionLost, DeviceError, DeviceRefused, NoResponse
+from .devices.errors import (
+    ConnectionLost,
+    DeviceError,
+    DeviceRefused,
+    NoResponse,
+    Unsupported,
+)
 from .devices.meters import CONTROL_FIELDS, Meter
 from .devices.registers import get_profile, load_profiles
 from .engine import suggest_fail_safe_a
@@ -346,6 +352,8 @@ async def probe_device(
         return "no_answer", 0.0
     except DeviceRefused:
         return "wrong_model", 0.0
+    except Unsupported:  # a setting the driver cannot work with (meter ratios, Modbus off)
+        return "unsupported_setting", 0.0
     finally:
         await bus.close()
     return None, 0.0
@@ -1065,6 +1073,8 @@ async def _read_charger(bus: Bus, model: str, device_id: int) -> str | None:
         return "no_answer"
     except DeviceRefused:
         return "wrong_model"
+    except Unsupported:
+        return "unsupported_setting"
     except DeviceError:
         return "cannot_connect"
     return None

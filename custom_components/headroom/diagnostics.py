@@ -92,6 +92,8 @@ async def async_get_config_entry_diagnostics(
             }
             for key, identity in coordinator.data.identities.items()
         },
+        # Registers a device refused (older firmware, meter variant): sensors without values.
+        "disabled_registers": site.disabled_registers,
         "max_house_a": coordinator.max_house_a,
         "loop": {
             "skipped_cycles": coordinator.skipped_cycles,

@@ -243,6 +243,14 @@ class Site:
         """Return the driver of one charger."""
         return self._chargers[charger_id].driver
 
+    @property
+    def disabled_registers(self) -> dict[str, dict[str, str]]:
+        """Optional registers each device refused and that are no longer read, and why."""
+        drivers: dict[str, Meter | Charger] = {cid: s.driver for cid, s in self._chargers.items()}
+        if self._meter is not None:
+            drivers[METER_KEY] = self._meter
+        return {key: d.disabled_registers for key, d in drivers.items() if d.disabled_registers}
+
     async def connect(self) -> None:
         """
         Open every bus; raise `ConnectionLost` only when none of them opens.
@@ -506,13 +514,13 @@ class Site:
 
     async def _keep_watchdog(self, state: _ChargerState, log: _CycleLog, charger_id: str) -> None:
         """Arm the charger's watchdog with the fail-safe current, or do its upkeep."""
-        if state.watchdog_unsupported:
-            return
         # Never more than fits the breaker with every charger at it (Home Assistant gone).
         fail_safe_a = min(
             math.floor(fail_safe_currents_a(self.balancer.settings)[charger_id]),
             state.driver.max_limit_a,
         )
+        if state.watchdog_unsupported and state.armed_for_a == fail_safe_a:
+            return
         try:
             if state.armed_for_a != fail_safe_a:
                 state.watchdog = await state.driver.arm_watchdog(
@@ -523,7 +531,10 @@ class Site:
             else:
                 await state.driver.maintain()
         except Unsupported:
+            # No watchdog. The driver still stores what it can, once per fail-safe current
+            # (an EVSE-WB's current after a reboot).
             state.watchdog_unsupported = True
+            state.armed_for_a = fail_safe_a
         except ValueError as err:
             # The model cannot take this timeout or current: the user must change them.
             state.watchdog_error = str(err)

@@ -212,11 +212,12 @@ FIRST_WAVE_IDENTITY: dict[str, dict[str, Value]] = {
     "eastron_sdm120": {"meter_code": 0x0020},
     "eastron_sdm230": {},
     "eastron_sdm72dm_v2": {"meter_code": 137},
-    "chint_dtsu666": {"sw_version": 204},
+    "chint_dtsu666": {"sw_version": 204, "ct_ratio": 1, "vt_ratio": 1.0},
     "chint_ddsu666": {},
     "carlogavazzi_em3xx": {"model_id": 340},
     "carlogavazzi_em1xx": {"model_id": 120},
     "abb_b2x": {"product_type": int.from_bytes(b"B23 ", "big")},
+    "abb_b21": {"product_type": int.from_bytes(b"B21 ", "big")},
     "orno_we516_517": {},
     "heidelberg_energy_control": {
         "layout_version": 0x0108,

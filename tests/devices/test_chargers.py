@@ -45,6 +45,7 @@ HEIDELBERG = {
     "remote_lock": 1,
 }
 ABB = {
+    "socket_lock_state": 0x0111,
     "charger_state": 4 << 8,
     "current_l1": 10.0,
     "current_l2": 10.0,
@@ -66,7 +67,15 @@ ALFEN = {
     "failsafe_current": 6.0,
     "watchdog_remaining": 60,
 }
-EVSE_WB = {"charger_state": 3, "current_limit": 16, "current_offered": 16, "config_bits": 8192}
+EVSE_WB = {
+    "charger_state": 3,
+    "current_limit": 16,
+    "current_offered": 16,
+    "firmware_version": 17,
+    "current_after_boot": 32,
+    "modbus_enabled": 1,
+    "config_bits": 8192,
+}
 VALUES: dict[str, dict[str, Value]] = {
     "heidelberg_energy_control": HEIDELBERG,
     "abb_terra_ac": ABB,
@@ -245,9 +254,23 @@ async def test_abb_without_readbacks_rewrites_on_a_slow_cadence() -> None:
 
 
 async def test_abb_state_byte_and_garbage() -> None:
-    for code, state in [(0, "A"), (1, "B"), (2, "B"), (3, "C"), (4, "C"), (5, "F")]:
-        charger, _ = _charger("abb_terra_ac", charger_state=(code << 8) | 0x8000)
-        assert (await charger.read(full=False)).state == state
+    # evcc abb.go: C1 (3) is B; 5 ("other", paused by a limit below 6 A) is B with a car
+    # connected (socket lock >= 0x0101), else A
+    for code, lock, state in [
+        (0, 0, "A"),
+        (1, 0x0101, "B"),
+        (2, 0x0101, "B"),
+        (3, 0x0111, "B"),
+        (4, 0x0111, "C"),
+        (5, 0x0111, "B"),
+        (5, 0x0101, "B"),
+        (5, 0x0011, "A"),
+        (5, 0, "A"),
+    ]:
+        charger, _ = _charger(
+            "abb_terra_ac", charger_state=(code << 8) | 0x8000, socket_lock_state=lock
+        )
+        assert (await charger.read(full=False)).state == state, (code, lock)
     charger, _ = _charger("abb_terra_ac", charger_state=9 << 8)
     with pytest.raises(NoResponse, match="charger_state"):
         await charger.read()
@@ -261,7 +284,7 @@ async def test_alfen_reports_safe_current_and_rewrites_the_setpoint() -> None:
     status = await charger.arm_watchdog(timeout_s=60, failsafe_a=6)
     assert status.failsafe_a == 6.0
     assert status.failsafe_matches
-    assert status.timeout_s == 60
+    assert status.timeout_s is None  # 1208 is the time left, not the validity time
     assert status.rewrite_interval_s == 25.0
     assert device.writes == []  # safe current is read-only; validity time is set in the app
     await charger.maintain()
@@ -294,7 +317,11 @@ async def test_evse_wb_has_no_watchdog() -> None:
     assert not charger.has_watchdog
     with pytest.raises(Unsupported, match="no watchdog"):
         await charger.arm_watchdog(timeout_s=10, failsafe_a=6)
-    assert device.writes == []
+    # ...but the current after a power cut (2000, persistent) is now the fail-safe current
+    assert device.writes == [(2000, [6], 16)]
+    with pytest.raises(Unsupported):
+        await charger.arm_watchdog(timeout_s=10, failsafe_a=6)
+    assert len(device.writes) == 1  # written once
 
 
 async def test_evse_wb_centiamp_mode() -> None:
@@ -310,7 +337,7 @@ async def test_evse_wb_centiamp_mode() -> None:
     [
         ("heidelberg_energy_control", "charger_state", 42),
         ("evse_wb_din", "charger_state", 0),
-        ("alfen_eve", "current_l2", float("nan")),
+        ("alfen_eve", "current_l1", float("nan")),
         ("alfen_eve", "current_l1", -3.0),
     ],
 )
@@ -364,3 +391,27 @@ def test_model_limits_without_a_driver() -> None:
     assert max_limit_a_of("evse_wb_din") == 80
     with pytest.raises(Unsupported):
         max_limit_a_of("vestel_evc04")
+
+
+async def test_abb_code_5_needs_the_socket_lock() -> None:
+    charger, device = _charger("abb_terra_ac", charger_state=5 << 8)
+    device.set_words(charger.profile.registers["socket_lock_state"], [0xFFFF, 0xFFFF])
+    assert (await charger.read(full=False)).state == "B"  # all ones: >= 0x0101, a car
+
+
+async def test_heidelberg_unlocks_in_f_at_most_every_10_s() -> None:
+    clock = Clock()
+    charger, device = _charger("heidelberg_energy_control", clock, charger_state=10)
+    register = charger.profile.registers["remote_lock"]
+    assert (await charger.read()).state == "F"
+    await charger.maintain()
+    await charger.maintain()
+    assert device.written(register) == [[1]]  # once: the box needs ~10 s to leave F
+    clock.now += 10
+    await charger.maintain()
+    assert device.written(register) == [[1], [1]]
+    device.set(charger.profile.registers["charger_state"], 4)
+    assert (await charger.read()).state == "B"
+    clock.now += 30
+    await charger.maintain()
+    assert device.written(register) == [[1], [1]]  # not in F: nothing to clear

@@ -68,6 +68,7 @@ def test_first_wave_is_the_design_list() -> None:
         "carlogavazzi_em3xx",
         "carlogavazzi_em1xx",
         "abb_b2x",
+        "abb_b21",  # DESIGN's "ABB B2x": the 1-phase B21 has a profile of its own
         "orno_we516_517",
     }
     assert set(FIRST_WAVE_CHARGERS) == {
@@ -139,6 +140,7 @@ async def test_mixed_bus_every_device_found_once() -> None:
         "carlogavazzi_em3xx",
         "carlogavazzi_em1xx",
         "abb_b2x",
+        "abb_b21",
         "evse_wb_din",
     ]
     devices = {

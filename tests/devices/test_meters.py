@@ -24,6 +24,8 @@ THREE_PHASE = {
     "energy_import": 1234.5,
     "energy_export": 42.0,
     "frequency": 50.0,
+    "ct_ratio": 1,  # a direct-connect Chint DTSU666 (IrAt 1, UrAt 1.0)
+    "vt_ratio": 1.0,
 }
 SINGLE_PHASE = {
     "current_l1": 7.5,
@@ -67,7 +69,7 @@ async def test_first_wave_meter_reading(profile_id: str) -> None:
     assert meter.device_id == 1
     assert meter.has_phase_currents
     assert device.writes == []
-    assert len(device.reads) <= 6  # planned blocks, not one request per value
+    assert len(device.reads) <= 7  # planned blocks (+ a DTSU666's ratios), not one per value
 
 
 @pytest.mark.parametrize("profile_id", FIRST_WAVE_METERS)
@@ -121,3 +123,11 @@ async def test_meter_without_currents() -> None:
 def test_a_charger_profile_is_not_a_meter() -> None:
     with pytest.raises(ValueError, match="not a meter"):
         Meter(FakeDevice(), get_profile("abb_terra_ac"))
+
+
+async def test_meters_without_ratio_registers_use_one() -> None:
+    meter, device = _meter("eastron_sdm630")
+    ratios = await meter.read_ratios()
+    assert (ratios.current, ratios.voltage, ratios.power) == (1.0, 1.0, 1.0)
+    assert meter.ratios == ratios
+    assert device.reads == []  # nothing to read

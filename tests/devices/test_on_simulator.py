@@ -171,7 +171,8 @@ async def test_alfen_and_gateway_over_tcp(tmp_path: Path, socket_enabled: None) 
             charger = create_charger(bus.device(1), get_profile("alfen_eve"))
             await charger.set_limit(16)
             status = await charger.arm_watchdog(timeout_s=60, failsafe_a=6)
-            assert status.timeout_s is not None
+            assert status.timeout_s is None  # the validity time is set in Alfen's app
+            assert status.rewrite_interval_s == 25.0
             assert (await charger.read()).setpoint_a == 16
         finally:
             await bus.close()

@@ -115,3 +115,32 @@ async def test_reader_reraises_other_refusals_and_short_answers() -> None:
 
     with pytest.raises(Exception, match="got 1"):
         await RegisterReader(Short(), profile).read(["current_l1"])
+
+
+async def test_refused_optional_register_is_dropped_once(caplog: pytest.LogCaptureFixture) -> None:
+    profile = get_profile("carlogavazzi_em24_rs485")
+    values = {"current_l1": 5.0, "current_l2": 4.0, "current_l3": 3.0, "energy_import": 10.0}
+    device = FakeDevice.from_profile(profile, values | {"power_total": 2300.0}, strict=True)
+    reader = RegisterReader(device, profile)
+    names = [*values, "power_total", "energy_export"]  # 0x5C: not on this variant
+    first = await reader.read(names, optional=["energy_import", "energy_export"])
+    assert first["current_l1"] == pytest.approx(5.0)
+    assert first["energy_import"] == pytest.approx(10.0)
+    assert "energy_export" not in first
+    assert list(reader.disabled) == ["energy_export"]
+    warnings = [r for r in caplog.records if "energy_export" in r.getMessage()]
+    assert len(warnings) == 1
+    device.reads.clear()
+    again = await reader.read(names, optional=["energy_import", "energy_export"])
+    assert again["current_l3"] == pytest.approx(3.0)
+    assert all(address < 0x5C for _, address, _ in device.reads)  # never asked again
+    assert len([r for r in caplog.records if "energy_export" in r.getMessage()]) == 1
+
+
+async def test_refused_required_register_still_fails() -> None:
+    profile = get_profile("carlogavazzi_em24_rs485")
+    device = FakeDevice.from_profile(profile, {"current_l1": 5.0}, strict=True)
+    reader = RegisterReader(device, profile)
+    with pytest.raises(DeviceRefused):
+        await reader.read(["current_l1", "current_l2"], optional=["current_l1"])
+    assert reader.disabled == {}

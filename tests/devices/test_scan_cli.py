@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 from pathlib import Path
@@ -13,6 +14,10 @@ from custom_components.headroom.devices.errors import ConnectionLost
 from custom_components.headroom.devices.registers import get_profile
 from tests.devices.fakes import FakeBus, first_wave_device
 from tools import scan
+from tools.simulator.line import LineSettings
+from tools.simulator.personalities import HeidelbergDevice
+from tools.simulator.simulator import DeviceSpec, Simulator
+from tools.simulator.site import StaticCharger, StaticSite
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -179,3 +184,41 @@ def test_bad_line_setting(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
         scan.main(["--port", "/dev/null", "--line", bad])
     assert exit_info.value.code == 2
     assert "BAUD:PARITY:STOPBITS" in capsys.readouterr().err
+
+
+async def test_heidelberg_in_standby_is_explained(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Heidelberg with standby on (factory) is silent without a car: the scan says so."""
+    site = StaticSite(chargers=[StaticCharger(name="garage", car_connected=False)])
+    simulator = Simulator(
+        site,
+        [DeviceSpec("eastron_sdm630", 1), DeviceSpec("heidelberg_energy_control", 2, "garage")],
+        line=LineSettings(9600, "N", 1),
+        link=tmp_path / "ttyRS485",
+        modbus_tcp_port=None,
+        rtu_over_tcp_port=None,
+        native_tcp_port=None,
+    )
+    await simulator.start()
+    try:
+        simulator.advance(HeidelbergDevice.standby_after_s + 1)  # asleep: no car, standby on
+        port = str(simulator.endpoints().pty)
+        argv = ["--port", port, "--line", "9600:N:1", "--json"]
+        assert await asyncio.to_thread(scan.main, argv) == 0
+        out, err = capsys.readouterr()
+        assert [d["model"] for d in json.loads(out)] == ["eastron_sdm630"]
+        assert "no Heidelberg Energy Control found" in err
+        assert "plug a car in" in err
+        assert "add it by hand" in err
+        site.chargers["garage"].car_connected = True  # a car wakes it
+        simulator.advance(0.1)
+        assert await asyncio.to_thread(scan.main, argv) == 0
+        out, err = capsys.readouterr()
+        assert [d["model"] for d in json.loads(out)] == [
+            "eastron_sdm630",
+            "heidelberg_energy_control",
+        ]
+        assert "no Heidelberg" not in err
+    finally:
+        await simulator.close()

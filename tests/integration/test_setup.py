@@ -141,6 +141,12 @@ async def test_repairs_for_watchdogs_and_fail_safe(
     await step(coordinator)
     assert issue(hass, "watchdog_settings_carport") is None
     assert issue(hass, "fail_safe_too_high") is None
+    # The EVSE-WB has no watchdog, but starts at the fail-safe current after a power cut.
+    assert simulator.devices[DRIVEWAY_ID].settings["current_after_boot"] == 6
+    hass.config_entries.async_update_entry(entry, options={**entry.options, "fail_safe_a": 8.0})
+    await hass.async_block_till_done()
+    await step(coordinator)
+    assert simulator.devices[DRIVEWAY_ID].settings["current_after_boot"] == 8
 
     # Settings that cannot work are refused and the old ones stay in force.
     hass.config_entries.async_update_entry(entry, options={**entry.options, "breaker_a": 8.0})

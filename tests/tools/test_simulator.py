@@ -403,10 +403,11 @@ def test_every_meter_reports_the_site(model: str):
     assert isinstance(meter, MeterDevice)
     assert read_value(meter, "voltage_l1") == pytest.approx(230.0, rel=1e-3)
     assert read_value(meter, "current_l1") == pytest.approx(10.0, rel=1e-3)
-    three_phase = meter.profile.phases == 3
+    profile = get_profile(model)  # the B21 answers on the B23's map, as one phase
+    three_phase = profile.phases == 3
     total_w = 230.0 * (17.0 if three_phase else 10.0)
     assert read_value(meter, "power_total") == pytest.approx(total_w, rel=1e-3)
-    if meter.profile.has("current_l3"):
+    if profile.has("current_l3"):
         assert read_value(meter, "current_l3") == pytest.approx(2.0, rel=1e-3)
     before = read_value(meter, "energy_import")
     meter.tick(3600.0)

@@ -10,6 +10,8 @@ do), anything further away answers exception 2, as real devices do.
 
 from __future__ import annotations
 
+import math
+import struct
 from typing import TYPE_CHECKING, Final
 
 from custom_components.headroom.devices.registers import (
@@ -51,6 +53,8 @@ class ProfileDevice:
         self.faults = Faults()
         self.settings: dict[str, Value] = {}
         """Values of the writable registers, as last written (or their defaults)."""
+        self.refused: set[str] = set()
+        """Registers this variant or firmware lacks: a read touching one answers exception 2."""
         self.requests = 0
         self.now_s = 0.0
         """The device's own clock: seconds advanced by `tick`."""
@@ -108,6 +112,11 @@ class ProfileDevice:
         end = address + count
         if not any(start <= address and end <= stop for start, stop in self._areas.get(space, [])):
             raise ModbusError(ILLEGAL_DATA_ADDRESS)
+        if any(
+            r.name in self.refused and r.address < end and r.end > address
+            for r in self._spaces[space]
+        ):
+            raise ModbusError(ILLEGAL_DATA_ADDRESS)
         values = self.values()
         words = [0] * count
         for register in self._spaces[space]:
@@ -147,6 +156,11 @@ class ProfileDevice:
         value = values.get(register.name, self.settings.get(register.name))
         if value is None:
             value = "" if register.data_type is DataType.STRING else 0
+        if isinstance(value, float) and math.isnan(value) and register.data_type.is_float:
+            # What meters send for a quantity they do not measure (Alfen's unwired lines).
+            fmt = ">d" if register.count == 4 else ">f"  # noqa: PLR2004
+            raw = struct.pack(fmt, math.nan)
+            return [int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw), 2)]
         try:
             return encode(register, value)
         except ValueError, TypeError:

@@ -16,7 +16,7 @@ import math
 from typing import TYPE_CHECKING, Final
 
 from custom_components.headroom.devices.discovery import FIRST_WAVE_CHARGERS, FIRST_WAVE_METERS
-from custom_components.headroom.devices.registers import Profile, Value, get_profile
+from custom_components.headroom.devices.registers import Profile, Register, Value, get_profile
 
 from .devices import ProfileDevice
 from .frames import ILLEGAL_DATA_VALUE, ModbusError
@@ -50,7 +50,7 @@ _IDENTITY: Final[Mapping[str, Mapping[str, Value]]] = {
     "eastron_sdm120": {"meter_code": 0x0020, "serial_number": 21000120, "software_version": 0x0106},
     "eastron_sdm230": {"serial_number": 21000230},
     "eastron_sdm72dm_v2": {"meter_code": 0x0089, "password": 1000.0},
-    "chint_dtsu666": {"sw_version": 204, "network_selection": 0, "ct_ratio": 1, "vt_ratio": 1},
+    "chint_dtsu666": {"sw_version": 204, "network_selection": 0, "ct_ratio": 1, "vt_ratio": 1.0},
     "carlogavazzi_em3xx": {
         "model_id": 340,
         "hw_version": 1,
@@ -59,6 +59,7 @@ _IDENTITY: Final[Mapping[str, Mapping[str, Value]]] = {
         "serial": "SIM0000340",
     },
     "carlogavazzi_em1xx": {"model_id": 120, "serial": "SIM0000112"},
+    "carlogavazzi_em24_rs485": {"model_id": 71, "fw_version": 0x0105, "serial": "SIM0000024"},
     "abb_b2x": {
         "product_type": 0x42323320,  # "B23 "
         "serial_number": 23000001,
@@ -186,6 +187,81 @@ class MeterDevice(ProfileDevice):
         return values
 
 
+class ChintDtsu666Device(MeterDevice):
+    """
+    Chint DTSU666: measures the secondary side of its transformers.
+
+    Currents are divided by the CT ratio (IrAt, 0x0006), voltages by the VT ratio (UrAt,
+    0x0007, 0.1 steps), powers and energies by both, as openWB's driver undoes them. The
+    ratios start at 1 (direct connection); a test sets `settings["ct_ratio"]` for a CT meter.
+    """
+
+    def values(self) -> Mapping[str, Value]:
+        """Return the site's values as the meter's secondary side sees them."""
+        ct = float(self.settings["ct_ratio"]) or 1.0
+        vt = float(self.settings["vt_ratio"]) or 1.0
+        values = dict(super().values())
+        for name, value in values.items():
+            if not isinstance(value, float) or name.startswith("power_factor"):
+                continue
+            if name.startswith("current"):
+                values[name] = value / ct
+            elif name.startswith("voltage"):
+                values[name] = value / vt
+            elif "power" in name or name.startswith("energy"):
+                values[name] = value / (ct * vt)
+        return values
+
+
+class AbbB21Device(MeterDevice):
+    """
+    ABB B21: the 1-phase member of the B2x family, on the B23/B24 register map.
+
+    It measures L1 only and answers "not available" (all ones; 0x7FFF... when signed) on
+    every per-phase register but L1 voltage and current (Victron `abb.py` ABB_Meter_1P).
+    """
+
+    _NOT_AVAILABLE: Final = frozenset(
+        {
+            "voltage_l2",
+            "voltage_l3",
+            "current_l2",
+            "current_l3",
+            *(f"power_l{p}" for p in (1, 2, 3)),
+            *(f"power_factor_l{p}" for p in (2, 3)),
+            *(f"energy_{d}_l{p}" for d in ("import", "export") for p in (1, 2, 3)),
+        }
+    )
+
+    def __init__(self, device_id: int, site: Site, *, line: LineSettings | None = None) -> None:
+        """Answer at the B23/B24 addresses with a B21's product type."""
+        super().__init__(get_profile("abb_b2x"), device_id, site, line=line)
+        self.settings["product_type"] = int.from_bytes(b"B21 ", "big")
+
+    def phase_readings(self) -> list[tuple[float, float]]:
+        """L1 only: what the site draws on its first phase."""
+        readings = super().phase_readings()
+        return [readings[0], (0.0, 0.0), (0.0, 0.0)]
+
+    def _words(self, register: Register, values: Mapping[str, Value]) -> list[int]:
+        if register.name not in self._NOT_AVAILABLE:
+            return super()._words(register, values)
+        if register.data_type.value.startswith("int"):
+            return [0x7FFF] + [0xFFFF] * (register.count - 1)
+        return [0xFFFF] * register.count
+
+
+class Em24Device(MeterDevice):
+    """Carlo Gavazzi EM24 (RS-485) variant without kWh(-) TOT: 0x5C answers exception 2."""
+
+    def __init__(
+        self, profile: Profile, device_id: int, site: Site, *, line: LineSettings | None = None
+    ) -> None:
+        """Measure `site`; refuse the export counter."""
+        super().__init__(profile, device_id, site, line=line)
+        self.refused.add("energy_export")
+
+
 class ChargerDevice(ProfileDevice):
     """A charger on the site: its limit writes reach the car, its watchdog falls back."""
 
@@ -301,8 +377,22 @@ class HeidelbergDevice(ChargerDevice):
         super().apply(name, value)
         if name == "current_limit" and isinstance(value, float | int):
             self.commanded_a = float(value)
-            if not self.in_failsafe:
+            if not self.in_failsafe and not self.locked:
                 self.command(float(value))
+        if name == "remote_lock":
+            if self.locked:
+                self._apply(0.0)
+            elif not self.in_failsafe:
+                self.command(self.commanded_a)
+
+    @property
+    def locked(self) -> bool:
+        """Remote lock (259 = 0): the box reports F and offers no current (evcc clears it)."""
+        return self.settings["remote_lock"] == 0
+
+    def lock(self) -> None:
+        """Lock the box remotely, as another master (or a wake-up toggle) may leave it."""
+        self.apply("remote_lock", 0)
 
     def values(self) -> Mapping[str, Value]:
         """State 2-10 (A1..F), currents in 0.1 A, voltage, power and energy."""
@@ -317,6 +407,8 @@ class HeidelbergDevice(ChargerDevice):
             "E": 9,
             "F": 10,
         }.get(view.state, 11)
+        if self.locked:
+            state = 10  # F
         energy_vah = 1_000_000 + view.session_energy_kwh * _W_PER_KW
         return {
             "layout_version": 0x0108,
@@ -343,12 +435,24 @@ class HeidelbergDevice(ChargerDevice):
 class AbbTerraDevice(ChargerDevice):
     """ABB Terra AC: limits in mA (FC 16), timeout in s, fallback current or error."""
 
+    _READBACKS: Final = (
+        "watchdog_timeout_readback",
+        "current_limit_readback",
+        "failsafe_current_readback",
+    )
+
     def __init__(self, profile: Profile, device_id: int, site: Site, *, name: str) -> None:
         """Start as shipped: 60 s communication timeout, no fallback current."""
         super().__init__(profile, device_id, site, name=name)
         self.settings |= {"watchdog_timeout": 60, "failsafe_current": 0, "current_limit": 0.0}
         self._last_request_s = 0.0
         self.error = False
+        self.firmware = 0x01061300
+
+    def older_firmware(self) -> None:
+        """Behave as firmware before Modbus doc v1.8: the read-backs 0x4020-0x4024 refused."""
+        self.firmware = 0x01021300
+        self.refused |= set(self._READBACKS)
 
     def on_request(self) -> None:
         """Any read or write keeps the link alive."""
@@ -387,15 +491,18 @@ class AbbTerraDevice(ChargerDevice):
         view = self.view()
         l1, l2, l3 = self.line_currents()
         pwm = self.applied_a >= _MIN_CHARGE_A
+        # A limit below 6 A stops the session: "other" (5), not B1/C1 (vendor doc 5.15,
+        # JernejHren session_state.py), until a limit of 6 A or more resumes it.
+        paused = view.state != "A" and not pwm
         code = (
             5
-            if self.error
+            if self.error or paused
             else {"A": 0, "B": 2 if pwm else 1, "C": 4 if pwm else 3}.get(view.state, 5)
         )
         voltage = self._site.voltage_v(1)
         return {
             "serial_number": "TACSIM01",
-            "firmware_version": 0x01021300,
+            "firmware_version": self.firmware,
             "user_settable_max_current": 16.0,
             "error_code": 1 if self.error else 0,
             "socket_lock_state": 0 if view.state == "A" else 0x0111,
@@ -416,16 +523,26 @@ class AbbTerraDevice(ChargerDevice):
 
 
 class EvseWbDevice(ChargerDevice):
-    """EVSE-WB/DIN (SimpleEVSE): whole amps, no watchdog: the last limit stays."""
+    """
+    EVSE-WB/DIN (SimpleEVSE): no watchdog, the last limit stays.
+
+    After a power cut the current after boot (2000, 32 A from the factory per openWB_lite's
+    register dump) applies. Limit writes do nothing unless Modbus is enabled (2001 = 1);
+    from firmware 17 on, bit 7 of 2005 switches the limit (1000) to 0.01 A steps.
+    """
+
+    _CENTIAMPS_BIT: Final = 0x0080
+    _CENTIAMPS_FROM_FIRMWARE: Final = 17
 
     def __init__(self, profile: Profile, device_id: int, site: Site, *, name: str) -> None:
         """Start with the factory settings."""
         super().__init__(profile, device_id, site, name=name)
+        self.firmware = 17
         self.settings |= {
             "current_limit": 0,
             "turn_off": 0,
-            "current_after_boot": 16,
-            "modbus_address": device_id,
+            "current_after_boot": 32,
+            "modbus_enabled": 1,
             "min_current": 6,
             "analog_input_config": 0,
             "amps_after_boot_button": 0,
@@ -434,26 +551,49 @@ class EvseWbDevice(ChargerDevice):
             "pp_detection": 0,
         }
 
+    @property
+    def centiamps(self) -> bool:
+        """Whether 1000 counts in 0.01 A (bit 7 of 2005, honoured from firmware 17)."""
+        bits = self.settings["config_bits"]
+        return (
+            self.firmware >= self._CENTIAMPS_FROM_FIRMWARE
+            and isinstance(bits, int)
+            and bool(bits & self._CENTIAMPS_BIT)
+        )
+
+    def _amps(self, raw: Value) -> float:
+        number = float(raw) if isinstance(raw, float | int) else math.nan
+        return number / 100 if self.centiamps else number
+
+    def power_cycle(self) -> None:
+        """Lose power: the board restarts at its current after boot (2000)."""
+        after_boot = self.settings["current_after_boot"]
+        self.settings["current_limit"] = after_boot
+        self.command(float(after_boot) if isinstance(after_boot, int | float) else 0.0)
+
     def validate(self, name: str, value: Value) -> None:
-        """Accept a limit of 0 or 6-80 A."""
-        if name == "current_limit" and not _zero_or_within(value, _MIN_CHARGE_A, 80.0):
+        """Accept a limit of 0 or 6-80 A (in the unit in force)."""
+        if name == "current_limit" and not _zero_or_within(self._amps(value), _MIN_CHARGE_A, 80.0):
             raise ModbusError(ILLEGAL_DATA_VALUE)
 
     def apply(self, name: str, value: Value) -> None:
-        """Apply a limit write at once."""
+        """Apply a limit write at once, if Modbus control is enabled."""
+        if name == "current_limit" and self.settings["modbus_enabled"] != 1:
+            return  # accepted on the wire, ignored by the board
         super().apply(name, value)
-        if name == "current_limit" and isinstance(value, float | int):
-            self.command(float(value))
+        if name == "current_limit":
+            self.command(self._amps(value))
 
     def values(self) -> Mapping[str, Value]:
         """State 1-5 (A, B, C, D, failure), offered current, EVSE state."""
         view = self.view()
         pwm = self.applied_a >= _MIN_CHARGE_A
+        offered = self.applied_a * 100 if self.centiamps else self.applied_a
         return {
-            "current_offered": int(self.applied_a) if pwm else 0,
+            "current_offered": int(offered) if pwm else 0,
             "charger_state": {"A": 1, "B": 2, "C": 3, "D": 4}.get(view.state, 5),
             "pp_limit": 32,
-            "firmware_version": 17,
+            "firmware_version": self.firmware,
             "evse_state": 2 if pwm else 1,
             "status_fails": 0,
         }
@@ -467,14 +607,20 @@ class AlfenDevice(ChargerDevice):
         super().__init__(profile, device_id, site, name=name)
         self.validity_s = 60.0
         self.safe_current_a = 6.0
-        self._valid_until_s = 0.0
+        self.single_phase = False
+        """Installed on one phase: L2 and L3 read NaN (evcc issue 4578)."""
+        self._valid_until_s: float | None = None
         self.settings |= {"charge_phases": 3}
         self.fall_back(self.safe_current_a)
 
     def tick(self, dt_s: float) -> None:
         """Fall back to the safe current when the limit was not rewritten in time."""
         super().tick(dt_s)
-        if not self.in_failsafe and self.now_s >= self._valid_until_s:
+        if (
+            not self.in_failsafe
+            and self._valid_until_s is not None
+            and self.now_s >= self._valid_until_s
+        ):
             self.fall_back(self.safe_current_a)
 
     def validate(self, name: str, value: Value) -> None:
@@ -501,7 +647,14 @@ class AlfenDevice(ChargerDevice):
         state = {"A": "A", "B": "B2" if pwm else "B1", "C": "C2" if pwm else "C1"}.get(
             view.state, view.state
         )
-        return {
+        # 1208: time left before the fall-back; all ones while no setpoint was ever written
+        remaining: Value = (
+            0xFFFFFFFF
+            if self._valid_until_s is None
+            else max(0, math.ceil(self._valid_until_s - self.now_s))
+        )
+        unwired = math.nan if self.single_phase else None
+        values: dict[str, Value] = {
             "name": "ALF_1000",
             "manufacturer": "Alfen NV",
             "modbus_table_version": 1,
@@ -530,11 +683,16 @@ class AlfenDevice(ChargerDevice):
             "availability": 1,
             "charger_state": state,
             "actual_applied_max_current": self.applied_a,
-            "watchdog_remaining": max(0, math.ceil(self._valid_until_s - self.now_s)),
+            "watchdog_remaining": remaining,
             "current_limit": self.commanded_a,
             "failsafe_current": self.safe_current_a,
             "setpoint_accounted_for": 1,
         }
+        if unwired is not None:
+            for name in ("voltage_l2", "voltage_l3", "current_l2", "current_l3"):
+                values[name] = unwired
+            values |= {"power_l2": unwired, "power_l3": unwired}
+        return values
 
 
 def _zero_or_within(value: Value, low: float, high: float) -> bool:
@@ -566,6 +724,12 @@ def build_device(
     not in the first wave.
     """
     profile = get_profile(model)
+    if model == "chint_dtsu666":
+        return ChintDtsu666Device(profile, device_id, site, line=line)
+    if model == "carlogavazzi_em24_rs485":
+        return Em24Device(profile, device_id, site, line=line)
+    if model == "abb_b21":
+        return AbbB21Device(device_id, site, line=line)
     if model in METERS:
         return MeterDevice(profile, device_id, site, line=line)
     if model in _CHARGER_CLASSES:

@@ -17,7 +17,12 @@ fail-safe current work:
   which the socket falls back to its safe current (1212, read-only over Modbus, set in
   the installer app). The setpoint is therefore re-written on a cadence.
 - EVSE-WB/DIN: no watchdog at all; `arm_watchdog` raises `Unsupported` and
-  `has_watchdog` is False, so the caller can tell the user.
+  `has_watchdog` is False, so the caller can tell the user. It does write the current
+  the board starts at after a power cut (register 2000) and keeps it checked.
+
+Only the state and the phase currents are required in a read; the other registers of a
+full read only feed sensors, and one the charger refuses is dropped (`disabled_registers`,
+see `planner`), so older firmware without a read-back never makes the control read fail.
 
 Persistent settings are written once: the driver remembers what it wrote and writes again
 only when the value changes or the device shows it lost it. Limits are whole amperes,
@@ -168,14 +173,21 @@ class Charger(ABC):
         """The last limit this driver wrote (None before the first)."""
         return self._limit_a
 
+    @property
+    def disabled_registers(self) -> dict[str, str]:
+        """Optional registers the charger refused and that are no longer read, and why."""
+        return dict(self._reader.disabled)
+
     async def read(self, *, full: bool = True) -> ChargerReading:
         """
         Read state and phase currents, plus setpoint, power and energy when `full`.
 
         Raises `NoResponse` for a garbage state or current, and the transport's errors.
         """
-        names = self._full_fields if full else self._fast_fields
-        values = await self._reader.read([n for n in names if self._profile.has(n)])
+        fields = self._full_fields if full else self._fast_fields
+        names = [n for n in fields if self._profile.has(n)]
+        optional = [n for n in names if n not in self._fast_fields]
+        values = await self._reader.read(names, optional=optional)
         self._check_settings(values)
         return self._reading(values)
 
@@ -328,13 +340,25 @@ class _CodedStateCharger(Charger):
 
 
 class HeidelbergEnergyControl(_CodedStateCharger):
-    """Heidelberg / Amperfied Energy Control (RTU, 19200 8E1)."""
+    """
+    Heidelberg / Amperfied Energy Control (RTU, 19200 8E1).
+
+    Standby is on from the factory: with no car plugged in the box stops answering, so a
+    scan (read-only) may not see it; `arm_watchdog` turns standby off (258 = 4). A box that
+    reports F (remote lock 259 = 0, e.g. after another master locked it) is unlocked by
+    `maintain` writing 259 = 1, as evcc's `heidelberg-ec.go` does in state F.
+    """
 
     max_limit_a = 16
     _fast_fields = ("charger_state", "current_l1", "current_l2", "current_l3")
     _full_fields = (*_fast_fields, "power_total", "energy_total", "current_limit")
     _STANDBY_OFF: Final = 4
     _MAX_TIMEOUT_MS: Final = 0xFFFF
+    _UNLOCKED: Final = 1
+    UNLOCK_RETRY_S: Final = 10.0
+    """The box needs about 10 s to leave F (evcc#2287); unlock again after that at most."""
+    _last_state: ChargerState | None = None
+    _unlock_at: float | None = None
     # input register 5: 2=A1 3=A2 4=B1 5=B2 6=C1 7=C2 8=derating 9=E 10=F 11=error
     _STATES: ClassVar[Mapping[int, ChargerState]] = {
         2: ChargerState.A,
@@ -367,12 +391,42 @@ class HeidelbergEnergyControl(_CodedStateCharger):
             timeout_s=timeout_ms / 1000, failsafe_a=failsafe_a, failsafe_matches=True
         )
 
+    def _state(self, raw: Value | None) -> ChargerState:
+        self._last_state = super()._state(raw)
+        return self._last_state
+
+    async def maintain(self) -> None:
+        """Do the upkeep, and clear the remote lock (259 = 1) while the box reports F."""
+        await super().maintain()
+        if self._last_state is not ChargerState.F:
+            self._unlock_at = None
+            return
+        now = self._clock()
+        if self._unlock_at is None or now >= self._unlock_at:
+            self._unlock_at = now + self.UNLOCK_RETRY_S
+            await self._write(self._profile.registers["remote_lock"], self._UNLOCKED)
+
 
 class AbbTerraAc(Charger):
-    """ABB Terra AC wallbox (RTU or TCP)."""
+    """
+    ABB Terra AC wallbox (RTU or TCP).
+
+    State (0x400C byte 1), following evcc `charger/abb.go`: 0 A; 1 B1, 2 B2 and 3 C1 (the
+    car wants to charge but no PWM is offered: paused) B; 4 C2 C; 5 "other": the session
+    was stopped, as after a limit below 6 A (pause), so B when the socket lock state
+    (0x400A) says a car is connected (>= 0x0101), else A. The read-backs 0x4020-0x4024
+    (doc v1.8/v1.9) are optional: firmware without them refuses them once, then the
+    settings are re-written on a slow cadence instead of checked.
+    """
 
     max_limit_a = 32
-    _fast_fields = ("charger_state", "current_l1", "current_l2", "current_l3")
+    _fast_fields = (
+        "socket_lock_state",
+        "charger_state",
+        "current_l1",
+        "current_l2",
+        "current_l3",
+    )
     _full_fields = (
         *_fast_fields,
         "power_total",
@@ -385,23 +439,33 @@ class AbbTerraAc(Charger):
     _MAX_TIMEOUT_S: Final = 0xFFFF
     REWRITE_INTERVAL_S: Final = 300.0
     """Without read-backs (firmware before doc v1.9), the settings are re-written this often."""
-    # 0x400C byte 1, bits 0-6: 0=A 1=B1 2=B2 3=C1 4=C2 (5=other)
+    # 0x400C byte 1, bits 0-6: 0=A 1=B1 2=B2 3=C1 4=C2 (5=other: see _OTHER)
     _STATES: Final = (
         ChargerState.A,
         ChargerState.B,
         ChargerState.B,
+        ChargerState.B,
         ChargerState.C,
-        ChargerState.C,
-        ChargerState.F,
     )
+    _OTHER: Final = 5
+    _CAR_CONNECTED: Final = 0x0101
+    """Socket lock state from here on: cable at the station and at the car (evcc)."""
     _readbacks: ClassVar[Mapping[str, str]] = {
         "watchdog_timeout": "watchdog_timeout_readback",
         "failsafe_current": "failsafe_current_readback",
     }
     _rewrite_at: float = 0.0
+    _socket_lock: Value | None = None
+
+    def _reading(self, values: dict[str, Value | None]) -> ChargerReading:
+        self._socket_lock = values.get("socket_lock_state")
+        return super()._reading(values)
 
     def _state(self, raw: Value | None) -> ChargerState:
         code = (raw >> 8) & 0x7F if isinstance(raw, int) else None
+        if code == self._OTHER:
+            lock = self._socket_lock if isinstance(self._socket_lock, int) else 0
+            return ChargerState.B if lock >= self._CAR_CONNECTED else ChargerState.A
         if code is None or code >= len(self._STATES):
             raise self._bad_state(raw)
         return self._STATES[code]
@@ -421,13 +485,19 @@ class AbbTerraAc(Charger):
         return WatchdogStatus(timeout_s=seconds, failsafe_a=failsafe_a, failsafe_matches=True)
 
     async def _verify_settings(self) -> None:
-        try:
-            self._check_settings(await self._reader.read(list(self._readbacks.values())))
-        except DeviceRefused:
+        readbacks = list(self._readbacks.values())
+        values: dict[str, Value | None] | None = None
+        if not any(name in self._reader.disabled for name in readbacks):
+            try:
+                values = await self._reader.read(readbacks)
+            except DeviceRefused:
+                values = None
+        if values is not None:
+            self._check_settings(values)
+        elif self._clock() >= self._rewrite_at:
             # Firmware before doc v1.9 has no read-backs: re-write on a slow cadence instead.
-            if self._clock() >= self._rewrite_at:
-                self._written.clear()
-                self._rewrite_at = self._clock() + self.REWRITE_INTERVAL_S
+            self._written.clear()
+            self._rewrite_at = self._clock() + self.REWRITE_INTERVAL_S
         for name, value in self._wanted.items():
             await self._ensure(name, value)
 
@@ -439,39 +509,53 @@ class AbbTerraAc(Charger):
 
 
 class AlfenEve(Charger):
-    """Alfen Eve Single/Double (Modbus TCP, one unit id per socket)."""
+    """
+    Alfen Eve Single/Double (Modbus TCP, one unit id per socket).
+
+    A socket on a single-phase installation answers NaN for L2 and L3 (evcc `alfen.go`,
+    the fix for its issue 4578): those lines are not wired, so NaN there reads as 0 A; a
+    NaN on L1 is still garbage. States are the letter of 1201 ('C1' is C, as in evcc;
+    evcc reports 'E' as A, which the engine treats alike: no car to allocate to).
+    Register 1208 is the time left before the fall-back, not the validity time (and all
+    ones before any setpoint), so the validity time is not known to the driver.
+    """
 
     max_limit_a = 32
     DEFAULT_REWRITE_INTERVAL_S: Final = 25.0
     """evcc's cadence; the station's validity time defaults to 60 s."""
     _fast_fields = ("charger_state", "current_l1", "current_l2", "current_l3")
     _full_fields = (*_fast_fields, "power_total", "energy_total", "current_limit")
+    _UNWIRED_LINES: Final = ("current_l2", "current_l3")
     rewrite_interval_s: float = DEFAULT_REWRITE_INTERVAL_S
-    """How often the setpoint is re-written; `arm_watchdog` shortens it to the station's."""
+    """How often the setpoint is re-written; `arm_watchdog` shortens it to the timeout's."""
 
     def _state(self, raw: Value | None) -> ChargerState:
         if isinstance(raw, str) and raw[:1] in ChargerState.__members__:
             return ChargerState(raw[:1])
         raise self._bad_state(raw)
 
+    def _reading(self, values: dict[str, Value | None]) -> ChargerReading:
+        values = {
+            name: 0.0 if name in self._UNWIRED_LINES and value is None else value
+            for name, value in values.items()
+        }
+        return super()._reading(values)
+
     async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:
         """
-        Nothing to write: report the safe current and the setpoint's validity time.
+        Nothing to write: report the safe current, and re-write the setpoint often enough.
 
         The validity time and safe current are set in Alfen's installer app; the driver
-        reads them, keeps re-writing the setpoint well within the validity time, and says
-        whether the safe current matches `failsafe_a`.
+        reads the safe current, keeps re-writing the setpoint every `rewrite_interval_s`
+        (evcc's 25 s, or half of `timeout_s` when shorter), and says whether the safe
+        current matches `failsafe_a`.
         """
         self._check_limit(failsafe_a, what="fail-safe current")
-        values = await self._reader.read(["failsafe_current", "watchdog_remaining"])
+        values = await self._reader.read(["failsafe_current"])
         safe_a = _number(values["failsafe_current"])
-        remaining_s = _number(values["watchdog_remaining"])
-        validity_s = remaining_s or None
-        self.rewrite_interval_s = min(
-            self.DEFAULT_REWRITE_INTERVAL_S, timeout_s / 2, (validity_s or timeout_s) / 2
-        )
+        self.rewrite_interval_s = min(self.DEFAULT_REWRITE_INTERVAL_S, timeout_s / 2)
         return WatchdogStatus(
-            timeout_s=validity_s,
+            timeout_s=None,
             failsafe_a=safe_a,
             failsafe_matches=safe_a is not None and abs(safe_a - failsafe_a) < 0.5,  # noqa: PLR2004
             rewrite_interval_s=self.rewrite_interval_s,
@@ -492,15 +576,34 @@ class AlfenEve(Charger):
 
 
 class EvseWbDin(_CodedStateCharger):
-    """EVSE-WB / EVSE-DIN (SimpleEVSE): no meter, no watchdog."""
+    """
+    EVSE-WB / EVSE-DIN (SimpleEVSE): no meter, no watchdog.
+
+    What keeps it safe instead, checked in full reads every `verify_interval_s` (the site
+    stops calling `maintain` for a charger without a watchdog):
+    - register 2000, the current it starts at after a power cut or reboot (openWB_lite's
+      register dump shows 32 A from the factory), is written once to the fail-safe current
+      by `arm_watchdog` (it is persistent) and re-written if it changed;
+    - register 2001 must be 1, "Modbus enabled" (EVSE-WiFi `proto.h`): otherwise writes to
+      1000 do nothing and, as the board measures no current, nobody would notice; a full
+      read then raises `Unsupported`;
+    - the limit's unit: 0.01 A when 2005 bit 7 is set, which firmware 17 and later honour
+      (evcc, openWB `evse.py`, EVSE-WiFi `main.cpp`); re-read, as another tool may flip it.
+    Register 2000 is always written in whole amperes: should a board read it in 0.01 A,
+    that errs low (no charging), never 100 times high.
+    """
 
     has_watchdog = False
     max_limit_a = 80
     _fast_fields = ("charger_state",)
     _full_fields = ("charger_state", "current_limit")
+    _CONFIG: Final = ("firmware_version", "modbus_enabled", "config_bits")
     _CENTIAMPS_BIT: Final = 0x0080
+    _CENTIAMPS_FROM_FIRMWARE: Final = 17
+    _MODBUS_ENABLED: Final = 1
     _limit_register: Register | None = None
     """The limit register with its unit, once read from the board's configuration."""
+    _config_due_at: float | None = None
     # register 1002: 1 ready (A), 2 EV present (B), 3 charging (C), 4 ventilation (D), 5 failure
     _STATES: ClassVar[Mapping[int, ChargerState]] = {
         1: ChargerState.A,
@@ -511,27 +614,59 @@ class EvseWbDin(_CodedStateCharger):
     }
 
     async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:
-        """Raise Unsupported: the board keeps its last current when the master is silent."""
+        """
+        Set the current after boot (2000) to `failsafe_a`, then raise Unsupported.
+
+        The board keeps its last current when the master is silent: there is no watchdog.
+        """
+        self._check_limit(failsafe_a, what="fail-safe current")
+        self._wanted = {"current_after_boot": failsafe_a}
+        await self._verify_settings()
         msg = (
             f"{self._profile.name} has no watchdog: if Home Assistant stops, it keeps "
-            f"charging at the last limit (asked: {failsafe_a} A after {timeout_s} s)"
+            f"charging at the last limit (asked: {failsafe_a} A after {timeout_s} s); after "
+            f"a power cut it starts at {failsafe_a} A (register 2000)"
         )
         raise Unsupported(msg)
 
+    async def _check_config(self) -> Register:
+        """Read firmware, Modbus enable and unit bit; return the limit register in its unit."""
+        config = await self._reader.read(self._CONFIG)
+        enabled = config["modbus_enabled"]
+        if enabled != self._MODBUS_ENABLED:
+            self._limit_register = None
+            msg = (
+                f"charger {self.device_id}: Modbus control is off (register 2001 = "
+                f"{enabled!r}, must be 1): the board ignores current limits"
+            )
+            raise Unsupported(msg)
+        firmware, bits = config["firmware_version"], config["config_bits"]
+        register = self._profile.registers["current_limit"]
+        if (
+            isinstance(firmware, int)
+            and firmware >= self._CENTIAMPS_FROM_FIRMWARE
+            and isinstance(bits, int)
+            and bits & self._CENTIAMPS_BIT
+        ):
+            register = dataclasses.replace(register, scale=0.01)
+        self._limit_register = register
+        self._config_due_at = self._clock() + self._verify_interval_s
+        return register
+
     async def _current_register(self) -> Register:
-        """Return the limit register with its unit: 1 A, or 0.01 A when 2005 bit 7 is set."""
-        if self._limit_register is None:
-            config = (await self._reader.read(["config_bits"]))["config_bits"]
-            register = self._profile.registers["current_limit"]
-            if isinstance(config, int) and config & self._CENTIAMPS_BIT:
-                register = dataclasses.replace(register, scale=0.01)
-            self._limit_register = register
+        """Return the limit register with its unit (1 A, or 0.01 A), re-read when due."""
+        due = self._config_due_at is None or self._clock() >= self._config_due_at
+        if self._limit_register is None or due:
+            return await self._check_config()
         return self._limit_register
 
     async def read(self, *, full: bool = True) -> ChargerReading:
         """Read state (and the configured limit); the board measures no current."""
         if full:
-            await self._current_register()  # the setpoint's unit, read once
+            due = self._config_due_at is None or self._clock() >= self._config_due_at
+            await self._current_register()
+            if due and self._wanted:
+                await self._verify_settings()  # 2000 still the fail-safe current?
         return await super().read(full=full)
 
     def _setpoint(self, raw: Value | None) -> float | None:

@@ -39,6 +39,7 @@ FIRST_WAVE_METERS: Final = (
     "carlogavazzi_em3xx",
     "carlogavazzi_em1xx",
     "abb_b2x",
+    "abb_b21",
     "orno_we516_517",
 )
 FIRST_WAVE_CHARGERS: Final = (
@@ -395,7 +396,8 @@ _CG_MODELS: Final = (
     (range(1744, 1764), "carlogavazzi_em3xx"),
     (range(1648, 1654), "carlogavazzi_em3xx"),
 )
-# Eastron meter codes (holding 0xFC02): vendor doc for the SDM120, community for the rest
+# Eastron meter codes (holding 0xFC02): vendor docs for the SDM120 and the SDM72D-M v2 (137),
+# community for the rest
 _EASTRON_CODES: Final = {
     0x0020: "eastron_sdm120",
     112: "eastron_sdm630",
@@ -423,6 +425,8 @@ async def _abb_meter(probe: _Probe) -> str | None:
     if not isinstance(product, int):
         return None
     text = product.to_bytes(4, "big").decode("latin-1")
+    if text[:3] == "B21":
+        return "abb_b21"  # single-phase: not available on L2/L3 (Victron ABB_Meter_1P)
     return "abb_b2x" if text[:2] in {"B2", "A4"} else None
 
 

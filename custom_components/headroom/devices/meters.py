@@ -11,14 +11,28 @@ Garbage handling (never returned as a value):
   there is treated like a meter that did not answer (the caller's fail-safe applies);
 - any other quantity that is garbage or implausible (negative voltage, 0 Hz, negative
   energy counter...) becomes None in the reading.
+
+Only the control registers (`CONTROL_FIELDS`) are required: a register that feeds a sensor
+alone and that the meter refuses is dropped (see `planner`), listed in `disabled_registers`.
+
+Transformer ratios: a meter whose profile maps `ct_ratio` / `vt_ratio` (Chint DTSU666:
+IrAt 0x0006, UrAt 0x0007) reports secondary-side values that must be multiplied by them
+(openWB `chint/counter.py`: current x IrAt, voltage x UrAt/10, power x IrAt x UrAt/10;
+mbmd and SmartEVSE-3 leave them out, assuming a direct-connect meter with IrAt = 1). The
+ratios are read before the first reading and again with the identity (periodically); a
+combination outside what the Chint manual allows raises `Unsupported` rather than giving
+readings that are off by an unknown factor. Energy counters are left out (None) on a meter
+with ratios other than 1: the sources disagree on whether 0x101E/0x1028 already include
+them (see registers.yaml).
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from .errors import NoResponse
+from .errors import DeviceRefused, NoResponse, Unsupported
 from .identity import DeviceIdentity, read_identity
 from .planner import RegisterReader
 
@@ -51,6 +65,24 @@ _MAX_POWER_W: Final = 10_000_000.0
 _FREQUENCY_HZ: Final = (40.0, 70.0)
 _MAX_ENERGY_KWH: Final = 1e12
 _KWH_PER_UNIT: Final = {"kWh": 1.0, "Wh": 0.001, "VAh": 0.001, "kVAh": 1.0}
+_RATIO_NAMES: Final = ("ct_ratio", "vt_ratio")
+_CT_RATIO: Final = (1, 9999)
+"""IrAt: a whole number (Chint manual: 1..9999; 1 = direct connection)."""
+_VT_RATIO: Final = (0.1, 999.9)
+"""UrAt in 0.1 steps (raw 1..9999; raw 10 = 1.0 = direct connection)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ratios:
+    """Transformer ratios a meter applies to nothing itself: primary = secondary x ratio."""
+
+    current: float = 1.0
+    voltage: float = 1.0
+
+    @property
+    def power(self) -> float:
+        """Power (and energy) scale with both."""
+        return self.current * self.voltage
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,6 +132,8 @@ class Meter:
         self._profile = profile
         self._reader = RegisterReader(transport, profile)
         self._available = tuple(name for name in METER_FIELDS if profile.has(name))
+        self._has_ratios = all(profile.has(name) for name in _RATIO_NAMES)
+        self._ratios: Ratios | None = None if self._has_ratios else Ratios()
 
     @property
     def profile(self) -> Profile:
@@ -121,6 +155,16 @@ class Meter:
         """The reading's canonical names this model has."""
         return self._available
 
+    @property
+    def ratios(self) -> Ratios | None:
+        """The transformer ratios applied (None before they were first read)."""
+        return self._ratios
+
+    @property
+    def disabled_registers(self) -> dict[str, str]:
+        """Optional registers the meter refused and that are no longer read, and why."""
+        return dict(self._reader.disabled)
+
     async def read(self, *, fields: Collection[str] | None = None) -> MeterReading:
         """
         Read the meter: every field it has, or only `fields` (e.g. `CONTROL_FIELDS`).
@@ -129,32 +173,75 @@ class Meter:
         current is garbage, and the transport's `DeviceError`s.
         """
         wanted = self._available if fields is None else [f for f in self._available if f in fields]
-        values = await self._reader.read(wanted) if wanted else {}
+        if self._ratios is None:
+            await self.read_ratios()
+        optional = [name for name in wanted if name not in CONTROL_FIELDS]
+        values = await self._reader.read(wanted, optional=optional) if wanted else {}
         return self._reading(values)
 
     async def identity(self) -> DeviceIdentity:
-        """Read the meter's firmware version and serial number (slow data, see identity)."""
-        return await read_identity(self._reader, self._profile)
+        """Read firmware version and serial number (slow data, see identity), and the ratios."""
+        identity = await read_identity(self._reader, self._profile)
+        if self._has_ratios:
+            # An identity read never decides anything; a refusal is for read() to raise.
+            with contextlib.suppress(DeviceRefused):
+                await self.read_ratios()
+        return identity
+
+    async def read_ratios(self) -> Ratios:
+        """
+        Read the CT and VT ratios the meter is set to (models without them: 1 and 1).
+
+        Raises `Unsupported` for a combination the driver does not understand, and the
+        transport's errors.
+        """
+        if not self._has_ratios:
+            return Ratios()
+        values = await self._reader.read(_RATIO_NAMES)
+        ct, vt = values["ct_ratio"], values["vt_ratio"]
+        if (
+            not isinstance(ct, int | float)
+            or not isinstance(vt, int | float)
+            or not float(ct).is_integer()
+            or not _CT_RATIO[0] <= ct <= _CT_RATIO[1]
+            or not _VT_RATIO[0] - 1e-9 <= vt <= _VT_RATIO[1] + 1e-9
+        ):
+            self._ratios = None
+            msg = (
+                f"meter {self.device_id}: transformer ratios IrAt={ct!r}, UrAt={vt!r} are not "
+                "understood (expected IrAt 1-9999, UrAt 0.1-999.9); check the meter's settings"
+            )
+            raise Unsupported(msg)
+        self._ratios = Ratios(current=float(ct), voltage=round(float(vt), 1))
+        return self._ratios
 
     def _reading(self, values: dict[str, Value | None]) -> MeterReading:
+        ratios = self._ratios or Ratios()
+
+        def scaled(name: str, ratio: float) -> float | None:
+            number = _number(values.get(name))
+            return None if number is None else number * ratio
+
         currents: dict[str, float | None] = {}
         for phase in PHASES:
             name = f"current_{phase}"
             if name not in values:
                 continue
-            current = _within(_number(values[name]), -_MAX_CURRENT_A, _MAX_CURRENT_A)
+            current = _within(scaled(name, ratios.current), -_MAX_CURRENT_A, _MAX_CURRENT_A)
             if current is None:
                 msg = f"meter {self.device_id}: {name} is not a measurement ({values[name]!r})"
                 raise NoResponse(msg)
             currents[phase] = current
 
         def power(name: str) -> float | None:
-            return _within(_number(values.get(name)), -_MAX_POWER_W, _MAX_POWER_W)
+            return _within(scaled(name, ratios.power), -_MAX_POWER_W, _MAX_POWER_W)
 
         def voltage(name: str) -> float | None:
-            return _within(_number(values.get(name)), 0.0, _MAX_VOLTAGE_V)
+            return _within(scaled(name, ratios.voltage), 0.0, _MAX_VOLTAGE_V)
 
         def energy(name: str) -> float | None:
+            if ratios != Ratios():
+                return None  # whether the counters include the ratios is unknown
             raw = _number(values.get(name))
             unit = self._profile.registers[name].unit if name in values else None
             kwh = None if raw is None else raw * _KWH_PER_UNIT.get(unit or "kWh", 1.0)

@@ -7,10 +7,19 @@ costs a whole frame plus the silent interval, so bridging up to `max_gap` regist
 cheaper. Gap registers the profile does not map are riskier (some devices answer an
 illegal-address exception for the whole block), so at most `max_unmapped_gap` of them
 are bridged. A block never exceeds the device's registers-per-read limit.
+
+Optional registers (those that only feed a sensor) are read in the same blocks as the
+control registers while the device answers them. When a device refuses a read (firmware
+without a register, a meter variant that lacks one: Carlo Gavazzi EM24 at kWh(-) 0x5C,
+evcc issue 31143; ABB Terra AC read-backs 0x4020-0x4024 on older firmware), the reader
+reads the required registers alone and each optional one on its own; an optional register
+the device refuses is dropped for good (logged once, listed in `RegisterReader.disabled`),
+so a register that only feeds a sensor never makes the control read fail.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -21,6 +30,8 @@ if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Mapping
 
     from .transport import RegisterTransport
+
+_LOGGER = logging.getLogger(__name__)
 
 HOLDING: Final = 3
 INPUT: Final = 4
@@ -147,6 +158,7 @@ class RegisterReader:
     Plans are cached per set of names. When a device refuses a block that bridges
     unmapped registers (illegal data address), the reader stops bridging unmapped gaps
     for that device and reads again, so a conservative device costs one refused request.
+    Optional registers the device refuses are dropped (see the module docstring).
     """
 
     def __init__(self, transport: RegisterTransport, profile: Profile) -> None:
@@ -155,11 +167,17 @@ class RegisterReader:
         self._profile = profile
         self._max_unmapped_gap = DEFAULT_MAX_UNMAPPED_GAP
         self._plans: dict[frozenset[str], list[ReadBlock]] = {}
+        self._disabled: dict[str, str] = {}
 
     @property
     def transport(self) -> RegisterTransport:
         """The device handle reads go through."""
         return self._transport
+
+    @property
+    def disabled(self) -> Mapping[str, str]:
+        """Optional registers the device refused, and why; they are no longer read."""
+        return dict(self._disabled)
 
     def plan(self, names: Collection[str]) -> list[ReadBlock]:
         """Return the blocks that read `names` (KeyError for a name the profile lacks)."""
@@ -169,17 +187,53 @@ class RegisterReader:
             self._plans[key] = plan_reads(
                 wanted,
                 max_registers=self._profile.max_registers_per_read,
-                mapped=self._profile.registers.values(),
+                mapped=[
+                    r for r in self._profile.registers.values() if r.name not in self._disabled
+                ],
                 max_unmapped_gap=self._max_unmapped_gap,
             )
         return self._plans[key]
 
-    async def read(self, names: Collection[str]) -> dict[str, Value | None]:
+    async def read(
+        self, names: Collection[str], *, optional: Collection[str] = ()
+    ) -> dict[str, Value | None]:
         """
         Read and decode `names`; a value that is NaN, infinite or "not available" is None.
 
-        Raises the transport's DeviceError subclasses.
+        Names in `optional` may be dropped: one the device refuses is disabled and left out
+        of the result (and of every later read). Raises the transport's DeviceError
+        subclasses, `DeviceRefused` only when a required register is refused.
         """
+        optional_names = {n for n in optional if n in names}
+        wanted = [n for n in names if n not in self._disabled]
+        try:
+            return await self._read_names(wanted)
+        except DeviceRefused:
+            if not optional_names.intersection(wanted):
+                raise
+        required = [n for n in wanted if n not in optional_names]
+        values = await self._read_names(required) if required else {}
+        for name in sorted(optional_names.intersection(wanted)):
+            try:
+                values |= await self._read_names([name])
+            except DeviceRefused as err:
+                self._disable(name, err)
+        return values
+
+    def _disable(self, name: str, err: DeviceRefused) -> None:
+        register = self._profile.registers[name]
+        reason = f"refused (exception {err.exception_code}) at {register.address:#06x}"
+        self._disabled[name] = reason
+        self._plans.clear()
+        _LOGGER.warning(
+            "%s at id %s: %s %s; no longer read (it only feeds a sensor)",
+            self._profile.name,
+            self._transport.device_id,
+            name,
+            reason,
+        )
+
+    async def _read_names(self, names: Collection[str]) -> dict[str, Value | None]:
         try:
             return await self._read_plan(self.plan(names))
         except DeviceRefused as err:

@@ -362,7 +362,7 @@ _SINGLE_PHASE_NAMES: Final[Mapping[str, str]] = MappingProxyType(
 _IDENTIFICATION_ONLY: Final = frozenset({("carlogavazzi_em3xx", "model_id")})
 
 # Profiles whose raw all-ones words mean "not available" (registers.yaml caveats).
-_SENTINEL_PROFILES: Final = frozenset({"abb_b2x"})
+_SENTINEL_PROFILES: Final = frozenset({"abb_b2x", "abb_b21"})
 
 # Inter-frame delays the research names (evcc defaults), seconds.
 _PACING_S: Final[Mapping[str, float]] = MappingProxyType(
@@ -373,7 +373,7 @@ _PACING_S: Final[Mapping[str, float]] = MappingProxyType(
 # ABB Terra AC: the one integration that states one (nymea) uses 19200 8E1; ABB B2x: none
 # documented, so the most common meter setting.
 _ASSUMED_SERIAL: Final[Mapping[str, tuple[int, Parity, Literal[1, 2]]]] = MappingProxyType(
-    {"abb_terra_ac": (19200, "E", 1), "abb_b2x": (9600, "N", 1)}
+    {"abb_terra_ac": (19200, "E", 1), "abb_b2x": (9600, "N", 1), "abb_b21": (9600, "N", 1)}
 )
 
 _REQUIRED_KEYS: Final = ("id", "name", "confidence", "registers")

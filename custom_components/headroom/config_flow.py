@@ -880,7 +880,9 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
                 breaker_a=self._site[CONF_BREAKER],
                 model=charger[CONF_MODEL],
             )
-            data = {**self._bus, **charger, **_charger_settings_data(user_input)}
+            data = (
+                {**self._bus, **charger, **_charger_settings_data(user_input)} if not errors else {}
+            )
             if not errors and self._conflicts(data):
                 errors["base"] = "line_conflict"
             if not errors:

@@ -15,6 +15,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.helpers.service_info.usb import UsbServiceInfo
 
+from custom_components.headroom.config_flow import _serial_port_error
 from custom_components.headroom.const import DOMAIN
 from custom_components.headroom.devices.bus import BusSettings, SerialSettings, TcpSettings
 from custom_components.headroom.devices.discovery import (
@@ -696,3 +697,35 @@ async def test_fail_safe_above_what_the_breaker_carries_is_an_error(
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
+
+
+async def test_a_charger_needs_a_name(hass: HomeAssistant, simulator: Simulator) -> None:
+    port = simulator.endpoints().pty or ""
+    FakeScanner.outcome = found_on(SerialSettings(port, 9600))
+    result = await scan_serial(hass, port)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"meter": "0"})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], SITE)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"chargers": ["1"], "add_manual": False}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"name": " ", **CHARGER}
+    )
+    assert result["errors"] == {"name": "name_empty"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"name": "Garage", **CHARGER, "max_a": "nan"}
+    )
+    assert result["errors"] == {"max_a": "not_a_number"}
+    hass.config_entries.flow.async_abort(result["flow_id"])
+
+
+def test_a_terminal_that_cannot_be_opened_is_busy() -> None:
+    master, slave = os.openpty()
+    try:
+        # Another program holds it exclusively (root could open it anyway: say it here).
+        with patch("custom_components.headroom.config_flow.os.open", side_effect=OSError(16)):
+            assert _serial_port_error(os.ttyname(slave)) == "port_busy"
+        assert _serial_port_error(os.ttyname(slave)) == "port_busy"
+    finally:
+        os.close(master)
+        os.close(slave)

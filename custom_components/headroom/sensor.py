@@ -32,14 +32,13 @@ from .const import (
     SOLAR_SOURCE_NONE,
     SUBENTRY_CHARGER,
 )
+from .device_info import meter_device_info, site_device_info
 from .devices.registers import get_profile
 from .engine.model import ChargerState, Constraint
 from .entity import (
     HeadroomChargerEntity,
     HeadroomEntity,
     HeadroomMeterEntity,
-    meter_device_info,
-    site_device_info,
 )
 
 if TYPE_CHECKING:

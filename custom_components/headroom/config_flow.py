@@ -11,7 +11,6 @@ the reconfigure flow moves the site to another port or gateway.
 from __future__ import annotations
 
 import os
-import stat
 import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -101,7 +100,7 @@ from .const import (
 )
 from .coordinator import chargers_of
 from .devices.bus import Bus, SerialSettings, TcpSettings
-from .devices.chargers import SUPPORTED_CHARGERS, create_charger, max_limit_a_of
+from .devices.chargers import SUPPORTED_CHARGERS, max_limit_a_of
 from .devices.discovery import (
     ALL_IDS,
     QUICK_IDS,
@@ -117,7 +116,7 @@ from .devices.errors import (
     NoResponse,
     Unsupported,
 )
-from .devices.meters import CONTROL_FIELDS, Meter
+from .devices.probe import probe, serial_port_problem
 from .devices.registers import get_profile, load_profiles
 from .engine import suggest_fail_safe_a
 from .engine.fail_safe import max_fail_safe_a
@@ -259,30 +258,11 @@ def _profile_defaults(model: str) -> dict[str, Any]:
     )
 
 
-def _serial_port_error(path: str) -> str:
-    """Say why a serial port cannot be opened: missing, not a serial port at all, or busy."""
-    try:
-        mode = Path(path).stat().st_mode
-    except OSError:
-        return "port_missing"
-    if not stat.S_ISCHR(mode):
-        return "not_a_serial_port"  # a regular file or a directory
-    try:
-        handle = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-    except OSError:
-        return "port_busy"
-    try:
-        # /dev/null and friends are character devices, but no terminal.
-        return "port_busy" if os.isatty(handle) else "not_a_serial_port"
-    finally:
-        os.close(handle)
-
-
 async def _port_error(hass: Any, settings: BusSettings) -> str:
     """Say why a port or gateway cannot be opened: missing, busy, not a port, unreachable."""
     if isinstance(settings, TcpSettings):
         return "cannot_connect"
-    error: str = await hass.async_add_executor_job(_serial_port_error, settings.port)
+    error: str = await hass.async_add_executor_job(serial_port_problem, settings.port)
     return error
 
 
@@ -328,35 +308,27 @@ def problem_errors(
 
 
 async def probe_device(
-    hass: Any, settings: BusSettings, model: str, device_id: int
+    hass: Any, settings: BusSettings, model: str, device_id: int, *, bus: Bus | None = None
 ) -> tuple[str | None, float]:
     """
-    Read a meter or charger once: the test before configuring it.
+    Read a meter or charger once (through the running site's `bus`, if it holds the port).
 
     Returns the error key (None when it answered as `model`) and, for a meter, the largest
     phase current it measured (the fail-safe suggestion starts from it).
     """
-    profile = get_profile(model)
-    bus = Bus(settings)
     try:
-        await bus.connect()
-        transport = bus.device(device_id, pacing_s=profile.pacing_s)
-        if profile.kind == "meter":
-            reading = await Meter(transport, profile).read(fields=CONTROL_FIELDS)
-            currents = [current for current in reading.currents_a if current is not None]
-            return None, max(currents, default=0.0)
-        await create_charger(transport, profile).read(full=True)
+        result = await probe(settings, model, device_id, bus=bus)
     except ConnectionLost:
-        return await _port_error(hass, settings), 0.0
+        return (await _port_error(hass, settings) if bus is None else "cannot_connect"), 0.0
     except NoResponse:
         return "no_answer", 0.0
     except DeviceRefused:
         return "wrong_model", 0.0
     except Unsupported:  # a setting the driver cannot work with (meter ratios, Modbus off)
         return "unsupported_setting", 0.0
-    finally:
-        await bus.close()
-    return None, 0.0
+    except DeviceError:
+        return "cannot_connect", 0.0
+    return None, result.largest_current_a or 0.0
 
 
 def charger_errors(
@@ -1065,23 +1037,6 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
                 )
 
 
-async def _read_charger(bus: Bus, model: str, device_id: int) -> str | None:
-    """Read a charger once through an open bus; return the error key, if any."""
-    profile = get_profile(model)
-    transport = bus.device(device_id, pacing_s=profile.pacing_s)
-    try:
-        await create_charger(transport, profile).read(full=True)
-    except NoResponse:
-        return "no_answer"
-    except DeviceRefused:
-        return "wrong_model"
-    except Unsupported:
-        return "unsupported_setting"
-    except DeviceError:
-        return "cannot_connect"
-    return None
-
-
 def site_errors(user_input: Mapping[str, Any]) -> dict[str, str]:
     """Check the site's name, supply and breaker settings."""
     errors = number_errors(user_input, (CONF_VOLTAGE, CONF_BREAKER, CONF_MARGIN))
@@ -1298,7 +1253,9 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
             )
         else:
             # The running site holds the port: read the charger through its bus.
-            error = await _read_charger(bus, charger[CONF_MODEL], charger[CONF_DEVICE_ID])
+            error, _ = await probe_device(
+                self.hass, settings, charger[CONF_MODEL], charger[CONF_DEVICE_ID], bus=bus
+            )
         return {"base": error} if error else {}
 
     def _settings_errors(self, user_input: Mapping[str, Any], model: str) -> dict[str, str]:

@@ -15,7 +15,6 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.helpers.service_info.usb import UsbServiceInfo
 
-from custom_components.headroom.config_flow import _serial_port_error
 from custom_components.headroom.const import DOMAIN
 from custom_components.headroom.devices.bus import BusSettings, SerialSettings, TcpSettings
 from custom_components.headroom.devices.discovery import (
@@ -26,6 +25,7 @@ from custom_components.headroom.devices.discovery import (
     SerialLine,
 )
 from custom_components.headroom.devices.errors import ConnectionLost
+from custom_components.headroom.devices.probe import serial_port_problem
 from custom_components.headroom.diagnostics import async_get_config_entry_diagnostics
 from tests.integration.helpers import CARPORT_ID, GARAGE_ID, METER_ID, site_entry, stop_simulator
 from tools.simulator import DeviceSpec, LineSettings, Simulator, StaticSite
@@ -723,9 +723,9 @@ def test_a_terminal_that_cannot_be_opened_is_busy() -> None:
     master, slave = os.openpty()
     try:
         # Another program holds it exclusively (root could open it anyway: say it here).
-        with patch("custom_components.headroom.config_flow.os.open", side_effect=OSError(16)):
-            assert _serial_port_error(os.ttyname(slave)) == "port_busy"
-        assert _serial_port_error(os.ttyname(slave)) == "port_busy"
+        with patch("custom_components.headroom.devices.probe.os.open", side_effect=OSError(16)):
+            assert serial_port_problem(os.ttyname(slave)) == "port_busy"
+        assert serial_port_problem(os.ttyname(slave)) == "port_busy"
     finally:
         os.close(master)
         os.close(slave)

@@ -422,6 +422,28 @@ def test_a_car_that_draws_nothing_keeps_the_minimum_offered():
     assert decisions[-1].commands[0].reason == Constraint.CAR
 
 
+def test_a_full_cars_minimum_goes_to_the_other_car_until_it_draws_again():
+    # 39 A under the margin, 23 A of house: 16 A for two chargers.
+    settings = site(charger("a", max_a=16.0), charger("b", max_a=16.0))
+    cars = {"a": Car(wants_charge=False), "b": Car()}
+    loop = Loop(settings, cars, house_a=lambda _now: (23.0,))
+    steps = loop.run(60)
+    # Offered its minimum, the full car still holds 6 A of the 16 A.
+    assert currents(steps[-1].decision) == {"a": 6.0, "b": 10.0}
+    steps = loop.run(60)
+    # Idle for a minute: its charger keeps offering 6 A, the other car gets the room.
+    decision = steps[-1].decision
+    assert currents(decision) == {"a": 6.0, "b": 16.0}
+    assert [c.reason for c in decision.commands] == [Constraint.CAR, Constraint.CHARGER_MAX]
+    # The car starts again (its own timer): like a house load step, the other is cut at once.
+    cars["a"].wakes_at = loop.now
+    steps = loop.run(60)
+    over = [step.now for step in steps if step.grid_a[0] > 40.0 + 1e-9]
+    assert over
+    assert max(over) - min(over) <= cars["b"].response_s + 1.0
+    assert currents(steps[-1].decision) == {"a": 8.0, "b": 8.0}
+
+
 def test_a_tapering_car_is_offered_less_as_it_draws_less():
     settings = site(charger(max_a=32.0))
     balancer = Balancer(settings)

@@ -170,3 +170,25 @@ def test_car_cap_tightens_as_the_car_tapers_and_goes_when_it_draws_again():
     assert cap.cap_a == 9.0
     track(cap, 15.5, 50.0)  # close to its setpoint again
     assert cap.cap_a is None
+
+
+@pytest.mark.parametrize(
+    ("cycles", "idle"),
+    [
+        # Offered its minimum, drawing nothing: idle once the time has passed.
+        ([(True, False, 0.0), (True, False, 59.0)], False),
+        ([(True, False, 0.0), (True, False, 60.0)], True),
+        # Any draw, or no offer, starts the clock again.
+        ([(True, False, 0.0), (True, True, 30.0), (True, False, 31.0), (True, False, 90.0)], False),
+        (
+            [(True, False, 0.0), (False, False, 30.0), (True, False, 31.0), (True, False, 91.0)],
+            True,
+        ),
+        ([(True, False, 0.0), (True, False, 60.0), (True, True, 61.0)], False),
+    ],
+)
+def test_car_cap_idle(cycles, idle):
+    cap = CarCap()
+    for offered, drawing, now in cycles:
+        cap.watch(offered=offered, drawing=drawing, now=now)
+    assert cap.idle(cycles[-1][2], after_s=60.0) is idle

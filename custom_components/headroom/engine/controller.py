@@ -102,6 +102,7 @@ class _Charger:
     charger_id: str
     memory: _Memory
     readable: bool
+    state: ChargerState | None
     lines_a: tuple[float, ...] | None
     """Measured current per charger line, None when unknown."""
     counted_a: tuple[float, ...]
@@ -110,11 +111,13 @@ class _Charger:
     car_ok: bool
     min_a: float
     max_a: float
+    idle: bool = False
+    """Its car is offered the minimum but has not drawn for a while: not reserved."""
 
     @property
     def wants(self) -> bool:
         """Whether this charger should be charging if capacity allowed."""
-        return self.enabled and self.readable and self.car_ok
+        return self.enabled and self.readable and self.car_ok and not self.idle
 
 
 class Balancer:
@@ -177,7 +180,8 @@ class Balancer:
         order = self._admission_order(chargers, now)
         solar_a = self._solar_shares(order, snapshot, now)
 
-        readable = [charger for charger in order if charger.readable]
+        idle = [charger for charger in order if charger.readable and charger.idle]
+        readable = [charger for charger in order if charger.readable and not charger.idle]
         cut = self._allocate(chargers, readable, solar_a, now, margin_a=0.0)
         # The stricter raise figure only matters when some charger could go up.
         rising = any(cut[c.charger_id].current_a > c.memory.setpoint_a for c in readable)
@@ -193,7 +197,10 @@ class Balancer:
             )
             for c in readable
         }
-        if len(readable) < len(chargers):
+        # An idle car keeps the minimum offered outside the allocation: should it start,
+        # its draw is seen like a house load step and the others are cut at once.
+        outcome.update({c.charger_id: (c.min_a, Constraint.CAR) for c in idle})
+        if len(readable) + len(idle) < len(chargers):
             outcome.update(self._unreadable(chargers, outcome))
         commands = [self._record(c, *outcome[c.charger_id], now) for c in chargers]
         available_a = max(0.0, min(self._headroom_a))
@@ -261,6 +268,7 @@ class Balancer:
             charger_id=charger.charger_id,
             memory=memory,
             readable=readable,
+            state=state,
             lines_a=lines_a,
             counted_a=counted_a,
             enabled=self._settings.mode != Mode.OFF and not charger.paused,
@@ -273,6 +281,15 @@ class Balancer:
         """Feed the car cap what the car draws against what it is offered."""
         memory = charger.memory
         timing = self._settings.timing
+        if charger.lines_a is not None:
+            drawing = max(charger.lines_a, default=0.0) >= _ACTIVE_LINE_A
+        else:
+            drawing = charger.state in _CHARGING
+        offered = charger.enabled and charger.readable and charger.car_ok
+        memory.car.watch(
+            offered=offered and memory.setpoint_a >= charger.min_a, drawing=drawing, now=now
+        )
+        charger.idle = memory.car.idle(now, after_s=timing.idle_after_s)
         tracked = charger.lines_a is not None and memory.setpoint_a > 0.0 and charger.car_ok
         memory.car.track(
             draw_a=max(charger.lines_a) if tracked and charger.lines_a else None,

@@ -4,7 +4,8 @@ The per-charger rules that need memory, each a small state machine.
 Each gate holds only its own clocks and answers one question, so a rule lives in one
 place: `RaiseGate` says how fast a current may rise again after a change, `PauseClock`
 when a paused charger may start again and whose turn it is, `CarCap` what the car has
-shown it takes. The solar start/stop gate (`solar.SolarGate`) has the same shape.
+shown it takes (less than offered, or nothing at all). The solar start/stop gate
+(`solar.SolarGate`) has the same shape.
 """
 
 from __future__ import annotations
@@ -123,6 +124,24 @@ class CarCap:
     cap_a: float | None = None
     """What the car is offered at most (None: no cap, it gets its full share)."""
     underdraw_since: float | None = None
+    idle_since: float | None = None
+    """Since when the car has been offered at least its minimum and drawn nothing."""
+
+    def watch(self, *, offered: bool, drawing: bool, now: float) -> None:
+        """Feed whether the car is offered its minimum or more, and whether it draws."""
+        if not offered or drawing:
+            self.idle_since = None
+        elif self.idle_since is None:
+            self.idle_since = now
+
+    def idle(self, now: float, *, after_s: float) -> bool:
+        """
+        Whether the car is idle: offered its minimum and drawn nothing for `after_s`.
+
+        An idle car (full, or waiting for its own timer) is no longer reserved a share;
+        its charger keeps offering the minimum so that it can start again.
+        """
+        return self.idle_since is not None and now - self.idle_since >= after_s
 
     def track(  # noqa: PLR0913
         self,

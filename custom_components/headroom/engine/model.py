@@ -122,6 +122,11 @@ class TimingSettings:
     """A paused charger resumes only when its minimum plus this much fits."""
     car_slack_a: float = 2.0
     """A car drawing this much less than offered is offered its draw plus this much."""
+    idle_after_s: float = 60.0
+    """A car offered its minimum that draws nothing for this long is idle (full, or on its
+    own timer): its reservation goes to the others. Longer than a car takes to start after
+    a pause (IEC 61851 allows about 5 s to follow; waking and closing the contactor takes
+    some cars tens of seconds), as openWB's 60 s."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from custom_components.headroom.engine.gates import CarCap, PauseClock, RaiseGate
-from custom_components.headroom.engine.model import Constraint
+from custom_components.headroom.engine.model import Constraint, SolarSettings
+from custom_components.headroom.engine.solar import SolarGate
 
 HOLD_S = 10.0
 
@@ -192,3 +193,17 @@ def test_car_cap_idle(cycles, idle):
     for offered, drawing, now in cycles:
         cap.watch(offered=offered, drawing=drawing, now=now)
     assert cap.idle(cycles[-1][2], after_s=60.0) is idle
+
+
+def test_solar_gate_counts_how_long_it_ran_until_the_car_leaves():
+    settings = SolarSettings(start_delay_s=60.0, stop_delay_s=180.0, stop_import_wh=1000.0)
+    gate = SolarGate()
+    for now in range(0, 200, 10):  # on at 60 s
+        gate.update(covered=True, now=float(now), import_w=0.0, settings=settings)
+    assert gate.ran_s == 130.0
+    for now in range(200, 500, 10):  # short from 200 s, off at 380 s
+        gate.update(covered=False, now=float(now), import_w=0.0, settings=settings)
+    assert not gate.on
+    assert gate.ran_s == 320.0  # from 60 s to 380 s
+    gate.reset()
+    assert gate.ran_s == 0.0

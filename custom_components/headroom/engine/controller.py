@@ -10,7 +10,7 @@ the car cap and the solar gate.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .allocation import Demand, Limit, Share, allocate
 from .fail_safe import fail_safe_for_charger_a
@@ -364,7 +364,10 @@ class Balancer:
         import_w = grid_import_w(
             surplus, now=now, chargers_draw_w=draw_w, stale_after_s=stale_after_s
         )
-        candidates = [c for c in order if c.wants and not self._pause_blocked(c, now)]
+        candidates, ahead = _solar_order(
+            [c for c in order if c.wants and not self._pause_blocked(c, now)],
+            turn_s=settings.solar.turn_s,
+        )
         weights = {c.charger_id: settings.voltage_v * _active_lines(c) for c in candidates}
         demands = []
         for charger in candidates:
@@ -383,9 +386,11 @@ class Balancer:
                     cap_reason=reason,
                 )
             )
-        limit = Limit(reason=Constraint.SOLAR, capacity=power_w, weights=weights)
-        shares = allocate(demands, [limit], whole_amps=False)
-        solar_a = {charger_id: share.current_a for charger_id, share in shares.items()}
+        limits = [Limit(reason=Constraint.SOLAR, capacity=power_w, weights=weights)]
+        shared = allocate(demands, limits, whole_amps=False)
+        solar_a = {charger_id: share.current_a for charger_id, share in shared.items()}
+        if settings.mode == Mode.SOLAR:
+            solar_a = _surplus_left_over(ahead, demands, limits, solar_a)
         for charger in order:
             if settings.mode != Mode.SOLAR or not charger.wants:
                 charger.memory.solar.reset()
@@ -663,3 +668,58 @@ def _active_lines(charger: _Charger) -> int:
         if active:
             return active
     return len(charger.settings.phases)
+
+
+def _solar_order(candidates: list[_Charger], *, turn_s: float) -> tuple[list[_Charger], set[str]]:
+    """
+    Order the chargers for a surplus that may not carry every car's minimum.
+
+    Within a priority, running cars go first, so a waiting car starts only on what they
+    leave and the surplus keeps as many cars running as it carries; then the car that has
+    run less on the surplus. A running car that has run `turn_s` longer than a waiting one
+    of its priority loses its place, so the cars take turns over the day, not on every
+    cloud. Returns the order and the running cars that keep their place.
+    """
+    least_s: dict[int, float] = {}
+    for charger in candidates:
+        priority = charger.settings.priority
+        ran_s = charger.memory.solar.ran_s
+        least_s[priority] = min(least_s.get(priority, ran_s), ran_s)
+    ahead = {
+        c.charger_id
+        for c in candidates
+        if c.memory.solar.on and c.memory.solar.ran_s - least_s[c.settings.priority] < turn_s
+    }
+
+    def key(indexed: tuple[int, _Charger]) -> tuple[int, bool, float, int]:
+        index, charger = indexed
+        behind = charger.charger_id not in ahead
+        return (-charger.settings.priority, behind, charger.memory.solar.ran_s, index)
+
+    ordered = [charger for _, charger in sorted(enumerate(candidates), key=key)]
+    return ordered, ahead
+
+
+def _surplus_left_over(
+    ahead: set[str],
+    demands: list[Demand],
+    limits: list[Limit],
+    shared_a: dict[str, float],
+) -> dict[str, float]:
+    """
+    Let a waiting car start only once the running cars cannot take more of the surplus.
+
+    While the running cars (those that keep their place) can take the whole surplus, they
+    get it and the others wait: one car that absorbs it all keeps running, where two cars
+    at their minimums would lose one to the next cloud. Once they are at their maximum
+    (charger or car), a car whose minimum fits beside theirs may start and they share.
+    """
+    if not ahead or len(ahead) == len(demands):
+        return shared_a
+    # Filling the running cars first: a class above the others within each priority.
+    first = [replace(d, priority=2 * d.priority + (d.charger_id in ahead)) for d in demands]
+    filled = allocate(first, limits, whole_amps=False)
+    saturated = all(filled[key].reason != Constraint.SOLAR for key in ahead)
+    if saturated and any(share_a > 0.0 for key, share_a in shared_a.items() if key not in ahead):
+        return shared_a
+    return {key: share.current_a if key in ahead else 0.0 for key, share in filled.items()}

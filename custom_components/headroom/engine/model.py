@@ -99,6 +99,10 @@ class SolarSettings:
     grid_tolerance_w: float = 100.0
     """Solar only: grid import tolerated while following the surplus."""
     surplus_stale_after_s: float = 30.0
+    turn_s: float = 3600.0
+    """Solar only: when the surplus carries fewer cars than want it, a running car gives way
+    to a waiting one of the same priority once it has run this much longer on the surplus
+    (turns over the day, not on every cloud)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -791,8 +791,10 @@ def test_a_waiting_car_starts_only_once_the_running_car_cannot_take_more():
     assert all(running(step) == {"a"} for step in steps)
     assert currents(steps[-1].decision) == {"a": 15.0, "b": 0.0}
     assert steps[-1].decision.commands[1].reason == Constraint.SOLAR
-    # 4000 W is 17.4 A: more than its 16 A maximum, so the other car starts and they share.
+    # 4000 W is 17.4 A: more than its 16 A maximum, so the other car starts and they share;
+    # through the other's start delay the running car keeps taking all it can.
     steps = loop.run(200)
+    assert all(currents(step.decision) == {"a": 16.0, "b": 0.0} for step in steps[15:55])
     assert running(steps[-1]) == {"a", "b"}
     assert currents(steps[-1].decision) == {"a": 8.0, "b": 8.0}
 

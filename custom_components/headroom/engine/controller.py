@@ -421,10 +421,11 @@ class Balancer:
             reason = Constraint.SOLAR
         else:
             cap_a, reason = memory.car.limit(charger.max_a)
-            if settings.mode in {Mode.SOLAR, Mode.MIN_SOLAR}:
-                pv_a = max(charger.min_a, solar_a.get(charger.charger_id, 0.0) - margin_a)
-                if pv_a < cap_a:
-                    cap_a, reason = pv_a, Constraint.SOLAR
+            pv_a = solar_a.get(charger.charger_id, 0.0)
+            # The margin guards a rounding edge of the surplus; a share the charger's or
+            # the car's maximum holds has none.
+            if settings.mode in {Mode.SOLAR, Mode.MIN_SOLAR} and pv_a < cap_a:
+                cap_a, reason = max(charger.min_a, pv_a - margin_a), Constraint.SOLAR
         need_a = charger.min_a
         if memory.setpoint_a <= 0.0:
             need_a += settings.timing.resume_hysteresis_a
@@ -720,6 +721,9 @@ def _surplus_left_over(
     first = [replace(d, priority=2 * d.priority + (d.charger_id in ahead)) for d in demands]
     filled = allocate(first, limits, whole_amps=False)
     saturated = all(filled[key].reason != Constraint.SOLAR for key in ahead)
-    if saturated and any(share_a > 0.0 for key, share_a in shared_a.items() if key not in ahead):
-        return shared_a
-    return {key: share.current_a if key in ahead else 0.0 for key, share in filled.items()}
+    # A car that may start counts its start delay on its equal share, while the running
+    # ones keep taking the whole surplus until it has started.
+    return {
+        key: filled[key].current_a if key in ahead else share_a if saturated else 0.0
+        for key, share_a in shared_a.items()
+    }

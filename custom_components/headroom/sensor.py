@@ -305,6 +305,13 @@ CHARGER_SENSORS: tuple[ChargerSensorDescription, ...] = (
         value_fn=lambda status: status.setpoint_a,
     ),
     ChargerSensorDescription(
+        key="reason",
+        translation_key="charger_reason",
+        device_class=SensorDeviceClass.ENUM,
+        options=[constraint.value for constraint in Constraint],
+        value_fn=lambda status: status.reason.value if status.reason is not None else None,
+    ),
+    ChargerSensorDescription(
         key="power",
         translation_key="charger_power",
         native_unit_of_measurement=UnitOfPower.WATT,

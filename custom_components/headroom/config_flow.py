@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import probatio
+from homeassistant.components.usb import usb_unique_id_from_service_info
 from homeassistant.config_entries import (
     ConfigEntry,
     ConfigEntryState,
@@ -48,6 +49,7 @@ from .const import (
     CONF_PARITY,
     CONF_STOPBITS,
     CONF_SUPPLY,
+    CONF_USB_ID,
     CONF_VOLTAGE,
     CONNECTION_RTU_OVER_TCP,
     CONNECTION_SERIAL,
@@ -154,6 +156,7 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
         self._pending: list[dict[str, Any]] = []
         self._chargers: list[ConfigSubentryData] = []
         self._usb_name = ""
+        self._usb_id: str | None = None
 
     @staticmethod
     @callback
@@ -191,13 +194,27 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
     async def async_step_usb(self, discovery_info: UsbServiceInfo) -> ConfigFlowResult:
-        """Offer a newly plugged RS-485 adapter."""
+        """
+        Offer a newly plugged RS-485 adapter, or follow a known one to its new port.
+
+        A site remembers its adapter by USB identity (vendor, product, serial number,
+        maker, name): re-plugged elsewhere, or without a /dev/serial/by-id link, the same
+        adapter moves the site (and its chargers on that port) to the new path.
+        """
         device = await self.hass.async_add_executor_job(
             _resolve_serial_by_id, discovery_info.device
         )
+        usb_id = usb_unique_id_from_service_info(discovery_info)
+        for entry in self._async_current_entries(include_ignore=False):
+            if entry.data.get(CONF_USB_ID) == usb_id:
+                if entry.data.get(CONF_DEVICE) != device:
+                    self._move_site(entry, {**bus_only(entry.data), CONF_DEVICE: device})
+                return self.async_abort(reason="already_configured")
         self._bus = {CONF_CONNECTION: CONNECTION_SERIAL, CONF_DEVICE: device}
         await self.async_set_unique_id(site_unique_id(self._bus))
-        self._abort_if_unique_id_configured()
+        # A site set up by hand on this port learns its adapter's identity now.
+        self._abort_if_unique_id_configured(updates={CONF_USB_ID: usb_id}, reload_on_update=False)
+        self._usb_id = usb_id
         self._usb_name = discovery_info.description or device
         self.context["title_placeholders"] = {CONF_NAME: self._usb_name}
         return await self.async_step_usb_confirm()
@@ -672,6 +689,8 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
 
     def _create(self, user_input: Mapping[str, Any]) -> ConfigFlowResult:
         data: dict[str, Any] = dict(self._bus)
+        if self._usb_id is not None:
+            data[CONF_USB_ID] = self._usb_id
         if self._meter is not None:
             data.update(self._meter)
         elif self._chargers:
@@ -750,6 +769,14 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
             ),
             errors=errors,
         )
+
+    def _move_site(self, entry: ConfigEntry, bus: Mapping[str, Any]) -> None:
+        """Move a site and the chargers on its port to the port `bus`; reload it."""
+        self._move_chargers(entry, bus)
+        self.hass.config_entries.async_update_entry(
+            entry, data={**entry.data, **bus}, unique_id=site_unique_id(bus)
+        )
+        self.hass.config_entries.async_schedule_reload(entry.entry_id)
 
     def _move_chargers(self, entry: ConfigEntry, bus: Mapping[str, Any]) -> None:
         """Chargers that were on the site's old port move with it."""

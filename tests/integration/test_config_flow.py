@@ -729,3 +729,72 @@ def test_a_terminal_that_cannot_be_opened_is_busy() -> None:
     finally:
         os.close(master)
         os.close(slave)
+
+
+def adapter_at(device: str) -> UsbServiceInfo:
+    return UsbServiceInfo(
+        device=device,
+        vid="1A86",
+        pid="55D3",
+        serial_number="5A7B0123",
+        manufacturer="wch.cn",
+        description="USB to RS485",
+    )
+
+
+async def test_a_replugged_adapter_moves_its_site(hass: HomeAssistant, tmp_path: Path) -> None:
+    by_id = tmp_path / "by-id"  # no stable link for this adapter
+    by_id.mkdir()
+    old, new = str(tmp_path / "ttyACM0"), str(tmp_path / "ttyACM1")
+    entry = site_entry(old)
+    entry.add_to_hass(hass)
+    with patch("custom_components.headroom.config_flow.SERIAL_BY_ID", by_id):
+        # Seen once on its port: the site set up by hand learns its adapter.
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": SOURCE_USB}, data=adapter_at(old)
+        )
+        assert result["reason"] == "already_configured"
+        assert entry.data["usb_id"]
+        # Plugged into another socket: the same adapter on a new path.
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": SOURCE_USB}, data=adapter_at(new)
+        )
+        await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert entry.data["device"] == new
+    assert entry.unique_id == f"serial:{new}"
+    assert {s.data["device"] for s in entry.subentries.values()} == {new}
+    assert not hass.config_entries.flow.async_progress()
+    # Another adapter of the same model (its own serial number) is a new site.
+    other = adapter_at(str(tmp_path / "ttyACM2"))
+    other.serial_number = "5A7B0999"
+    with patch("custom_components.headroom.config_flow.SERIAL_BY_ID", by_id):
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": SOURCE_USB}, data=other
+        )
+    assert result["step_id"] == "usb_confirm"
+    hass.config_entries.flow.async_abort(result["flow_id"])
+
+
+async def test_a_site_found_by_usb_remembers_its_adapter(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    port = simulator.endpoints().pty or ""
+    FakeScanner.outcome = found_on(SerialSettings(port, 9600))
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USB}, data=adapter_at(port)
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"scan_all": False})
+    result = await finish_scan(hass, result)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"meter": "0"})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], SITE)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"chargers": [], "add_manual": False}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"fail_safe_a": 0, "circuit_a": 0}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["usb_id"] == "1A86:55D3_5A7B0123_wch.cn_USB to RS485"
+    await hass.async_block_till_done()

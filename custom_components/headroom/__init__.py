@@ -16,6 +16,7 @@ from .const import (
     CONF_MODEL,
     CONF_PHASES,
     CONF_SOLAR_SOURCE,
+    CONF_USB_ID,
     DOMAIN,
     SOLAR_SOURCE_NONE,
     SUBENTRY_CHARGER,
@@ -59,7 +60,8 @@ def structure(entry: ConfigEntry) -> tuple[Any, ...]:
     applied live.
     """
     return (
-        tuple(sorted(entry.data.items())),
+        # The adapter's USB identity names the same port: learning it needs no reload.
+        tuple(sorted((k, v) for k, v in entry.data.items() if k != CONF_USB_ID)),
         entry.options.get(CONF_SOLAR_SOURCE, SOLAR_SOURCE_NONE) != SOLAR_SOURCE_NONE,
         tuple(
             sorted(

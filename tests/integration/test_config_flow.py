@@ -27,7 +27,14 @@ from custom_components.headroom.devices.discovery import (
 from custom_components.headroom.devices.errors import ConnectionLost
 from custom_components.headroom.devices.probe import serial_port_problem
 from custom_components.headroom.diagnostics import async_get_config_entry_diagnostics
-from tests.integration.helpers import CARPORT_ID, GARAGE_ID, METER_ID, site_entry, stop_simulator
+from tests.integration.helpers import (
+    CARPORT_ID,
+    GARAGE_ID,
+    METER_ID,
+    setup_site,
+    site_entry,
+    stop_simulator,
+)
 from tools.simulator import DeviceSpec, LineSettings, Simulator, StaticSite
 
 
@@ -798,3 +805,18 @@ async def test_a_site_found_by_usb_remembers_its_adapter(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"]["usb_id"] == "1A86:55D3_5A7B0123_wch.cn_USB to RS485"
     await hass.async_block_till_done()
+
+
+async def test_a_running_site_learns_its_adapter_without_a_reload(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    port = simulator.endpoints().pty or ""
+    entry = site_entry(port)
+    coordinator = await setup_site(hass, entry)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USB}, data=adapter_at(port)
+    )
+    await hass.async_block_till_done()
+    assert result["reason"] == "already_configured"
+    assert entry.data["usb_id"]
+    assert entry.runtime_data.coordinator is coordinator

@@ -79,7 +79,7 @@ def fake_scanner() -> Iterator[type[FakeScanner]]:
     FakeScanner.skipped = ()
     FakeScanner.block = None
     FakeScanner.cancelled = False
-    with patch("custom_components.headroom.config_flow.Scanner", FakeScanner):
+    with patch("custom_components.headroom.flow_scan.Scanner", FakeScanner):
         yield FakeScanner
 
 
@@ -454,7 +454,7 @@ async def test_usb_discovery_prefers_the_stable_path(hass: HomeAssistant, tmp_pa
         manufacturer=None,
         description=None,
     )
-    with patch("custom_components.headroom.config_flow.SERIAL_BY_ID", by_id):
+    with patch("custom_components.headroom.flow_scan.SERIAL_BY_ID", by_id):
         result = await hass.config_entries.flow.async_init(
             DOMAIN, context={"source": SOURCE_USB}, data=info
         )
@@ -575,7 +575,7 @@ async def test_usb_path_without_a_stable_link(hass: HomeAssistant, tmp_path: Pat
         manufacturer=None,
         description=None,
     )
-    with patch("custom_components.headroom.config_flow.SERIAL_BY_ID", by_id):
+    with patch("custom_components.headroom.flow_scan.SERIAL_BY_ID", by_id):
         result = await hass.config_entries.flow.async_init(
             DOMAIN, context={"source": SOURCE_USB}, data=info
         )
@@ -589,8 +589,8 @@ async def test_real_scan_finds_the_simulated_devices(
     """The discovery scan itself, on the simulator's line (one line setting, ids 1-4)."""
     port = simulator.endpoints().pty or ""
     with (
-        patch("custom_components.headroom.config_flow.Scanner", Scanner),
-        patch("custom_components.headroom.config_flow.QUICK_IDS", range(1, 5)),
+        patch("custom_components.headroom.flow_scan.Scanner", Scanner),
+        patch("custom_components.headroom.flow_scan.QUICK_IDS", range(1, 5)),
         patch(
             "custom_components.headroom.devices.discovery.default_serial_lines",
             return_value=[SerialLine(9600, "N", 1)],
@@ -755,7 +755,7 @@ async def test_a_replugged_adapter_moves_its_site(hass: HomeAssistant, tmp_path:
     old, new = str(tmp_path / "ttyACM0"), str(tmp_path / "ttyACM1")
     entry = site_entry(old)
     entry.add_to_hass(hass)
-    with patch("custom_components.headroom.config_flow.SERIAL_BY_ID", by_id):
+    with patch("custom_components.headroom.flow_scan.SERIAL_BY_ID", by_id):
         # Seen once on its port: the site set up by hand learns its adapter.
         result = await hass.config_entries.flow.async_init(
             DOMAIN, context={"source": SOURCE_USB}, data=adapter_at(old)
@@ -776,7 +776,7 @@ async def test_a_replugged_adapter_moves_its_site(hass: HomeAssistant, tmp_path:
     # Another adapter of the same model (its own serial number) is a new site.
     other = adapter_at(str(tmp_path / "ttyACM2"))
     other.serial_number = "5A7B0999"
-    with patch("custom_components.headroom.config_flow.SERIAL_BY_ID", by_id):
+    with patch("custom_components.headroom.flow_scan.SERIAL_BY_ID", by_id):
         result = await hass.config_entries.flow.async_init(
             DOMAIN, context={"source": SOURCE_USB}, data=other
         )

@@ -52,7 +52,7 @@ from .engine.model import (
     SurplusReading,
 )
 from .engine.plausibility import implausible_currents
-from .settings import bus_key, describe_bus
+from .settings import DeviceLocation, bus_key, describe_bus
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Mapping
@@ -697,12 +697,3 @@ def build_site(
 
 class LineConflictError(ValueError):
     """Two devices on one port need different line settings: they cannot share it."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeviceLocation:
-    """Which model a meter or charger is and where it answers."""
-
-    model: str
-    device_id: int
-    bus: BusSettings

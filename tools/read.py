@@ -37,7 +37,7 @@ from custom_components.headroom.devices.chargers import (
 from custom_components.headroom.devices.errors import DeviceError
 from custom_components.headroom.devices.meters import Meter, MeterReading
 from custom_components.headroom.devices.registers import Profile, load_profiles
-from tools.scan import parse_host_port, parse_line
+from tools.scan import add_link_arguments
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -77,19 +77,9 @@ def _parser() -> argparse.ArgumentParser:
             "decoded (after every scaling). Reads only; never writes to a device."
         ),
     )
-    where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--port", metavar="DEVICE", help="serial port, e.g. /dev/ttyUSB0")
-    where.add_argument(
-        "--tcp", metavar="HOST:PORT", type=parse_host_port, help="Modbus TCP gateway"
-    )
-    where.add_argument(
-        "--rtu-over-tcp", metavar="HOST:PORT", type=parse_host_port, help="RTU-over-TCP gateway"
-    )
-    parser.add_argument(
-        "--line",
-        metavar="BAUD:PARITY:STOPBITS",
-        type=parse_line,
-        help="serial line setting, e.g. 9600:N:1 (default: the model's factory setting)",
+    add_link_arguments(
+        parser,
+        line_help="serial line setting, e.g. 9600:N:1 (default: the model's factory setting)",
     )
     parser.add_argument("--model", required=True, metavar="ID", help="model id from registers.yaml")
     parser.add_argument(

@@ -68,14 +68,8 @@ def parse_line(text: str) -> SerialLine:
     return SerialLine(int(baud), _PARITIES[parity], _STOPBITS[stopbits])
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description=(
-            "Find supported meters and chargers on an RS-485 port or a Modbus gateway. "
-            "Reads only; never writes to a device."
-        ),
-    )
+def add_link_arguments(parser: argparse.ArgumentParser, *, line_help: str) -> None:
+    """Add where the device is (`--port`, `--tcp`, `--rtu-over-tcp`) and `--line`."""
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--port", metavar="DEVICE", help="serial port, e.g. /dev/ttyUSB0")
     where.add_argument(
@@ -84,12 +78,18 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument(
         "--rtu-over-tcp", metavar="HOST:PORT", type=parse_host_port, help="RTU-over-TCP gateway"
     )
-    parser.add_argument(
-        "--line",
-        metavar="BAUD:PARITY:STOPBITS",
-        type=parse_line,
-        help="scan a serial port at this setting only, e.g. 9600:N:1",
+    parser.add_argument("--line", metavar="BAUD:PARITY:STOPBITS", type=parse_line, help=line_help)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=(
+            "Find supported meters and chargers on an RS-485 port or a Modbus gateway. "
+            "Reads only; never writes to a device."
+        ),
     )
+    add_link_arguments(parser, line_help="scan a serial port at this setting only, e.g. 9600:N:1")
     parser.add_argument("--json", action="store_true", help="print one JSON array")
     parser.add_argument(
         "--full", action="store_true", help="device ids 1-247 (default: the quick range 1-16)"

@@ -291,8 +291,8 @@ class HassClient:
         Send websocket commands on one connection, in order; return their results.
 
         Raises `WebsocketCommandError` for the first command Home Assistant refuses (the
-        ones after it are not sent). Runs in a thread of its own: a caller may be inside an
-        event loop already (Playwright's sync API, `asyncio.to_thread` callers are not).
+        ones after it are not sent). The connection runs in a thread of its own, so callers
+        that are inside a running event loop (Playwright's sync API) can use it too.
         """
         with ThreadPoolExecutor(max_workers=1) as thread:
             return thread.submit(asyncio.run, self._ws(commands)).result()

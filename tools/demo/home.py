@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from tools.demo.harness import HassClient
 
 HOME: Final = {
@@ -92,7 +94,7 @@ class SiteEntities:
         """Return a charger's entity ids for `keys`, skipping the ones it does not have."""
         return self._found(f"{self.entry_id}_{charger.subentry_id}_{key}" for key in keys)
 
-    def _found(self, unique_ids: Any) -> list[str]:
+    def _found(self, unique_ids: Iterable[str]) -> list[str]:
         return [self.entity_ids[uid] for uid in unique_ids if uid in self.entity_ids]
 
 

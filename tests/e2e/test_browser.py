@@ -5,9 +5,11 @@ A headless Chromium from Debian's packages (scripts/setup installs it), driven b
 Playwright, onboards a fresh Home Assistant, adds Headroom through Settings > Devices &
 services > Add integration, lets the scan find the simulated meter and chargers, finishes
 the flow, sees the headroom and charger entities update, turns on solar-only charging on
-the site's device page and sees the chargers follow. Screenshots go to the test's temporary
+the site's device page and sees the chargers follow. Then it adds the demo's dashboards (what
+`scripts/develop --onboard` does next), finds no repair pending, and opening Home Assistant
+shows the Headroom dashboard with its graphs and controls. Screenshots go to the test's temporary
 folder, or to $HEADROOM_SCREENSHOTS: `HEADROOM_SCREENSHOTS=docs/screenshots .venv/bin/pytest
-tests/e2e` refreshes the README's. Skips, saying why, where Chromium or Playwright is missing.
+tests/e2e` refreshes the README's. Skips, saying why, where Chromium is missing.
 """
 
 from __future__ import annotations
@@ -19,65 +21,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from playwright import sync_api
 
-from tools.demo.harness import (
-    DEMO_PASSWORD,
-    DEMO_USER,
-    HassClient,
-    free_port,
-    prepare_config,
-    start_hass,
-    start_simulator,
-)
+from tools.demo.harness import DEMO_PASSWORD, DEMO_USER, HassClient
+from tools.demo.home import DASHBOARD_URL, set_up_dashboards
+from tools.demo.screenshot import CHROMIUM, CHROMIUM_ARGS, GRAPHS, wait_for_graphs
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
-CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
     pytest.skip(
         "browser test: /usr/bin/chromium is missing (scripts/setup installs Debian's "
         "chromium package when run as root)",
         allow_module_level=True,
     )
-sync_api = pytest.importorskip("playwright.sync_api", reason="browser test: no playwright")
 
-# What works here as root (no sandbox, no GPU, no calls home).
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS_ENV = "HEADROOM_SCREENSHOTS"
 """Set to a folder (docs/screenshots for the README) to keep the screenshots there."""
 # Generous: the first start after a fresh install imports and caches a lot of Home Assistant.
 UI_TIMEOUT_MS = 90_000
 SCAN_TIMEOUT_MS = 90_000
 CHARGER_PHASES = {"garage": 3, "carport": 1}
-
-
-@pytest.fixture
-def demo(tmp_path: Path, socket_enabled: None) -> Iterator[tuple[HassClient, str]]:
-    """Start the simulator (the demo site) and a fresh Home Assistant; always stop both."""
-    link = tmp_path / "rs485"
-    port = free_port()
-    prepare_config(tmp_path / "config")
-    simulator = start_simulator(link, tmp_path / "simulator.log")
-    hass = None
-    try:
-        hass = start_hass(tmp_path / "config", tmp_path / "hass.log", port=port)
-        client = HassClient(f"http://127.0.0.1:{port}")
-        client.wait_until_up(hass, timeout_s=120)
-        yield client, str(link)
-    finally:
-        if hass is not None:
-            hass.stop()
-        simulator.stop()
 
 
 def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -119,7 +84,7 @@ def test_newcomer_sets_up_headroom_in_the_browser(
             str(tmp_path / "chromium-profile"),
             executable_path=str(CHROMIUM),
             headless=True,
-            args=CHROMIUM_ARGS,
+            args=list(CHROMIUM_ARGS),
             viewport={"width": 1100, "height": 760},
         )
         page = browser.new_page()
@@ -134,6 +99,7 @@ def test_newcomer_sets_up_headroom_in_the_browser(
             headroom = next(e for e in entries if e["domain"] == "headroom")
             client.set_solar_source(headroom["entry_id"], start_delay_s=5, stop_delay_s=5)
             toggle_solar_only(page, base, client, shots)
+            check_dashboard(page, base, client, headroom["entry_id"], shots)
         except Exception:
             page.screenshot(path=str(tmp_path / "failure.png"))
             raise
@@ -251,3 +217,25 @@ def toggle_solar_only(page: sync_api.Page, base: str, client: HassClient, shots:
     wait_until(follows_solar, 60, "the chargers did not follow the PV surplus")
     page.wait_for_timeout(1500)
     page.screenshot(path=str(shots / "site-device-solar.png"))
+
+
+def check_dashboard(
+    page: sync_api.Page, base: str, client: HassClient, entry_id: str, shots: Path
+) -> None:
+    """
+    The demo's dashboards (what scripts/develop --onboard adds next): no repair is pending.
+
+    Opening Home Assistant shows the Headroom dashboard with its graphs and controls.
+    """
+    set_up_dashboards(client, entry_id)
+    page.goto(f"{base}/config/repairs")
+    page.get_by_text("There are currently no repairs pending").wait_for()
+    page.goto(f"{base}/")
+    page.wait_for_url(re.compile(rf"/{DASHBOARD_URL}/site"))
+    wait_for_graphs(page)
+    assert page.locator("hui-history-graph-card").count() == GRAPHS
+    page.get_by_text("Grid current per phase and the breaker").wait_for()
+    page.get_by_text("Why: what limits the current").wait_for()
+    assert page.locator("hui-entities-card").filter(has_text="Controls").count() == 1
+    # A minute of history: the README's picture comes from a longer run (tools.demo.screenshot).
+    page.screenshot(path=str(shots / "dashboard-first-minute.png"), full_page=True)

@@ -21,6 +21,7 @@ from tools.demo.harness import (
     main_wait,
     process_running,
 )
+from tools.demo.home import Charger, SiteEntities, energy_prefs, headroom_dashboard
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -136,14 +137,25 @@ def test_a_zombie_or_gone_process_is_not_running() -> None:
 
 
 def test_onboard_again_logs_in_as_demo_and_keeps_the_site(
-    fake_hass: str, capsys: pytest.CaptureFixture[str]
+    fake_hass: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    dashboards_for: list[str] = []
+
+    def set_up_dashboards(client: HassClient, entry_id: str) -> list[str]:
+        del client
+        dashboards_for.append(entry_id)
+        return []
+
+    monkeypatch.setattr(harness, "set_up_dashboards", set_up_dashboards)
     assert main_onboard([fake_hass, "unused-pty"]) == 0
     out = capsys.readouterr().out
     assert "logged in as demo" in out
     assert "site is there already (config entry E1)" in out
     assert "no live values" not in out  # it waited for the meter's power to have a value
     assert "/api/config/config_entries/flow" not in FakeHass.posts
+    # A config/ from before the dashboards existed gets them; existing ones are kept.
+    assert dashboards_for == ["E1"]
+    assert "dashboards kept" in out
 
 
 def test_onboard_after_onboarding_by_hand_says_so(
@@ -164,9 +176,86 @@ def test_cli_usage() -> None:
     )
     assert answer.returncode == 2
     assert "usage: python -m tools.demo onboard URL PTY | wait URL PID TIMEOUT_S" in answer.stderr
+    assert "screenshot URL PNG" in answer.stderr
 
 
 def _gone_pid() -> int:
     child = subprocess.Popen(["true"])  # noqa: S607 (coreutils)
     child.wait()
     return child.pid
+
+
+ENTRY = "E"
+GARAGE = Charger("G", "garage")
+CARPORT = Charger("C", "carport")
+
+
+def _site(**keys: str) -> SiteEntities:
+    """A site whose entity ids are named after their unique ids' keys."""
+    return SiteEntities(
+        entry_id=ENTRY,
+        chargers=(GARAGE, CARPORT),
+        entity_ids={f"{ENTRY}_{key}": entity_id for key, entity_id in keys.items()},
+    )
+
+
+def test_the_dashboard_shows_what_each_charger_has_and_skips_the_rest() -> None:
+    site = _site(
+        current_l1="sensor.m1",
+        current_l2="sensor.m2",
+        current_l3="sensor.m3",
+        breaker="number.breaker",
+        binding_constraint="sensor.why",
+        G_current_l1="sensor.g1",
+        G_current_l2="sensor.g2",
+        G_setpoint="sensor.gs",
+        G_state="sensor.gstate",
+        C_current_l1="sensor.c1",
+        C_setpoint="sensor.cs",
+        C_pause="switch.cpause",
+        X_setpoint="sensor.other_entry",  # a charger the site no longer has
+    )
+    cards = headroom_dashboard(site)["views"][0]["cards"]
+    graphs = {
+        c["title"]: [r["entity"] for r in c["entities"]] for c in cards if "hours_to_show" in c
+    }
+    assert graphs == {
+        "Grid current per phase and the breaker": [
+            "sensor.m1",
+            "sensor.m2",
+            "sensor.m3",
+            "number.breaker",
+        ],
+        "garage: current and setpoint": ["sensor.g1", "sensor.g2", "sensor.gs"],
+        "carport: current and setpoint": ["sensor.c1", "sensor.cs"],
+        "Why: what limits the current": ["sensor.why", "sensor.gstate"],
+    }
+    controls = next(c for c in cards if c["title"] == "Controls")
+    assert controls["entities"] == ["number.breaker", "switch.cpause"]
+
+
+def test_energy_takes_the_meter_as_grid_and_chargers_with_an_energy_counter() -> None:
+    site = _site(
+        energy_import="sensor.imported",
+        power_total="sensor.power",
+        G_energy_total="sensor.garage_energy",
+        G_power="sensor.garage_power",
+        C_power="sensor.carport_power",  # no energy counter: not an Energy device
+    )
+    assert energy_prefs(site) == {
+        "energy_sources": [
+            {
+                "type": "grid",
+                "cost_adjustment_day": 0,
+                "stat_energy_from": "sensor.imported",
+                "stat_rate": "sensor.power",
+            }
+        ],
+        "device_consumption": [
+            {
+                "stat_consumption": "sensor.garage_energy",
+                "name": "garage",
+                "stat_rate": "sensor.garage_power",
+            }
+        ],
+    }

@@ -2,13 +2,15 @@
 A real Home Assistant and the device simulator as child processes, and HA's REST API.
 
 Used by `scripts/develop` (through `python -m tools.demo`), the end-to-end latency
-benchmark (`tools.e2e_latency`) and the browser test (tests/e2e). Only the standard library:
-the REST calls are the ones Home Assistant's own frontend makes during onboarding and in
-the "Add integration" dialog.
+benchmark (`tools.e2e_latency`) and the tests in tests/e2e. The REST and websocket calls
+are the ones Home Assistant's own frontend makes during onboarding, in the "Add
+integration" dialog and in its settings pages (aiohttp, which Home Assistant brings, for
+the websocket).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -20,10 +22,15 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
+
+import aiohttp
+
+from tools.demo.home import WebsocketCommandError, set_up_dashboards, set_up_home
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -43,14 +50,10 @@ METER_POWER_ENTITY: Final = "sensor.headroom_meter_power"
 
 # Home Assistant's configuration for a throwaway instance: the integrations the demo needs
 # (frontend pulls in config, onboarding, auth, api, lovelace ...), nothing that needs
-# packages beyond requirements_test.txt, so it starts with --skip-pip.
+# packages beyond requirements_test.txt, so it starts with --skip-pip. No `homeassistant:`
+# block, as in config/configuration.yaml: the country, location and units are stored by
+# onboarding (`HassClient.onboard`, or the user in the browser), as for a newcomer.
 HASS_CONFIG: Final = """\
-homeassistant:
-  name: Headroom demo
-  unit_system: metric
-  time_zone: UTC
-  country: NL
-  currency: EUR
 frontend:
 history:
 logbook:
@@ -283,6 +286,42 @@ class HassClient:
             msg = f"Home Assistant exited:\n{hass.tail()}"
             raise HassError(msg)
 
+    def ws(self, *commands: dict[str, Any]) -> list[Any]:
+        """
+        Send websocket commands on one connection, in order; return their results.
+
+        Raises `WebsocketCommandError` for the first command Home Assistant refuses (the
+        ones after it are not sent). The connection runs in a thread of its own, so callers
+        that are inside a running event loop (Playwright's sync API) can use it too.
+        """
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            return thread.submit(asyncio.run, self._ws(commands)).result()
+
+    async def _ws(self, commands: tuple[dict[str, Any], ...]) -> list[Any]:
+        url = f"ws{self.base_url.removeprefix('http')}/api/websocket"
+        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
+        results = []
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.ws_connect(url) as socket_,
+        ):
+            await socket_.receive_json()  # auth_required
+            await socket_.send_json({"type": "auth", "access_token": self.token})
+            answer = await socket_.receive_json()
+            if answer["type"] != "auth_ok":
+                msg = f"Home Assistant refused the websocket login: {answer}"
+                raise HassError(msg)
+            for number, command in enumerate(commands, start=1):
+                await socket_.send_json({"id": number, **command})
+                answer = await socket_.receive_json()
+                while answer.get("id") != number or answer["type"] != "result":
+                    answer = await socket_.receive_json()
+                if not answer["success"]:
+                    error = answer["error"]
+                    raise WebsocketCommandError(command["type"], error["code"], error["message"])
+                results.append(answer["result"])
+        return results
+
     # --- onboarding -----------------------------------------------------------------------
 
     def onboarded(self) -> bool:
@@ -309,6 +348,9 @@ class HassClient:
             },
         )
         self._token_from_code(answer["auth_code"])
+        # The core config step: the frontend saves the home's location and units, then
+        # marks the step done.
+        set_up_home(self)
         self.request("POST", "/api/onboarding/core_config", {})
         self.request("POST", "/api/onboarding/analytics", {})
         self.request(
@@ -521,11 +563,15 @@ def main_onboard(argv: list[str]) -> int:
             client.wait_for_state(METER_POWER_ENTITY)
         except HassError as err:
             write_line(sys.stdout, f"==> no live values yet: {err}")
-        return 0
-    entry_id = client.add_site(pty)
-    client.wait_for_state(METER_POWER_ENTITY)
-    client.set_solar_source(entry_id)
-    write_line(sys.stdout, f"==> Headroom site added (config entry {entry_id})")
+            return 0
+        entry_id = entries[0]
+    else:
+        entry_id = client.add_site(pty)
+        client.wait_for_state(METER_POWER_ENTITY)
+        client.set_solar_source(entry_id)
+        write_line(sys.stdout, f"==> Headroom site added (config entry {entry_id})")
+    added = set_up_dashboards(client, entry_id)
+    write_line(sys.stdout, f"==> added {' and '.join(added)}" if added else "==> dashboards kept")
     return 0
 
 

@@ -98,7 +98,9 @@ def check_graphs(client: HassClient, board: dict[str, Any]) -> None:
             live_number(state)
     why = states_of(client, graphs["Why: what limits the current"])
     assert why[0]["attributes"]["device_class"] == "enum"  # the binding constraint
-    assert len(why) == 1 + len(CHARGERS)  # and each charger's state
+    # and each charger's reason (what limits it, in the same words) and state
+    assert len(why) == 1 + 2 * len(CHARGERS)
+    assert [state["attributes"].get("device_class") for state in why[1::2]] == ["enum"] * 2
     controls = next(card for card in cards if card.get("title") == "Controls")
     domains = [entity_id.partition(".")[0] for entity_id in controls["entities"]]
     assert sorted(set(domains)) == ["number", "select", "switch"]

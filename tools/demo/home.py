@@ -52,7 +52,7 @@ CHARGER_GRAPH: Final = (
 )
 """Each charger's graph: what its car draws per line and the current it is allowed."""
 SITE_REASONS: Final = ("binding_constraint",)
-CHARGER_REASONS: Final = ("state",)
+CHARGER_REASONS: Final = ("reason", "state")
 """Why, over time: a timeline per entity (text states)."""
 SITE_NOW: Final = ("available_current", "headroom_l1", "headroom_l2", "headroom_l3")
 SITE_CONTROLS: Final = ("mode", "solar_only", "breaker")

@@ -34,10 +34,10 @@ from custom_components.headroom.devices.chargers import (
     ChargerReading,
     create_charger,
 )
-from custom_components.headroom.devices.errors import DeviceError
+from custom_components.headroom.devices.errors import ConnectionLost, DeviceError
 from custom_components.headroom.devices.meters import Meter, MeterReading
 from custom_components.headroom.devices.registers import Profile, load_profiles
-from tools.scan import parse_host_port, parse_line
+from tools.scan import MODBUS_TCP_HINT, parse_host_port, parse_line
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -209,7 +209,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: {err}", file=sys.stderr)
         return 1
     except DeviceError as err:
-        print(f"{PROG}: {args.model} at id {args.device_id}: {err}", file=sys.stderr)
+        # A meter speaking Modbus TCP itself refuses the socket while Modbus is off.
+        own_socket = isinstance(err, ConnectionLost) and args.tcp is not None
+        tcp_meter = profile.kind == "meter" and profile.serial is None
+        hint = f" ({MODBUS_TCP_HINT})" if own_socket and tcp_meter else ""
+        print(f"{PROG}: {args.model} at id {args.device_id}: {err}{hint}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted", file=sys.stderr)

@@ -401,17 +401,20 @@ def test_every_meter_reports_the_site(model: str):
     site = StaticSite(house_currents_a=(10.0, 5.0, 2.0), pv_power_w=0.0)
     meter = build_device(model, 7, site, line=LINE)
     assert isinstance(meter, MeterDevice)
-    assert read_value(meter, "voltage_l1") == pytest.approx(230.0, rel=1e-3)
-    assert read_value(meter, "current_l1") == pytest.approx(10.0, rel=1e-3)
     profile = get_profile(model)  # the B21 answers on the B23's map, as one phase
+    if model != "eastron_sdm72dm_v1":  # totals only
+        assert read_value(meter, "voltage_l1") == pytest.approx(230.0, rel=1e-3)
+        assert read_value(meter, "current_l1") == pytest.approx(10.0, rel=1e-3)
     three_phase = profile.phases == 3
     total_w = 230.0 * (17.0 if three_phase else 10.0)
     assert read_value(meter, "power_total") == pytest.approx(total_w, rel=1e-3)
     if profile.has("current_l3"):
         assert read_value(meter, "current_l3") == pytest.approx(2.0, rel=1e-3)
-    before = read_value(meter, "energy_import")
+    # the ORNO WE-514/515 counts import and export together
+    counter = "energy_import" if profile.has("energy_import") else "energy_total"
+    before = read_value(meter, counter)
     meter.tick(3600.0)
-    assert float(read_value(meter, "energy_import")) > float(before)
+    assert float(read_value(meter, counter)) > float(before)
     for item in meter.profile.identification:
         register = item.register
         unit_id = register.unit_id or 7

@@ -1,5 +1,5 @@
 """
-Device personalities: what each first-wave meter and charger answers, and how.
+Device personalities: what each scanned meter and first-wave charger answers, and how.
 
 Meters report the site's grid currents, voltages and power, with energy counters that
 grow with the power. Chargers report their site charger's state and currents in their
@@ -15,7 +15,7 @@ import cmath
 import math
 from typing import TYPE_CHECKING, Final
 
-from custom_components.headroom.devices.discovery import FIRST_WAVE_CHARGERS, FIRST_WAVE_METERS
+from custom_components.headroom.devices.discovery import FIRST_WAVE_CHARGERS, SCANNED_METERS
 from custom_components.headroom.devices.registers import Profile, Register, Value, get_profile
 
 from .devices import ProfileDevice
@@ -33,8 +33,8 @@ _W_PER_KW: Final = 1000.0
 _MIN_CHARGE_A: Final = 6.0
 _PHASES: Final = 3
 
-# The simulated models are the discovery's first wave: the scan must find every one.
-METERS: Final = FIRST_WAVE_METERS
+# The simulated models are the ones discovery looks for: the scan must find every one.
+METERS: Final = SCANNED_METERS
 CHARGERS: Final = FIRST_WAVE_CHARGERS
 
 # What the identification registers hold (registers.yaml's expectations; where the
@@ -67,6 +67,8 @@ _IDENTITY: Final[Mapping[str, Mapping[str, Value]]] = {
     },
     "orno_we516_517": {},
     "chint_ddsu666": {},
+    "shelly_pro_3em": {"model": "SPEM-003CEBEU"},
+    "schneider_iem3x5x": {"meter_model": "iEM3255", "manufacturer": "Schneider Electric"},
 }
 
 # Eastron's baud-rate setting codes (holding register 28, a float).

@@ -12,7 +12,8 @@ from custom_components.headroom.devices.discovery import (
     SerialLine,
     identify,
 )
-from custom_components.headroom.devices.meters import Meter
+from custom_components.headroom.devices.errors import Unsupported
+from custom_components.headroom.devices.meters import CONTROL_FIELDS, Meter
 from custom_components.headroom.devices.registers import Register, get_profile
 from tests.devices.fakes import FakeBus, FakeDevice, first_wave_device
 
@@ -189,3 +190,14 @@ async def test_second_wave_meter_reads_through_the_driver(profile_id: str) -> No
     assert reading.voltage_l1_v == pytest.approx(230.0)
     assert reading.power_total_w == pytest.approx(2800.0)
     assert reading.energy_import_kwh == pytest.approx(kwh)
+
+
+async def test_sdm72_v1_reads_totals_but_never_balances() -> None:
+    """No phase currents: a balancing read is refused, never a reading of 0 A."""
+    profile = get_profile("eastron_sdm72dm_v1")
+    meter = Meter(FakeBus({1: first_wave_device(profile)}).device(1), profile)
+    reading = await meter.read()  # scripts/read and the sensors: the totals
+    assert reading.power_total_w == pytest.approx(2800.0)
+    assert reading.currents_a == (None, None, None)
+    with pytest.raises(Unsupported, match="measures no phase currents"):
+        await meter.read(fields=CONTROL_FIELDS)

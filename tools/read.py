@@ -49,6 +49,7 @@ PROG = "scripts/read"
 type Number = float | str | None
 
 _MAX_DEVICE_ID: Final = 247
+_MAX_UNIT_ID: Final = 255
 # The unit of a canonical name by its prefix; the reading's attribute ends in its suffix.
 _UNITS: Final = (
     ("current", "A", "a"),
@@ -115,8 +116,10 @@ def _profile(model: str) -> Profile:
 
 
 def _settings(args: argparse.Namespace, profile: Profile) -> BusSettings:
-    if not 1 <= args.device_id <= _MAX_DEVICE_ID:
-        msg = f"device id {args.device_id}: must be within 1..247"
+    # Modbus TCP unit ids go to 255 (a Vestel answers on 255); RTU ids stop at 247.
+    highest = _MAX_UNIT_ID if args.tcp is not None else _MAX_DEVICE_ID
+    if not 1 <= args.device_id <= highest:
+        msg = f"device id {args.device_id}: must be within 1..{highest}"
         raise ReadError(msg)
     if args.port is None:
         if args.line is not None:

@@ -81,8 +81,8 @@ def test_first_wave_is_the_design_list() -> None:
     }
 
 
-def test_second_wave_meters_are_scanned_on_the_first_wave_lines() -> None:
-    """The second wave adds models, not serial settings: the quick scan stays as long."""
+def test_second_wave_is_scanned_on_the_first_wave_lines() -> None:
+    """The second wave adds models, not serial settings: the quick serial scan stays as long."""
     assert set(SECOND_WAVE_METERS) == {
         "shelly_pro_3em",
         "schneider_iem3x5x",
@@ -91,7 +91,7 @@ def test_second_wave_meters_are_scanned_on_the_first_wave_lines() -> None:
         "orno_we514_515",
         "eastron_sdm72dm_v1",
     }
-    assert set(SCANNED) == {*FIRST_WAVE, *SECOND_WAVE_METERS}
+    assert set(SCANNED) == {*FIRST_WAVE, *SECOND_WAVE_METERS, "vestel_evc04"}
     assert default_serial_lines() == default_serial_lines(FIRST_WAVE)
 
 

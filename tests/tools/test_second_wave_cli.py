@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from custom_components.headroom.devices.bus import Bus, TcpSettings
+from custom_components.headroom.devices.chargers import create_charger
 from custom_components.headroom.devices.discovery import SECOND_WAVE_METERS, Scanner, SerialLine
 from custom_components.headroom.devices.registers import get_profile
 from tools import read, scan
@@ -197,3 +199,79 @@ async def test_mixed_bus_and_gateway_find_both_waves(mixed: Simulator) -> None:
     assert [(d.device_id, d.model) for d in gateway.devices] == expected
     assert gateway.unidentified == ()
     assert {i: dict(d.settings) for i, d in mixed.devices.items()} == before  # never writes
+
+
+VESTEL = "vestel_evc04"
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def vestel(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Simulator]:
+    del socket_enabled
+    simulator = await _start(tmp_path, [DeviceSpec(VESTEL, 255, "garage")], native_tcp_port=0)
+    yield simulator
+    await simulator.close()
+
+
+async def test_vestel_scanned_at_unit_255_and_read(
+    vestel: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = ["--tcp", f"127.0.0.1:{vestel.endpoints().native_tcp_port}"]
+    code, out, err = await _cli(scan.main, [*where, "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out) == [
+        {
+            "kind": "charger",
+            "model": VESTEL,
+            "device_id": 255,
+            "baudrate": None,
+            "parity": None,
+            "stopbits": None,
+        }
+    ]
+    assert "[17/17]" in err  # the quick range and unit 255: one probe more
+    code, out, err = await _cli(
+        read.main, [*where, "--model", VESTEL, "--id", "255", "--json"], capsys
+    )
+    assert (code, err) == (0, "")
+    values = json.loads(out)["values"]
+    assert values["state"] == "B"  # the simulated car is plugged in, nothing offered yet
+    assert values["current_limit"] == 0
+    assert values["energy_total"] == pytest.approx(3000.0)
+
+
+async def test_vestel_falls_back_without_the_alive_register(vestel: Simulator) -> None:
+    """Armed, then silent: after the timeout the charger applies the fail-safe current."""
+    port = vestel.endpoints().native_tcp_port
+    assert port is not None
+    device = vestel.tcp_devices[255]
+    bus = Bus(TcpSettings("127.0.0.1", port), timeout_s=1.0)
+    await bus.connect()
+    try:
+        clock = _Clock()
+        charger = create_charger(bus.device(255), get_profile(VESTEL), clock=clock)
+        status = await charger.arm_watchdog(timeout_s=15, failsafe_a=6)
+        assert status.rewrite_interval_s == pytest.approx(3.75)
+        await charger.set_limit(16)
+        assert device.applied_a == 16
+        for _ in range(10):  # healthy: the alive register every quarter of the timeout
+            vestel.advance(3.75)
+            clock.now += 3.75
+            await charger.maintain()
+        assert device.applied_a == 16
+        assert (await charger.read()).setpoint_a == 16
+        vestel.advance(15.0)  # Home Assistant stopped
+        assert device.applied_a == 6
+        clock.now += 15.0
+        await charger.maintain()  # back: alive again, and the site writes its limit
+        await charger.set_limit(16)
+        assert device.applied_a == 16
+    finally:
+        await bus.close()

@@ -15,11 +15,11 @@ import cmath
 import math
 from typing import TYPE_CHECKING, Final
 
-from custom_components.headroom.devices.discovery import FIRST_WAVE_CHARGERS, SCANNED_METERS
+from custom_components.headroom.devices.discovery import SCANNED_CHARGERS, SCANNED_METERS
 from custom_components.headroom.devices.registers import Profile, Register, Value, get_profile
 
 from .devices import ProfileDevice
-from .frames import ILLEGAL_DATA_VALUE, ModbusError
+from .frames import ILLEGAL_DATA_ADDRESS, ILLEGAL_DATA_VALUE, READ_INPUT, ModbusError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -35,7 +35,7 @@ _PHASES: Final = 3
 
 # The simulated models are the ones discovery looks for: the scan must find every one.
 METERS: Final = SCANNED_METERS
-CHARGERS: Final = FIRST_WAVE_CHARGERS
+CHARGERS: Final = SCANNED_CHARGERS
 
 # What the identification registers hold (registers.yaml's expectations; where the
 # research has no value, as for the SDM230's meter code, the register reads 0).
@@ -697,6 +697,100 @@ class AlfenDevice(ChargerDevice):
         return values
 
 
+class VestelDevice(ChargerDevice):
+    """
+    Vestel EVC04 (Modbus TCP, unit 255): alive register, fail-safe timeout and current.
+
+    Once the master wrote the alive register (6000 = 1), it must write it again within the
+    fail-safe timeout (2002, s), or the charger falls back to the fail-safe current (2000);
+    the charger clears the register every half timeout. Strings are UTF-16BE, one character
+    per register. Input reads must not cover addresses between values (evcc reads the
+    currents 1008/1010/1012 one by one): such a read answers exception 2.
+    """
+
+    def __init__(self, profile: Profile, device_id: int, site: Site, *, name: str) -> None:
+        """Start with a 20 s timeout (evcc's assumed default) and a 0 A fail-safe current."""
+        super().__init__(profile, device_id, site, name=name)
+        self.settings |= {"watchdog_timeout": 20, "failsafe_current": 0, "alive": 0}
+        self._alive_at_s: float | None = None
+        self._inputs = {
+            address
+            for r in profile.registers.values()
+            if r.function_code == READ_INPUT
+            for address in range(r.address, r.end)
+        }
+
+    def read(self, function_code: int, unit_id: int, address: int, count: int) -> list[int]:
+        """Refuse input reads that cover an address between values."""
+        if function_code == READ_INPUT and any(
+            a not in self._inputs for a in range(address, address + count)
+        ):
+            self.on_request()
+            raise ModbusError(ILLEGAL_DATA_ADDRESS)
+        return super().read(function_code, unit_id, address, count)
+
+    def tick(self, dt_s: float) -> None:
+        """Fall back to the fail-safe current when the alive register was not written."""
+        super().tick(dt_s)
+        if self._alive_at_s is None or self.in_failsafe:
+            return
+        timeout_s = float(self.settings["watchdog_timeout"])
+        if self.now_s - self._alive_at_s >= timeout_s:
+            self.fall_back(float(self.settings["failsafe_current"]))
+
+    def validate(self, name: str, value: Value) -> None:
+        """Accept a limit of 0-32 A, a fail-safe of 0 or 6-32 A, a timeout of 3 s or more."""
+        if name in {"current_limit", "failsafe_current"} and not _zero_or_within(value, 6, 32):
+            raise ModbusError(ILLEGAL_DATA_VALUE)
+        if name == "watchdog_timeout" and not (isinstance(value, int) and value >= 3):  # noqa: PLR2004
+            raise ModbusError(ILLEGAL_DATA_VALUE)
+
+    def apply(self, name: str, value: Value) -> None:
+        """Take a limit, a setting, or a sign of life."""
+        super().apply(name, value)
+        if name == "alive" and value == 1:
+            self._alive_at_s = self.now_s  # the fail-safe holds until a limit is written
+        elif name == "current_limit" and isinstance(value, int):
+            self.command(float(value))
+
+    def values(self) -> Mapping[str, Value]:
+        """Cable and charging state, the meter, the limit; strings one character a word."""
+        view = self.view()
+        l1, l2, l3 = self.line_currents()
+        voltage = self._site.voltage_v(1)
+        alive = self._alive_at_s is not None and (
+            self.now_s - self._alive_at_s < float(self.settings["watchdog_timeout"]) / 2
+        )
+        return {
+            "serial": _utf16("SIM0000000000000000000004"),
+            "brand": _utf16("Vestel"),
+            "model": _utf16("EVC04"),
+            "firmware": _utf16("v3.187.0"),
+            "number_of_phases": 0,
+            "chargepoint_state": {"A": 0, "B": 1, "C": 3}.get(view.state, 7),
+            "charging_state": 1 if view.state == "C" else 0,
+            "cable_state": 0 if view.state == "A" else 3,
+            "fault_code": 0,
+            "current_l1": l1,
+            "current_l2": l2,
+            "current_l3": l3,
+            "voltage_l1": voltage,
+            "voltage_l2": voltage,
+            "voltage_l3": voltage,
+            "power_total": self.power_w(),
+            "energy_total": 3000.0 + view.session_energy_kwh,
+            "energy_session": view.session_energy_kwh,
+            "session_time": 0,
+            "current_limit": round(self.commanded_a),
+            "alive": 1 if alive else 0,
+        }
+
+
+def _utf16(text: str) -> str:
+    """Text as a register string of one UTF-16BE character per register (ASCII only)."""
+    return "".join(f"\x00{char}" for char in text)
+
+
 def _zero_or_within(value: Value, low: float, high: float) -> bool:
     if not isinstance(value, float | int):
         return False
@@ -708,6 +802,7 @@ _CHARGER_CLASSES: Final[Mapping[str, type[ChargerDevice]]] = {
     "abb_terra_ac": AbbTerraDevice,
     "evse_wb_din": EvseWbDevice,
     "alfen_eve": AlfenDevice,
+    "vestel_evc04": VestelDevice,
 }
 
 

@@ -16,6 +16,8 @@ fail-safe current work:
 - Alfen Eve: the setpoint (1210) is only valid for the station's validity time, after
   which the socket falls back to its safe current (1212, read-only over Modbus, set in
   the installer app). The setpoint is therefore re-written on a cadence.
+- Vestel EVC04: fail-safe current and timeout registers, and an alive register the master
+  must write within the timeout (`maintain` does, every quarter of it).
 - EVSE-WB/DIN: no watchdog at all; `arm_watchdog` raises `Unsupported` and
   `has_watchdog` is False, so the caller can tell the user. It does write the current
   the board starts at after a power cut (register 2000) and keeps it checked.
@@ -677,11 +679,85 @@ class EvseWbDin(_CodedStateCharger):
         await self._write(await self._current_register(), limit_a)
 
 
+class VestelEvc04(Charger):
+    """
+    Vestel EVC04 (also Webasto / Ampure Unite, E.ON Drive vBox): Modbus TCP, unit id 255.
+
+    State as evcc `vestel.go`: a cable state (1004) of 2 or more means a car is plugged in
+    (B), and charging state (1001) 1 means it charges (C); otherwise A. The limit (5004) is
+    whole amperes written with FC6; 0 pauses. Watchdog: the master must write 1 to the alive
+    register (6000) more often than the fail-safe timeout (2002, s), or the charger falls
+    back to the fail-safe current (2000, A). evcc writes the alive register every quarter
+    of the timeout; `maintain` does the same. The two fail-safe registers come from one
+    community source (registers.yaml): they are written and then checked every minute.
+    """
+
+    max_limit_a = 32
+    MIN_TIMEOUT_S: Final = 3
+    """The charger clears the alive register every half timeout, at least 3 s (my-gekko)."""
+    _MAX_TIMEOUT_S: Final = 0xFFFF
+    _MIN_ALIVE_INTERVAL_S: Final = 1.0
+    _CABLE_WITH_CAR: Final = 2
+    _CABLE_STATES: Final = range(4)
+    _CHARGING: Final = 1
+    _fast_fields = ("cable_state", "charging_state", "current_l1", "current_l2", "current_l3")
+    _full_fields = (*_fast_fields, "power_total", "energy_total", "energy_session", "current_limit")
+    alive_interval_s: float | None = None
+    """How often `maintain` writes the alive register (None before `arm_watchdog`)."""
+    _alive_written_at: float | None = None
+
+    def _reading(self, values: dict[str, Value | None]) -> ChargerReading:
+        cable, charging = values.get("cable_state"), values.get("charging_state")
+        if not isinstance(cable, int) or cable not in self._CABLE_STATES:
+            raise self._bad_state(cable)
+        if not isinstance(charging, int):
+            raise self._bad_state(charging)
+        letter = "A"
+        if cable >= self._CABLE_WITH_CAR:
+            letter = "C" if charging == self._CHARGING else "B"
+        return super()._reading({**values, "charger_state": letter})
+
+    def _state(self, raw: Value | None) -> ChargerState:
+        return ChargerState(str(raw))
+
+    async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:
+        """Fail-safe current (2000) and timeout (2002, whole s); then the alive cadence."""
+        self._check_limit(failsafe_a, what="fail-safe current")
+        timeout = round(timeout_s)
+        if not self.MIN_TIMEOUT_S <= timeout <= self._MAX_TIMEOUT_S:
+            msg = f"watchdog timeout {timeout_s} s: must be {self.MIN_TIMEOUT_S}..65535 s"
+            raise ValueError(msg)
+        self._wanted = {"failsafe_current": failsafe_a, "watchdog_timeout": timeout}
+        await self._verify_settings()
+        self._next_verify_at = self._clock() + self._verify_interval_s
+        self.alive_interval_s = max(self._MIN_ALIVE_INTERVAL_S, timeout / 4)
+        await self._write_alive()
+        return WatchdogStatus(
+            timeout_s=float(timeout),
+            failsafe_a=failsafe_a,
+            failsafe_matches=True,
+            rewrite_interval_s=self.alive_interval_s,
+        )
+
+    async def maintain(self) -> None:
+        """Write the alive register every quarter of the timeout, and check the settings."""
+        await super().maintain()
+        if self.alive_interval_s is None or self._alive_written_at is None:
+            return
+        if self._clock() - self._alive_written_at >= self.alive_interval_s:
+            await self._write_alive()
+
+    async def _write_alive(self) -> None:
+        await self._write(self._profile.registers["alive"], 1)
+        self._alive_written_at = self._clock()
+
+
 _DRIVERS: Final[dict[str, type[Charger]]] = {
     "heidelberg_energy_control": HeidelbergEnergyControl,
     "abb_terra_ac": AbbTerraAc,
     "alfen_eve": AlfenEve,
     "evse_wb_din": EvseWbDin,
+    "vestel_evc04": VestelEvc04,
 }
 
 SUPPORTED_CHARGERS: Final = frozenset(_DRIVERS)

@@ -49,6 +49,7 @@ FIRST_WAVE_CHARGERS: Final = (
     "alfen_eve",
 )
 FIRST_WAVE: Final = (*FIRST_WAVE_METERS, *FIRST_WAVE_CHARGERS)
+SECOND_WAVE_CHARGERS: Final = ("vestel_evc04",)
 SECOND_WAVE_METERS: Final = (
     "shelly_pro_3em",
     "schneider_iem3x5x",
@@ -58,13 +59,16 @@ SECOND_WAVE_METERS: Final = (
     "eastron_sdm72dm_v1",
 )
 SCANNED_METERS: Final = (*FIRST_WAVE_METERS, *SECOND_WAVE_METERS)
-SCANNED: Final = (*SCANNED_METERS, *FIRST_WAVE_CHARGERS)
+SCANNED_CHARGERS: Final = (*FIRST_WAVE_CHARGERS, *SECOND_WAVE_CHARGERS)
+SCANNED: Final = (*SCANNED_METERS, *SCANNED_CHARGERS)
 """Every model the scan can identify (the default serial lines are theirs)."""
 
 QUICK_IDS: Final = range(1, 17)
 """The default id range: factory ids are 1 (50 for Mennekes), installers number from 1."""
 MAX_DEVICE_ID: Final = 247
 ALL_IDS: Final = range(1, MAX_DEVICE_ID + 1)
+MAX_UNIT_ID: Final = 255
+"""Modbus TCP unit ids go to 255: devices on their own socket often answer only there."""
 
 _PROBE_REGISTER: Final = 0
 _PROBE_REPLY_MARGIN_S: Final = 0.1
@@ -164,6 +168,16 @@ type BusFactory = Callable[[BusSettings], ScanBus]
 type ProgressCallback = Callable[[ScanProgress], None]
 
 
+def tcp_unit_ids(profile_ids: Iterable[str] = SCANNED) -> list[int]:
+    """Return the unit ids TCP-only models answer on by default, beyond the quick range."""
+    ids = set()
+    for profile_id in profile_ids:
+        profile = get_profile(profile_id)
+        if profile.serial is None and profile.tcp is not None and profile.tcp.unit_id:
+            ids.add(profile.tcp.unit_id)
+    return sorted(i for i in ids if i not in QUICK_IDS and 1 <= i <= MAX_UNIT_ID)
+
+
 def default_serial_lines(profile_ids: Iterable[str] = SCANNED) -> list[SerialLine]:
     """Return the distinct serial settings the models ship with, most common first."""
     counts: Counter[SerialLine] = Counter()
@@ -231,8 +245,15 @@ class Scanner:
         return await self._scan([line.settings(port) for line in chosen])
 
     async def scan_tcp(self, host: str, port: int, *, rtu_framing: bool = False) -> ScanResult:
-        """Scan a Modbus TCP gateway (or an RTU-over-TCP one with `rtu_framing`) over ids."""
-        return await self._scan([TcpSettings(host, port, "rtu" if rtu_framing else "socket")])
+        """
+        Scan a Modbus TCP gateway (or an RTU-over-TCP one with `rtu_framing`) over ids.
+
+        Over Modbus TCP the unit ids that TCP-only models answer on by default (Vestel's
+        255) are probed after the range: one probe each.
+        """
+        settings = TcpSettings(host, port, "rtu" if rtu_framing else "socket")
+        extra = () if rtu_framing else tcp_unit_ids()
+        return await self._scan([settings], extra_ids=[i for i in extra if i not in self._ids])
 
     def _report(
         self, done: int, total: int, settings: BusSettings, device_id: int, found: int
@@ -244,8 +265,11 @@ class Scanner:
                 )
             )
 
-    async def _scan(self, all_settings: Sequence[BusSettings]) -> ScanResult:
-        total = len(all_settings) * len(self._ids)
+    async def _scan(
+        self, all_settings: Sequence[BusSettings], *, extra_ids: Sequence[int] = ()
+    ) -> ScanResult:
+        ids = [*self._ids, *extra_ids]
+        total = len(all_settings) * len(ids)
         done = 0
         found: list[FoundDevice] = []
         unidentified: list[tuple[BusSettings, int]] = []
@@ -258,11 +282,11 @@ class Scanner:
                 # Some adapters (and Linux ptys) refuse a parity or speed: scan the others.
                 await bus.close()  # release whatever the failed open left behind
                 skipped.append((settings, str(err)))
-                done += len(self._ids)
-                self._report(done, total, settings, self._ids[-1], len(found))
+                done += len(ids)
+                self._report(done, total, settings, ids[-1], len(found))
                 continue
             try:
-                for device_id in self._ids:
+                for device_id in ids:
                     if self._cancel.is_set():
                         return ScanResult(
                             devices=tuple(found),
@@ -527,8 +551,7 @@ def _swapped_bytes(text: str) -> str:
 
 
 async def _shelly(probe: _Probe) -> str | None:
-    settings = probe.settings
-    if not isinstance(settings, TcpSettings) or settings.framer != "socket":
+    if not _own_socket(probe.settings):
         return None  # Modbus TCP only: never behind a serial line
     model = await probe.value("shelly_pro_3em", "model")
     if not isinstance(model, str):
@@ -543,6 +566,26 @@ async def _shelly(probe: _Probe) -> str | None:
     # The triphase profile (the default) keeps phase A at 31020; the monophase one does not.
     voltage = await probe.number("shelly_pro_3em", "voltage_l1")
     return "shelly_pro_3em" if _between(voltage, *_ANY_V) else _NOT_SUPPORTED
+
+
+def _own_socket(settings: BusSettings) -> bool:
+    """Tell whether `settings` reach a device speaking Modbus TCP itself (no serial line)."""
+    return isinstance(settings, TcpSettings) and settings.framer == "socket"
+
+
+async def _vestel(probe: _Probe) -> str | None:
+    if not _own_socket(probe.settings):
+        return None
+    # UTF-16BE: one character per register (evcc), so every other byte is NUL.
+    brand = await probe.value("vestel_evc04", "brand")
+    text = brand.replace("\x00", "").strip() if isinstance(brand, str) else ""
+    if not text or not text.isprintable():
+        return None
+    cable = await probe.value("vestel_evc04", "cable_state")
+    charging = await probe.value("vestel_evc04", "charging_state")
+    limit = await probe.number("vestel_evc04", "current_limit")
+    plausible = cable in range(4) and charging in range(2) and _between(limit, 0, 80)
+    return "vestel_evc04" if plausible else None
 
 
 async def _schneider_iem(probe: _Probe) -> str | None:
@@ -605,6 +648,7 @@ _FINGERPRINTS: Final[tuple[Callable[[_Probe], Awaitable[str | None]], ...]] = (
     _alfen,
     _dtsu666,
     _shelly,
+    _vestel,
     _schneider_iem,
     # plausible values where a model keeps its voltage
     _ddsu666,

@@ -312,6 +312,20 @@ class ChargerDevice(ProfileDevice):
         """Return the power the car draws, at the site voltage."""
         return sum(self.line_currents()) * self._site.voltage_v(1)
 
+    def meter_values(self) -> dict[str, Value]:
+        """Return the charger's own meter: currents and voltages per line, and the power."""
+        l1, l2, l3 = self.line_currents()
+        voltage = self._site.voltage_v(1)
+        return {
+            "current_l1": l1,
+            "current_l2": l2,
+            "current_l3": l3,
+            "voltage_l1": voltage,
+            "voltage_l2": voltage,
+            "voltage_l3": voltage,
+            "power_total": self.power_w(),
+        }
+
 
 class HeidelbergDevice(ChargerDevice):
     """Heidelberg Energy Control: watchdog in ms on any request, standby, 0.1 A steps."""
@@ -491,7 +505,6 @@ class AbbTerraDevice(ChargerDevice):
     def values(self) -> Mapping[str, Value]:
         """State in byte 1 of a u32 (0 A .. 4 C2, 5 other), currents in mA."""
         view = self.view()
-        l1, l2, l3 = self.line_currents()
         pwm = self.applied_a >= _MIN_CHARGE_A
         # A limit below 6 A stops the session: "other" (5), not B1/C1 (vendor doc 5.15,
         # JernejHren session_state.py), until a limit of 6 A or more resumes it.
@@ -501,8 +514,7 @@ class AbbTerraDevice(ChargerDevice):
             if self.error or paused
             else {"A": 0, "B": 2 if pwm else 1, "C": 4 if pwm else 3}.get(view.state, 5)
         )
-        voltage = self._site.voltage_v(1)
-        return {
+        return self.meter_values() | {
             "serial_number": "TACSIM01",
             "firmware_version": self.firmware,
             "user_settable_max_current": 16.0,
@@ -510,13 +522,6 @@ class AbbTerraDevice(ChargerDevice):
             "socket_lock_state": 0 if view.state == "A" else 0x0111,
             "charger_state": code << 8,
             "charging_current_limit": self.applied_a,
-            "current_l1": l1,
-            "current_l2": l2,
-            "current_l3": l3,
-            "voltage_l1": voltage,
-            "voltage_l2": voltage,
-            "voltage_l3": voltage,
-            "power_total": self.power_w(),
             "energy_session": view.session_energy_kwh * _W_PER_KW,
             "watchdog_timeout_readback": self.settings["watchdog_timeout"],
             "current_limit_readback": self.commanded_a,
@@ -756,12 +761,10 @@ class VestelDevice(ChargerDevice):
     def values(self) -> Mapping[str, Value]:
         """Cable and charging state, the meter, the limit; strings one character a word."""
         view = self.view()
-        l1, l2, l3 = self.line_currents()
-        voltage = self._site.voltage_v(1)
         alive = self._alive_at_s is not None and (
             self.now_s - self._alive_at_s < float(self.settings["watchdog_timeout"]) / 2
         )
-        return {
+        return self.meter_values() | {
             "serial": _utf16("SIM0000000000000000000004"),
             "brand": _utf16("Vestel"),
             "model": _utf16("EVC04"),
@@ -771,13 +774,6 @@ class VestelDevice(ChargerDevice):
             "charging_state": 1 if view.state == "C" else 0,
             "cable_state": 0 if view.state == "A" else 3,
             "fault_code": 0,
-            "current_l1": l1,
-            "current_l2": l2,
-            "current_l3": l3,
-            "voltage_l1": voltage,
-            "voltage_l2": voltage,
-            "voltage_l3": voltage,
-            "power_total": self.power_w(),
             "energy_total": 3000.0 + view.session_energy_kwh,
             "energy_session": view.session_energy_kwh,
             "session_time": 0,

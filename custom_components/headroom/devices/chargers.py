@@ -246,6 +246,15 @@ class Charger(ABC):
             msg = f"{what} {limit_a} A: must be 0 or {MIN_CHARGE_A}..{self.max_limit_a} A"
             raise ValueError(msg)
 
+    @staticmethod
+    def _whole_seconds(timeout_s: float, low: int, high: int, *, what: str) -> int:
+        """Round a timeout to the whole seconds a register takes; ValueError outside."""
+        seconds = round(timeout_s)
+        if not low <= seconds <= high:
+            msg = f"{what} {timeout_s} s: must be {low}..{high} s"
+            raise ValueError(msg)
+        return seconds
+
     async def _write(self, register: Register, value: Value) -> None:
         words = encode(register, value)
         code = 16 if len(words) > 1 else self._profile.write_function_code
@@ -475,10 +484,9 @@ class AbbTerraAc(Charger):
     async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:
         """Communication timeout in s (0x4106) and fallback current in A (0x4109)."""
         self._check_limit(failsafe_a, what="fail-safe current")
-        seconds = round(timeout_s)
-        if not self._MIN_TIMEOUT_S <= seconds <= self._MAX_TIMEOUT_S:
-            msg = f"communication timeout {timeout_s} s: must be 10..65535 s"
-            raise ValueError(msg)
+        seconds = self._whole_seconds(
+            timeout_s, self._MIN_TIMEOUT_S, self._MAX_TIMEOUT_S, what="communication timeout"
+        )
         self._wanted = {"watchdog_timeout": seconds, "failsafe_current": failsafe_a}
         for name, value in self._wanted.items():
             await self._ensure(name, value)
@@ -723,10 +731,9 @@ class VestelEvc04(Charger):
     async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:
         """Fail-safe current (2000) and timeout (2002, whole s); then the alive cadence."""
         self._check_limit(failsafe_a, what="fail-safe current")
-        timeout = round(timeout_s)
-        if not self.MIN_TIMEOUT_S <= timeout <= self._MAX_TIMEOUT_S:
-            msg = f"watchdog timeout {timeout_s} s: must be {self.MIN_TIMEOUT_S}..65535 s"
-            raise ValueError(msg)
+        timeout = self._whole_seconds(
+            timeout_s, self.MIN_TIMEOUT_S, self._MAX_TIMEOUT_S, what="watchdog timeout"
+        )
         self._wanted = {"failsafe_current": failsafe_a, "watchdog_timeout": timeout}
         await self._verify_settings()
         self._next_verify_at = self._clock() + self._verify_interval_s

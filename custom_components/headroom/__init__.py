@@ -25,11 +25,10 @@ from .coordinator import (
     HeadroomCoordinator,
     HeadroomRuntimeData,
     chargers_of,
-    device_identifier,
 )
+from .device_info import device_identifier, site_device_info
 from .devices.errors import Unsupported
 from .engine import Balancer
-from .entity import site_device_info
 from .settings import bus_settings, hold_settings, validate, watchdog_timeout_s
 from .site import METER_KEY, DeviceLocation, LineConflictError, build_site
 
@@ -166,7 +165,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: HeadroomConfigEntry) ->
         await coordinator.async_shutdown()
         await coordinator.site.release()
         await coordinator.site.close()
-        coordinator.release_issues()
+        coordinator.repairs.release()
     return unloaded
 
 

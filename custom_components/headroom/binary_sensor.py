@@ -13,8 +13,9 @@ from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.const import EntityCategory
 
 from .const import CONF_METER_ID
+from .device_info import meter_device_info, site_device_info
 from .engine.model import Constraint
-from .entity import HeadroomEntity, meter_device_info, site_device_info
+from .entity import HeadroomEntity
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -11,8 +11,6 @@ the reconfigure flow moves the site to another port or gateway.
 from __future__ import annotations
 
 import os
-import stat
-import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -25,21 +23,12 @@ from homeassistant.config_entries import (
     ConfigSubentryData,
     ConfigSubentryFlow,
     OptionsFlow,
-    SubentryFlowResult,
 )
 from homeassistant.const import CONF_DEVICE, CONF_HOST, CONF_NAME, CONF_PORT
 from homeassistant.core import callback
 from homeassistant.helpers.selector import (
     BooleanSelector,
-    EntitySelector,
-    EntitySelectorConfig,
-    NumberSelector,
-    NumberSelectorConfig,
-    NumberSelectorMode,
     SelectOptionDict,
-    SelectSelector,
-    SelectSelectorConfig,
-    SelectSelectorMode,
     SerialPortSelector,
     TextSelector,
 )
@@ -47,61 +36,30 @@ from homeassistant.helpers.selector import (
 from .const import (
     CONF_BAUDRATE,
     CONF_BREAKER,
-    CONF_BREAKER_LOWERED,
     CONF_CIRCUIT,
     CONF_CONNECTION,
     CONF_DEVICE_ID,
     CONF_FAIL_SAFE,
-    CONF_GRID_POWER_ENTITY,
-    CONF_GRID_TOLERANCE,
-    CONF_HOUSE_POWER_ENTITY,
     CONF_MARGIN,
-    CONF_MAX_CURRENT,
-    CONF_MAX_LOWERED,
     CONF_METER_ID,
     CONF_METER_MODEL,
-    CONF_METER_STALE,
     CONF_MODE,
     CONF_MODEL,
     CONF_PARITY,
-    CONF_PAUSED,
-    CONF_PHASES,
-    CONF_PRIORITY,
-    CONF_PV_POWER_ENTITY,
-    CONF_SHARED_CIRCUIT,
-    CONF_SOLAR_SOURCE,
-    CONF_SOLAR_START_DELAY,
-    CONF_SOLAR_STOP_DELAY,
     CONF_STOPBITS,
     CONF_SUPPLY,
     CONF_VOLTAGE,
-    CONF_WATCHDOG_TIMEOUT,
     CONNECTION_RTU_OVER_TCP,
     CONNECTION_SERIAL,
     CONNECTION_TYPES,
     DEFAULT_BAUDRATE,
-    DEFAULT_GRID_TOLERANCE_W,
     DEFAULT_MARGIN_A,
-    DEFAULT_METER_STALE_S,
-    DEFAULT_PARITY,
-    DEFAULT_PRIORITY,
-    DEFAULT_SOLAR_START_DELAY_S,
-    DEFAULT_SOLAR_STOP_DELAY_S,
-    DEFAULT_STOPBITS,
     DEFAULT_TCP_PORT,
     DEFAULT_VOLTAGE_V,
-    DEFAULT_WATCHDOG_TIMEOUT_S,
     DOMAIN,
-    MAX_PRIORITY,
-    SOLAR_SOURCE_GRID,
-    SOLAR_SOURCE_NONE,
-    SOLAR_SOURCE_PV_HOUSE,
-    SOLAR_SOURCES,
     SUBENTRY_CHARGER,
 )
-from .coordinator import chargers_of
-from .devices.bus import Bus, SerialSettings, TcpSettings
-from .devices.chargers import SUPPORTED_CHARGERS, create_charger, max_limit_a_of
+from .devices.chargers import SUPPORTED_CHARGERS
 from .devices.discovery import (
     ALL_IDS,
     QUICK_IDS,
@@ -112,29 +70,48 @@ from .devices.discovery import (
 )
 from .devices.errors import (
     ConnectionLost,
-    DeviceError,
-    DeviceRefused,
-    NoResponse,
-    Unsupported,
 )
-from .devices.meters import CONTROL_FIELDS, Meter
-from .devices.registers import get_profile, load_profiles
+from .devices.registers import get_profile
 from .engine import suggest_fail_safe_a
 from .engine.fail_safe import max_fail_safe_a
-from .engine.model import MIN_CHARGE_A, Mode, Supply
+from .engine.model import Mode, Supply
+from .flow_common import (
+    CONF_ADD_MANUAL,
+    CONF_CHARGERS,
+    CONF_METER,
+    CONF_SCAN_ALL,
+    METER_MANUAL,
+    METER_NONE,
+    bus_only,
+    charger_errors,
+    charger_settings_data,
+    charger_settings_schema,
+    charger_unique_id,
+    fail_safe_errors,
+    finite_only,
+    found_line,
+    line_data,
+    line_fields,
+    meter_models,
+    number_field,
+    port_error,
+    probe_device,
+    problem_errors,
+    profile_defaults,
+    select_field,
+    site_errors,
+    site_unique_id,
+)
+from .options_flow import HeadroomOptionsFlow
 from .settings import (
-    RULES,
     ChargerConfig,
-    Problem,
-    ProblemKey,
     bus_key,
     bus_settings,
     describe_bus,
     line_conflict,
-    number,
-    number_problem,
     validate,
 )
+from .subentry_flow import ChargerSubentryFlow
 
 if TYPE_CHECKING:
     import asyncio
@@ -144,290 +121,7 @@ if TYPE_CHECKING:
 
     from .devices.bus import BusSettings
 
-_LIMIT_FIELDS: Final = (
-    CONF_BREAKER,
-    CONF_MARGIN,
-    CONF_FAIL_SAFE,
-    CONF_CIRCUIT,
-    CONF_METER_STALE,
-    CONF_WATCHDOG_TIMEOUT,
-)
-_SOLAR_FIELDS: Final = (CONF_SOLAR_START_DELAY, CONF_SOLAR_STOP_DELAY, CONF_GRID_TOLERANCE)
-CONF_SCAN_ALL: Final = "scan_all"
-CONF_METER: Final = "meter"
-CONF_CHARGERS: Final = "chargers"
-CONF_ADD_MANUAL: Final = "add_manual"
-METER_MANUAL: Final = "manual"
-METER_NONE: Final = "none"
-BAUDRATES: Final = ("1200", "2400", "4800", "9600", "19200", "38400", "57600", "115200")
-PARITIES: Final = ("N", "E", "O")
-STOPBITS: Final = ("1", "2")
-MAX_NAME_LENGTH: Final = 64
-PHASE_CHOICES: Final[Mapping[Supply, tuple[str, ...]]] = {
-    Supply.SINGLE_PHASE: ("1",),
-    Supply.SPLIT_PHASE: ("1_2", "1", "2"),
-    Supply.THREE_PHASE: ("1_2_3", "2_3_1", "3_1_2", "1", "2", "3"),
-}
-"""Grid-phase wiring of a charger: charger L1, L2, L3 -> grid phases, per supply."""
 SERIAL_BY_ID: Final = Path("/dev/serial/by-id")
-
-
-def _meter_models() -> list[str]:
-    """Meter profiles that measure phase currents (load balancing needs them)."""
-    return sorted(
-        p.id for p in load_profiles().values() if p.kind == "meter" and p.has("current_l1")
-    )
-
-
-def _number(minimum: float, maximum: float, step: float = 1, unit: str | None = None) -> Any:
-    """Return a box number selector that stores a number."""
-    return probatio.All(
-        NumberSelector(
-            NumberSelectorConfig(
-                min=minimum,
-                max=maximum,
-                step=step,
-                mode=NumberSelectorMode.BOX,
-                **({"unit_of_measurement": unit} if unit else {}),
-            )
-        ),
-        probatio.Coerce(float),
-    )
-
-
-def _select(
-    options: list[str] | list[SelectOptionDict], key: str, *, multiple: bool = False
-) -> Any:
-    return SelectSelector(
-        SelectSelectorConfig(
-            options=options,
-            translation_key=key,
-            mode=SelectSelectorMode.DROPDOWN,
-            multiple=multiple,
-        )
-    )
-
-
-def _line_fields(defaults: Mapping[str, Any]) -> dict[Any, Any]:
-    """Return the serial line settings fields, defaulting to `defaults`."""
-    return {
-        probatio.Required(
-            CONF_BAUDRATE, default=str(defaults.get(CONF_BAUDRATE, DEFAULT_BAUDRATE))
-        ): _select(list(BAUDRATES), CONF_BAUDRATE),
-        probatio.Required(
-            CONF_PARITY, default=str(defaults.get(CONF_PARITY, DEFAULT_PARITY))
-        ): _select(list(PARITIES), CONF_PARITY),
-        probatio.Required(
-            CONF_STOPBITS, default=str(defaults.get(CONF_STOPBITS, DEFAULT_STOPBITS))
-        ): _select(list(STOPBITS), CONF_STOPBITS),
-    }
-
-
-def _line_data(user_input: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the line settings of a form as stored (numbers as numbers)."""
-    return {
-        CONF_BAUDRATE: int(user_input[CONF_BAUDRATE]),
-        CONF_PARITY: user_input[CONF_PARITY],
-        CONF_STOPBITS: int(user_input[CONF_STOPBITS]),
-    }
-
-
-def _found_line(found: FoundDevice) -> dict[str, Any]:
-    """Return the line settings a scan found a device at (empty behind a gateway)."""
-    settings = found.settings
-    if isinstance(settings, SerialSettings):
-        return {
-            CONF_BAUDRATE: settings.baudrate,
-            CONF_PARITY: settings.parity,
-            CONF_STOPBITS: settings.stopbits,
-        }
-    return {}
-
-
-def _profile_defaults(model: str) -> dict[str, Any]:
-    """Return the serial settings a model ships with, for the manual form's defaults."""
-    serial = get_profile(model).serial
-    return (
-        {}
-        if serial is None
-        else {
-            CONF_BAUDRATE: serial.baudrate,
-            CONF_PARITY: serial.parity,
-            CONF_STOPBITS: serial.stopbits,
-            CONF_DEVICE_ID: serial.device_id,
-        }
-    )
-
-
-def _serial_port_error(path: str) -> str:
-    """Say why a serial port cannot be opened: missing, not a serial port at all, or busy."""
-    try:
-        mode = Path(path).stat().st_mode
-    except OSError:
-        return "port_missing"
-    if not stat.S_ISCHR(mode):
-        return "not_a_serial_port"  # a regular file or a directory
-    try:
-        handle = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-    except OSError:
-        return "port_busy"
-    try:
-        # /dev/null and friends are character devices, but no terminal.
-        return "port_busy" if os.isatty(handle) else "not_a_serial_port"
-    finally:
-        os.close(handle)
-
-
-async def _port_error(hass: Any, settings: BusSettings) -> str:
-    """Say why a port or gateway cannot be opened: missing, busy, not a port, unreachable."""
-    if isinstance(settings, TcpSettings):
-        return "cannot_connect"
-    error: str = await hass.async_add_executor_job(_serial_port_error, settings.port)
-    return error
-
-
-def name_error(name: object) -> str | None:
-    """Check a name the user gives the site or a charger: not empty, short, printable."""
-    if not isinstance(name, str) or not name.strip():
-        return "name_empty"
-    if len(name.strip()) > MAX_NAME_LENGTH:
-        return "name_too_long"
-    # Control and format characters (right-to-left overrides, zero-width joiners) make a
-    # name that reads differently from what it is.
-    if any(unicodedata.category(char) in {"Cc", "Cf"} for char in name):
-        return "name_invalid"
-    return None
-
-
-def number_errors(user_input: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, str]:
-    """Check the numbers of a form against their rules (finite, in range)."""
-    return {
-        key: problem.key.value
-        for key in keys
-        if key in user_input
-        and (problem := number_problem(RULES[key], user_input[key])) is not None
-    }
-
-
-def problem_errors(
-    problems: list[Problem],
-    fields: tuple[str, ...],
-    moved: Mapping[ProblemKey, str] | None = None,
-) -> dict[str, str]:
-    """
-    Show each problem at the field it is about, or at the form when it has none there.
-
-    `moved` shows a problem at another field of this form (a charger above the breaker is
-    the breaker's problem in the limits form).
-    """
-    errors: dict[str, str] = {}
-    for problem in problems:
-        field = (moved or {}).get(problem.key, problem.field)
-        errors.setdefault(field if field in fields else "base", problem.key.value)
-    return errors
-
-
-async def probe_device(
-    hass: Any, settings: BusSettings, model: str, device_id: int
-) -> tuple[str | None, float]:
-    """
-    Read a meter or charger once: the test before configuring it.
-
-    Returns the error key (None when it answered as `model`) and, for a meter, the largest
-    phase current it measured (the fail-safe suggestion starts from it).
-    """
-    profile = get_profile(model)
-    bus = Bus(settings)
-    try:
-        await bus.connect()
-        transport = bus.device(device_id, pacing_s=profile.pacing_s)
-        if profile.kind == "meter":
-            reading = await Meter(transport, profile).read(fields=CONTROL_FIELDS)
-            currents = [current for current in reading.currents_a if current is not None]
-            return None, max(currents, default=0.0)
-        await create_charger(transport, profile).read(full=True)
-    except ConnectionLost:
-        return await _port_error(hass, settings), 0.0
-    except NoResponse:
-        return "no_answer", 0.0
-    except DeviceRefused:
-        return "wrong_model", 0.0
-    except Unsupported:  # a setting the driver cannot work with (meter ratios, Modbus off)
-        return "unsupported_setting", 0.0
-    finally:
-        await bus.close()
-    return None, 0.0
-
-
-def charger_errors(
-    user_input: Mapping[str, Any], *, breaker_a: float, model: str
-) -> dict[str, str]:
-    """
-    Check one charger's maximum against the main breaker and the model.
-
-    The wiring needs no check: the form only offers the supply's phases.
-    """
-    errors = number_errors(user_input, (CONF_MAX_CURRENT, CONF_PRIORITY))
-    if (error := name_error(user_input.get(CONF_NAME, "-"))) is not None:
-        errors[CONF_NAME] = error
-    if errors:
-        return errors
-    max_a = float(user_input[CONF_MAX_CURRENT])
-    max_limit_a = max_limit_a_of(model)
-    if max_a > breaker_a:
-        return {CONF_MAX_CURRENT: "charger_above_breaker"}
-    if max_a > max_limit_a:
-        return {CONF_MAX_CURRENT: "charger_above_model"}
-    return {}
-
-
-def _charger_settings_schema(
-    supply: Supply, defaults: Mapping[str, Any], *, with_name: bool
-) -> probatio.Schema:
-    phases = "_".join(str(p) for p in defaults.get(CONF_PHASES, [])) or PHASE_CHOICES[supply][0]
-    fields: dict[Any, Any] = {}
-    if with_name:
-        fields[probatio.Required(CONF_NAME, default=defaults.get(CONF_NAME, ""))] = TextSelector()
-    fields.update(
-        {
-            probatio.Required(CONF_PHASES, default=phases): _select(
-                list(PHASE_CHOICES[supply]), CONF_PHASES
-            ),
-            probatio.Required(
-                CONF_MAX_CURRENT, default=float(defaults.get(CONF_MAX_CURRENT, 16))
-            ): _number(MIN_CHARGE_A, RULES[CONF_MAX_CURRENT].maximum, unit="A"),
-            probatio.Required(
-                CONF_SHARED_CIRCUIT, default=bool(defaults.get(CONF_SHARED_CIRCUIT, False))
-            ): BooleanSelector(),
-            probatio.Required(
-                CONF_PRIORITY, default=float(defaults.get(CONF_PRIORITY, DEFAULT_PRIORITY))
-            ): _number(1, MAX_PRIORITY),
-        }
-    )
-    return probatio.Schema(fields)
-
-
-def _charger_settings_data(user_input: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        CONF_PHASES: [int(p) for p in user_input[CONF_PHASES].split("_")],
-        CONF_MAX_CURRENT: int(user_input[CONF_MAX_CURRENT]),
-        CONF_SHARED_CIRCUIT: bool(user_input[CONF_SHARED_CIRCUIT]),
-        CONF_PRIORITY: int(user_input[CONF_PRIORITY]),
-        CONF_PAUSED: False,
-    }
-
-
-def _bus_only(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the connection part of entry data (no line settings, no meter)."""
-    keys = (CONF_CONNECTION, CONF_DEVICE, CONF_HOST, CONF_PORT)
-    return {key: data[key] for key in keys if key in data}
-
-
-def _unique_id(bus: Mapping[str, Any]) -> str:
-    """Identify a site by its port or gateway: one site per bus."""
-    if bus[CONF_CONNECTION] == CONNECTION_SERIAL:
-        return f"serial:{bus[CONF_DEVICE]}"
-    return f"tcp:{bus[CONF_HOST]}:{bus[CONF_PORT]}"
 
 
 def _resolve_serial_by_id(device: str) -> str:
@@ -489,7 +183,7 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="user",
             data_schema=probatio.Schema(
                 {
-                    probatio.Required(CONF_CONNECTION, default=CONNECTION_SERIAL): _select(
+                    probatio.Required(CONF_CONNECTION, default=CONNECTION_SERIAL): select_field(
                         list(CONNECTION_TYPES), CONF_CONNECTION
                     )
                 }
@@ -502,7 +196,7 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
             _resolve_serial_by_id, discovery_info.device
         )
         self._bus = {CONF_CONNECTION: CONNECTION_SERIAL, CONF_DEVICE: device}
-        await self.async_set_unique_id(_unique_id(self._bus))
+        await self.async_set_unique_id(site_unique_id(self._bus))
         self._abort_if_unique_id_configured()
         self._usb_name = discovery_info.description or device
         self.context["title_placeholders"] = {CONF_NAME: self._usb_name}
@@ -531,7 +225,7 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
         elif user_input is not None:
             self._bus[CONF_DEVICE] = user_input[CONF_DEVICE]
             self._scan_all = bool(user_input[CONF_SCAN_ALL])
-            await self.async_set_unique_id(_unique_id(self._bus))
+            await self.async_set_unique_id(site_unique_id(self._bus))
             self._abort_if_unique_id_configured()
             return await self.async_step_scan()
         return self.async_show_form(
@@ -557,7 +251,7 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
             self._bus[CONF_HOST] = user_input[CONF_HOST]
             self._bus[CONF_PORT] = int(user_input[CONF_PORT])
             self._scan_all = bool(user_input[CONF_SCAN_ALL])
-            await self.async_set_unique_id(_unique_id(self._bus))
+            await self.async_set_unique_id(site_unique_id(self._bus))
             self._abort_if_unique_id_configured()
             return await self.async_step_scan()
         return self.async_show_form(
@@ -569,7 +263,7 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
                     ),
                     probatio.Required(
                         CONF_PORT, default=float(self._bus.get(CONF_PORT, DEFAULT_TCP_PORT))
-                    ): _number(1, 65535),
+                    ): number_field(1, 65535),
                     probatio.Required(CONF_SCAN_ALL, default=False): BooleanSelector(),
                 }
             ),
@@ -601,7 +295,7 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
         try:
             scan = task.result()
         except ConnectionLost:
-            self._scan_error = await _port_error(self.hass, self._scan_settings())
+            self._scan_error = await port_error(self.hass, self._scan_settings())
             next_step = "serial" if self._bus[CONF_CONNECTION] == CONNECTION_SERIAL else "tcp"
             return self.async_show_progress_done(next_step_id=next_step)
         self._found = scan.devices
@@ -688,7 +382,7 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
                 self._meter = {
                     CONF_METER_MODEL: found.model,
                     CONF_METER_ID: found.device_id,
-                    **_found_line(found),
+                    **found_line(found),
                 }
                 return await self.async_step_site()
             errors["base"] = error
@@ -706,7 +400,7 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="meter",
             data_schema=probatio.Schema(
                 {
-                    probatio.Required(CONF_METER, default=options[0]["value"]): _select(
+                    probatio.Required(CONF_METER, default=options[0]["value"]): select_field(
                         options, CONF_METER
                     )
                 }
@@ -736,7 +430,7 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
                 self._meter = meter
                 return await self.async_step_site()
             errors["base"] = error
-        models = _meter_models()
+        models = meter_models()
         return self.async_show_form(
             step_id="meter_manual",
             data_schema=self._manual_schema(models, "eastron_sdm630"),
@@ -746,20 +440,20 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
     def _manual_line(self, user_input: Mapping[str, Any]) -> dict[str, Any]:
         if self._bus[CONF_CONNECTION] != CONNECTION_SERIAL:
             return {}
-        return _line_data(user_input)
+        return line_data(user_input)
 
     def _manual_schema(self, models: list[str], default: str) -> probatio.Schema:
-        defaults = _profile_defaults(default)
+        defaults = profile_defaults(default)
         fields: dict[Any, Any] = {
-            probatio.Required(CONF_MODEL, default=default): _select(
+            probatio.Required(CONF_MODEL, default=default): select_field(
                 [SelectOptionDict(value=m, label=get_profile(m).name) for m in models], CONF_MODEL
             ),
             probatio.Required(
                 CONF_DEVICE_ID, default=float(defaults.get(CONF_DEVICE_ID, 1))
-            ): _number(1, 247),
+            ): number_field(1, 247),
         }
         if self._bus[CONF_CONNECTION] == CONNECTION_SERIAL:
-            fields.update(_line_fields(defaults))
+            fields.update(line_fields(defaults))
         return probatio.Schema(fields)
 
     # --- site ---------------------------------------------------------------------------
@@ -784,19 +478,19 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
                 probatio.Schema(
                     {
                         probatio.Required(CONF_NAME, default="Headroom"): TextSelector(),
-                        probatio.Required(CONF_SUPPLY, default=Supply.THREE_PHASE.value): _select(
-                            [s.value for s in Supply], CONF_SUPPLY
-                        ),
-                        probatio.Required(CONF_VOLTAGE, default=DEFAULT_VOLTAGE_V): _number(
+                        probatio.Required(
+                            CONF_SUPPLY, default=Supply.THREE_PHASE.value
+                        ): select_field([s.value for s in Supply], CONF_SUPPLY),
+                        probatio.Required(CONF_VOLTAGE, default=DEFAULT_VOLTAGE_V): number_field(
                             100, 400, unit="V"
                         ),
-                        probatio.Required(CONF_BREAKER): _number(1, 400, unit="A"),
-                        probatio.Required(CONF_MARGIN, default=DEFAULT_MARGIN_A): _number(
+                        probatio.Required(CONF_BREAKER): number_field(1, 400, unit="A"),
+                        probatio.Required(CONF_MARGIN, default=DEFAULT_MARGIN_A): number_field(
                             0, 50, 0.5, unit="A"
                         ),
                     }
                 ),
-                _finite_only(user_input or {}),
+                finite_only(user_input or {}),
             ),
             errors=errors,
         )
@@ -813,7 +507,7 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
                 {
                     CONF_MODEL: self._found[int(index)].model,
                     CONF_DEVICE_ID: self._found[int(index)].device_id,
-                    **_found_line(self._found[int(index)]),
+                    **found_line(self._found[int(index)]),
                 }
                 for index in user_input.get(CONF_CHARGERS, [])
             ]
@@ -827,7 +521,7 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
         fields: dict[Any, Any] = {}
         if options:
             fields[probatio.Optional(CONF_CHARGERS, default=[o["value"] for o in options])] = (
-                _select(options, CONF_CHARGERS, multiple=True)
+                select_field(options, CONF_CHARGERS, multiple=True)
             )
         fields[probatio.Required(CONF_ADD_MANUAL, default=not options)] = BooleanSelector()
         return self.async_show_form(
@@ -880,7 +574,9 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
                 breaker_a=self._site[CONF_BREAKER],
                 model=charger[CONF_MODEL],
             )
-            data = {**self._bus, **charger, **_charger_settings_data(user_input)}
+            data = (
+                {**self._bus, **charger, **charger_settings_data(user_input)} if not errors else {}
+            )
             if not errors and self._conflicts(data):
                 errors["base"] = "line_conflict"
             if not errors:
@@ -890,14 +586,14 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
                         data=data,
                         subentry_type=SUBENTRY_CHARGER,
                         title=user_input[CONF_NAME].strip(),
-                        unique_id=_charger_unique_id(data),
+                        unique_id=charger_unique_id(data),
                     )
                 )
                 return await self.async_step_charger()
         profile = get_profile(charger[CONF_MODEL])
         return self.async_show_form(
             step_id="charger",
-            data_schema=_charger_settings_schema(
+            data_schema=charger_settings_schema(
                 supply,
                 {CONF_NAME: f"{profile.name.split(' ', 1)[0]} {charger[CONF_DEVICE_ID]}"},
                 with_name=True,
@@ -915,7 +611,7 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
         if self._meter is not None:
             others.append(bus_settings({**self._bus, **self._meter}))
         return any(line_conflict(settings, other) for other in others) or any(
-            _charger_unique_id(c["data"]) == _charger_unique_id(data) for c in self._chargers
+            charger_unique_id(c["data"]) == charger_unique_id(data) for c in self._chargers
         )
 
     async def async_step_fail_safe(
@@ -941,8 +637,10 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="fail_safe",
             data_schema=probatio.Schema(
                 {
-                    probatio.Required(CONF_FAIL_SAFE, default=suggested): _number(0, 80, unit="A"),
-                    probatio.Required(CONF_CIRCUIT, default=0.0): _number(0, 400, unit="A"),
+                    probatio.Required(CONF_FAIL_SAFE, default=suggested): number_field(
+                        0, 80, unit="A"
+                    ),
+                    probatio.Required(CONF_CIRCUIT, default=0.0): number_field(0, 400, unit="A"),
                 }
             ),
             errors=errors,
@@ -1002,11 +700,11 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
             bus = {CONF_CONNECTION: entry.data[CONF_CONNECTION]}
             if serial:
                 bus[CONF_DEVICE] = user_input[CONF_DEVICE]
-                bus.update(_line_data(user_input))
+                bus.update(line_data(user_input))
             else:
                 bus[CONF_HOST] = user_input[CONF_HOST]
                 bus[CONF_PORT] = int(user_input[CONF_PORT])
-            unique_id = _unique_id(bus)
+            unique_id = site_unique_id(bus)
             await self.async_set_unique_id(unique_id)
             if unique_id != entry.unique_id:
                 self._abort_if_unique_id_configured()
@@ -1034,11 +732,11 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
         fields: dict[Any, Any]
         if serial:
             fields = {probatio.Required(CONF_DEVICE): SerialPortSelector()}
-            fields.update(_line_fields(entry.data))
+            fields.update(line_fields(entry.data))
         else:
             fields = {
                 probatio.Required(CONF_HOST): TextSelector(),
-                probatio.Required(CONF_PORT): _number(1, 65535),
+                probatio.Required(CONF_PORT): number_field(1, 65535),
             }
         return self.async_show_form(
             step_id="reconfigure",
@@ -1059,300 +757,5 @@ class HeadroomConfigFlow(ConfigFlow, domain=DOMAIN):
         for subentry in entry.get_subentries_of_type(SUBENTRY_CHARGER):
             if bus_key(bus_settings(subentry.data)) == old:
                 self.hass.config_entries.async_update_subentry(
-                    entry, subentry, data={**subentry.data, **_bus_only(bus)}
+                    entry, subentry, data={**subentry.data, **bus_only(bus)}
                 )
-
-
-async def _read_charger(bus: Bus, model: str, device_id: int) -> str | None:
-    """Read a charger once through an open bus; return the error key, if any."""
-    profile = get_profile(model)
-    transport = bus.device(device_id, pacing_s=profile.pacing_s)
-    try:
-        await create_charger(transport, profile).read(full=True)
-    except NoResponse:
-        return "no_answer"
-    except DeviceRefused:
-        return "wrong_model"
-    except Unsupported:
-        return "unsupported_setting"
-    except DeviceError:
-        return "cannot_connect"
-    return None
-
-
-def site_errors(user_input: Mapping[str, Any]) -> dict[str, str]:
-    """Check the site's name, supply and breaker settings."""
-    errors = number_errors(user_input, (CONF_VOLTAGE, CONF_BREAKER, CONF_MARGIN))
-    if CONF_NAME in user_input and (error := name_error(user_input[CONF_NAME])) is not None:
-        errors[CONF_NAME] = error
-    if errors:
-        return errors
-    if float(user_input[CONF_BREAKER]) - float(user_input[CONF_MARGIN]) < MIN_CHARGE_A:
-        return {CONF_MARGIN: "margin_too_large"}
-    return {}
-
-
-def fail_safe_errors(user_input: Mapping[str, Any]) -> dict[str, str]:
-    """Check the fail-safe current: 0 (stop) or at least 6 A, a car cannot charge between."""
-    errors = number_errors(user_input, (CONF_FAIL_SAFE, CONF_CIRCUIT))
-    if errors:
-        return errors
-    fail_safe_a = float(user_input[CONF_FAIL_SAFE])
-    if 0 < fail_safe_a < MIN_CHARGE_A:
-        return {CONF_FAIL_SAFE: "fail_safe_below_minimum"}
-    return {}
-
-
-def _finite_only(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Leave out values a form cannot show again (NaN, null): the user enters them anew."""
-    return {
-        key: value
-        for key, value in values.items()
-        if value is not None and (not isinstance(value, float) or number(value) is not None)
-    }
-
-
-def _charger_unique_id(data: Mapping[str, Any]) -> str:
-    """Identify a charger by its bus and device id."""
-    return f"{_unique_id(data)}_{data[CONF_DEVICE_ID]}"
-
-
-class HeadroomOptionsFlow(OptionsFlow):
-    """Limits, fail-safe, timing and the solar source: applied without a restart."""
-
-    def __init__(self) -> None:
-        """Start with no changes."""
-        self._options: dict[str, Any] = {}
-
-    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Limits, margin, fail-safe current and timing."""
-        entry = self.config_entry
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            merged = {**entry.options, **user_input}
-            if number(merged.get(CONF_BREAKER)) != number(entry.options.get(CONF_BREAKER)):
-                # The installer's new rating replaces what a user lowered it to.
-                merged.pop(CONF_BREAKER_LOWERED, None)
-            errors = number_errors(merged, _LIMIT_FIELDS) or problem_errors(
-                validate(entry.data, merged, chargers_of(entry))[0],
-                _LIMIT_FIELDS,
-                {ProblemKey.CHARGER_ABOVE_BREAKER: CONF_BREAKER},
-            )
-            if not errors:
-                self._options = merged
-                return await self.async_step_solar()
-        suggested = self._suggested_fail_safe_a()
-        return self.async_show_form(
-            step_id="init",
-            data_schema=self.add_suggested_values_to_schema(
-                probatio.Schema(
-                    {
-                        probatio.Required(CONF_BREAKER): _number(1, 400, unit="A"),
-                        probatio.Required(CONF_MARGIN): _number(0, 50, 0.5, unit="A"),
-                        probatio.Required(CONF_FAIL_SAFE): _number(0, 80, unit="A"),
-                        probatio.Required(CONF_CIRCUIT, default=0.0): _number(0, 400, unit="A"),
-                        probatio.Required(CONF_METER_STALE, default=DEFAULT_METER_STALE_S): _number(
-                            2, 60, unit="s"
-                        ),
-                        probatio.Required(
-                            CONF_WATCHDOG_TIMEOUT, default=DEFAULT_WATCHDOG_TIMEOUT_S
-                        ): _number(10, 60, unit="s"),
-                    }
-                ),
-                _finite_only({**entry.options, **(user_input or {})}),
-            ),
-            errors=errors,
-            description_placeholders={
-                "suggested": f"{suggested:g}",
-                "maximum": f"{self._max_fail_safe_a(user_input):g}",
-            },
-        )
-
-    def _max_fail_safe_a(self, user_input: Mapping[str, Any] | None) -> float:
-        """Return the largest fail-safe current these limits allow (0 while they cannot work)."""
-        entry = self.config_entry
-        options = {**entry.options, **(user_input or {}), CONF_FAIL_SAFE: 0.0}
-        _, settings = validate(entry.data, options, chargers_of(entry))
-        return max_fail_safe_a(settings) if settings is not None else 0.0
-
-    def _suggested_fail_safe_a(self) -> float:
-        """Suggest the fail-safe from the largest house load the running site has seen."""
-        entry = self.config_entry
-        chargers = len(entry.get_subentries_of_type(SUBENTRY_CHARGER))
-        max_house_a = 0.0
-        if entry.state is ConfigEntryState.LOADED:
-            max_house_a = entry.runtime_data.coordinator.max_house_a
-        # Stored values may be what needs repairing: no suggestion from them then.
-        breaker_a = number(entry.options.get(CONF_BREAKER))
-        margin_a = number(entry.options.get(CONF_MARGIN, DEFAULT_MARGIN_A))
-        if breaker_a is None or margin_a is None:
-            return 0.0
-        return min(
-            suggest_fail_safe_a(breaker_a, margin_a, max_house_a, max(1, chargers)),
-            self._max_fail_safe_a(None),
-        )
-
-    async def async_step_solar(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Ask for the PV surplus source and the solar thresholds."""
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            source = user_input[CONF_SOLAR_SOURCE]
-            needed = {
-                SOLAR_SOURCE_NONE: (),
-                SOLAR_SOURCE_GRID: (CONF_GRID_POWER_ENTITY,),
-                SOLAR_SOURCE_PV_HOUSE: (CONF_PV_POWER_ENTITY, CONF_HOUSE_POWER_ENTITY),
-            }[source]
-            errors = {key: "entity_required" for key in needed if not user_input.get(key)}
-            errors.update(number_errors(user_input, _SOLAR_FIELDS))
-            if not errors:
-                options = {**self._options, **user_input}
-                for key in (CONF_GRID_POWER_ENTITY, CONF_PV_POWER_ENTITY, CONF_HOUSE_POWER_ENTITY):
-                    if key not in user_input:
-                        options.pop(key, None)
-                return self.async_create_entry(data=options)
-        power = EntitySelector(EntitySelectorConfig(domain="sensor", device_class="power"))
-        return self.async_show_form(
-            step_id="solar",
-            data_schema=self.add_suggested_values_to_schema(
-                probatio.Schema(
-                    {
-                        probatio.Required(CONF_SOLAR_SOURCE, default=SOLAR_SOURCE_NONE): _select(
-                            list(SOLAR_SOURCES), CONF_SOLAR_SOURCE
-                        ),
-                        probatio.Optional(CONF_GRID_POWER_ENTITY): power,
-                        probatio.Optional(CONF_PV_POWER_ENTITY): power,
-                        probatio.Optional(CONF_HOUSE_POWER_ENTITY): power,
-                        probatio.Required(
-                            CONF_SOLAR_START_DELAY, default=DEFAULT_SOLAR_START_DELAY_S
-                        ): _number(0, 3600, unit="s"),
-                        probatio.Required(
-                            CONF_SOLAR_STOP_DELAY, default=DEFAULT_SOLAR_STOP_DELAY_S
-                        ): _number(0, 3600, unit="s"),
-                        probatio.Required(
-                            CONF_GRID_TOLERANCE, default=DEFAULT_GRID_TOLERANCE_W
-                        ): _number(0, 5000, unit="W"),
-                    }
-                ),
-                _finite_only({**self.config_entry.options, **(user_input or {})}),
-            ),
-            errors=errors,
-        )
-
-
-class ChargerSubentryFlow(ConfigSubentryFlow):
-    """Add a charger to a running site, or change its wiring and limits."""
-
-    def __init__(self) -> None:
-        """Start with no charger."""
-        self._charger: dict[str, Any] = {}
-
-    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
-        """Model, device id and line settings on the site's port; read it once."""
-        entry = self._get_entry()
-        serial = entry.data[CONF_CONNECTION] == CONNECTION_SERIAL
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            charger = {
-                **_bus_only(entry.data),
-                CONF_MODEL: user_input[CONF_MODEL],
-                CONF_DEVICE_ID: int(user_input[CONF_DEVICE_ID]),
-                **(_line_data(user_input) if serial else {}),
-            }
-            if any(
-                s.unique_id == _charger_unique_id(charger)
-                for s in entry.get_subentries_of_type(SUBENTRY_CHARGER)
-            ):
-                return self.async_abort(reason="already_configured")
-            errors = await self._check(entry, charger)
-            if not errors:
-                self._charger = charger
-                return await self.async_step_settings()
-        models = sorted(SUPPORTED_CHARGERS)
-        fields: dict[Any, Any] = {
-            probatio.Required(CONF_MODEL, default="heidelberg_energy_control"): _select(
-                [SelectOptionDict(value=m, label=get_profile(m).name) for m in models],
-                CONF_MODEL,
-            ),
-            probatio.Required(CONF_DEVICE_ID, default=2.0): _number(1, 247),
-        }
-        if serial:
-            fields.update(_line_fields(entry.data))
-        return self.async_show_form(
-            step_id="user", data_schema=probatio.Schema(fields), errors=errors
-        )
-
-    async def _check(self, entry: ConfigEntry, charger: Mapping[str, Any]) -> dict[str, str]:
-        """Check the charger fits the port and answers (through the site's bus if running)."""
-        settings = bus_settings(charger)
-        if line_conflict(settings, bus_settings(entry.data)):
-            return {"base": "line_conflict"}
-        bus = None
-        if entry.state is ConfigEntryState.LOADED:
-            buses = entry.runtime_data.coordinator.site.buses
-            bus = next((b for b in buses if bus_key(b.settings) == bus_key(settings)), None)
-        if bus is None:
-            error, _ = await probe_device(
-                self.hass, settings, charger[CONF_MODEL], charger[CONF_DEVICE_ID]
-            )
-        else:
-            # The running site holds the port: read the charger through its bus.
-            error = await _read_charger(bus, charger[CONF_MODEL], charger[CONF_DEVICE_ID])
-        return {"base": error} if error else {}
-
-    def _settings_errors(self, user_input: Mapping[str, Any], model: str) -> dict[str, str]:
-        """Check a charger's settings against the site's breaker and the model."""
-        breaker_a = number(self._get_entry().options.get(CONF_BREAKER))
-        return charger_errors(
-            user_input,
-            breaker_a=breaker_a if breaker_a is not None else RULES[CONF_BREAKER].maximum,
-            model=model,
-        )
-
-    async def async_step_settings(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        """Name, wiring, maximum, shared circuit and priority of the new charger."""
-        supply = Supply(self._get_entry().options[CONF_SUPPLY])
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            errors = self._settings_errors(user_input, self._charger[CONF_MODEL])
-            if not errors:
-                data = {**self._charger, **_charger_settings_data(user_input)}
-                return self.async_create_entry(
-                    title=user_input[CONF_NAME].strip(),
-                    data=data,
-                    unique_id=_charger_unique_id(data),
-                )
-        profile = get_profile(self._charger[CONF_MODEL])
-        return self.async_show_form(
-            step_id="settings",
-            data_schema=_charger_settings_schema(
-                supply,
-                {CONF_NAME: f"{profile.name.split(' ', 1)[0]} {self._charger[CONF_DEVICE_ID]}"},
-                with_name=True,
-            ),
-            errors=errors,
-            description_placeholders={"model": profile.name},
-        )
-
-    async def async_step_reconfigure(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        """Change a charger's wiring, maximum, shared circuit and priority."""
-        entry = self._get_entry()
-        subentry = self._get_reconfigure_subentry()
-        supply = Supply(entry.options[CONF_SUPPLY])
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            errors = self._settings_errors(user_input, subentry.data[CONF_MODEL])
-            if not errors:
-                settings = _charger_settings_data(user_input)
-                settings[CONF_PAUSED] = bool(subentry.data.get(CONF_PAUSED, False))
-                # The installer's new maximum replaces what a user lowered it to.
-                data = {k: v for k, v in subentry.data.items() if k != CONF_MAX_LOWERED}
-                return self.async_update_and_abort(entry, subentry, data={**data, **settings})
-        return self.async_show_form(
-            step_id="reconfigure",
-            data_schema=_charger_settings_schema(supply, subentry.data, with_name=False),
-            errors=errors,
-        )

@@ -9,42 +9,22 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import (
-    ATTR_UNIT_OF_MEASUREMENT,
-    STATE_UNAVAILABLE,
-    STATE_UNKNOWN,
-    UnitOfPower,
-)
-from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
-from homeassistant.util import dt as dt_util
-from homeassistant.util.unit_conversion import PowerConverter
 
-from .const import (
-    CONF_GRID_POWER_ENTITY,
-    CONF_HOUSE_POWER_ENTITY,
-    CONF_PV_POWER_ENTITY,
-    CONF_SOLAR_SOURCE,
-    CYCLE_INTERVAL,
-    DOMAIN,
-    LOGGER,
-    SOLAR_SOURCE_GRID,
-    SOLAR_SOURCE_NONE,
-    SOLAR_SOURCE_PV_HOUSE,
-    SUBENTRY_CHARGER,
-)
+from .const import CYCLE_INTERVAL, DOMAIN, LOGGER, SUBENTRY_CHARGER
+from .device_info import record_identities
 from .devices.errors import ConnectionLost
-from .engine.model import SurplusReading
-from .settings import ChargerConfig, Problem, ProblemKey, validate, watchdog_timeout_s
+from .repairs import Repairs, SiteHealth
+from .settings import ChargerConfig, Problem, validate, watchdog_timeout_s
+from .surplus import read_surplus
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable
 
     from homeassistant.core import HomeAssistant
 
     from .devices.identity import DeviceIdentity
-    from .site import ChargerStatus, CycleResult, Site
+    from .site import CycleResult, Site
 
 
 @dataclass(kw_only=True, slots=True)
@@ -61,15 +41,6 @@ class HeadroomRuntimeData:
 type HeadroomConfigEntry = ConfigEntry[HeadroomRuntimeData]
 
 
-def device_identifier(entry_id: str, key: str) -> tuple[str, str]:
-    """
-    Return the registry identifier of a device of the site.
-
-    `key` is the site's own key for it: `METER_KEY` ("meter") or a charger's subentry id.
-    """
-    return (DOMAIN, f"{entry_id}_{key}")
-
-
 def chargers_of(entry: ConfigEntry) -> list[ChargerConfig]:
     """Return the entry's charger subentries as the settings module reads them."""
     return [
@@ -80,11 +51,12 @@ def chargers_of(entry: ConfigEntry) -> list[ChargerConfig]:
 
 class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
     """
-    Runs `Site.cycle` on a fixed one-second tick and reports what changed only once.
+    Runs `Site.cycle` on a fixed one-second tick and hands out each cycle's result.
 
     The tick is its own background task, not Home Assistant's polling: a coordinator is
     only polled while an entity listens, and the breaker needs the loop with every entity
     disabled too. A cycle that overruns makes the next one start late, not a second later.
+    What the user is told about the site's health is `health`'s and `repairs`' job.
     """
 
     config_entry: HeadroomConfigEntry
@@ -101,23 +73,20 @@ class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
         self.site = site
         self.clock: Callable[[], float] = time.monotonic
         """Monotonic seconds for the engine (tests step it instead of the wall clock)."""
-        self._cycles = 0
+        self.repairs = Repairs(hass, entry.entry_id, entry.title)
+        self.health = SiteHealth(self.repairs, entry.title)
+        self.problems: tuple[Problem, ...] = ()
+        """Why the entry's settings cannot work; while any, every charger is held at 0 A."""
         self.skipped_cycles = 0
         """Ticks that passed without a cycle because the one before overran them."""
+        self.max_house_a = 0.0
+        """The largest house load seen on a phase (the fail-safe suggestion uses it)."""
+        self._cycles = 0
         self._ticking: asyncio.Task[None] | None = None
         self._stopping = False
         self._in_cycle = False
-        self._connected = True
-        self.problems: tuple[Problem, ...] = ()
-        """Why the entry's settings cannot work; while any, every charger is held at 0 A."""
-        self._meter_ok = True
-        self._fail_safe = False
-        self._charger_ok: dict[str, bool] = {}
-        self._issues: set[str] = set()
         self._identities: dict[str, DeviceIdentity] = {}
         """The identities already in the device registry, by the site's device key."""
-        self.max_house_a = 0.0
-        """The largest house load seen on a phase (the fail-safe suggestion uses it)."""
 
     async def _async_setup(self) -> None:
         """Open the ports and gateways: a missing port keeps the entry from loading."""
@@ -135,7 +104,8 @@ class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
         now = self.clock()
         details = self.site.detail_keys(self._cycles) if self._cycles else True
         self._cycles += 1
-        result = await self.site.cycle(now, details=details, surplus=self.surplus(now))
+        surplus = read_surplus(self.hass, self.config_entry.options, now)
+        result = await self.site.cycle(now, details=details, surplus=surplus)
         self._follow(result)
         return result
 
@@ -203,187 +173,17 @@ class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
         self.show_problems(())
         self.async_update_listeners()
 
-    def show_problems(self, problems: tuple[Problem, ...] | list[Problem]) -> None:
-        """Keep one repair issue per kind of settings problem, linked to the options."""
-        keys = {problem.key for problem in problems}
-        for key in ProblemKey:
-            if key not in keys:
-                self._clear_issue(key.value)
-        for problem in problems:
-            placeholders = {"error": problem.detail, **problem.placeholders}
-            self._raise_issue(
-                problem.key.value,
-                translation_key=(
-                    problem.key.value
-                    if problem.key is ProblemKey.FAIL_SAFE_TOO_HIGH
-                    else "invalid_settings"
-                ),
-                placeholders=placeholders,
-                severity=ir.IssueSeverity.ERROR,
-            )
+    def show_problems(self, problems: Iterable[Problem]) -> None:
+        """Say why the settings cannot work (nothing: they can), as repairs and entities."""
         self.problems = tuple(problems)
-
-    def surplus(self, now: float) -> SurplusReading | None:
-        """
-        Read the PV surplus (positive: exporting) from the Home Assistant entities picked.
-
-        None when no source is configured or a sensor has no usable value; the engine
-        then treats solar as unavailable. `at` is when the oldest sensor last reported.
-        """
-        options = self.config_entry.options
-        source = options.get(CONF_SOLAR_SOURCE, SOLAR_SOURCE_NONE)
-        if source == SOLAR_SOURCE_GRID:
-            grid = self._power_w(options.get(CONF_GRID_POWER_ENTITY))
-            if grid is None:
-                return None
-            return SurplusReading(power_w=-grid[0], at=now - grid[1])
-        if source == SOLAR_SOURCE_PV_HOUSE:
-            pv = self._power_w(options.get(CONF_PV_POWER_ENTITY))
-            house = self._power_w(options.get(CONF_HOUSE_POWER_ENTITY))
-            if pv is None or house is None:
-                return None
-            return SurplusReading(power_w=pv[0] - house[0], at=now - max(pv[1], house[1]))
-        return None
-
-    def _power_w(self, entity_id: str | None) -> tuple[float, float] | None:
-        """Return an entity's power in W and its age in seconds, None if unusable."""
-        state = self.hass.states.get(entity_id) if entity_id else None
-        if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
-            return None
-        unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
-        if unit not in PowerConverter.VALID_UNITS:
-            return None
-        try:
-            value = float(state.state)
-        except ValueError:
-            return None
-        age_s = (dt_util.utcnow() - state.last_reported).total_seconds()
-        return PowerConverter.convert(value, unit, UnitOfPower.WATT), max(age_s, 0.0)
-
-    def release_issues(self) -> None:
-        """Delete the repair issues this run raised (the next load raises them again)."""
-        for issue_id in self._issues:
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
-        self._issues.clear()
+        self.repairs.show_problems(self.problems)
 
     def _follow(self, result: CycleResult) -> None:
-        """Log each device going silent and coming back once, and keep repairs in step."""
-        title = self.config_entry.title
-        self._follow_identities(result.identities)
-        connected = not result.connection_lost
-        if connected != self._connected:
-            self._connected = connected
-            if connected:
-                LOGGER.info("%s: the port or gateway works again", title)
-            else:
-                LOGGER.warning(
-                    "%s: the port or gateway stopped working: %s",
-                    title,
-                    result.meter_error or _first_error(result),
-                )
-        # Logged once the meter has been silent for the stale time: a few lost answers
-        # (a noisy line) are no news.
-        if result.meter_fresh != self._meter_ok:
-            self._meter_ok = result.meter_fresh
-            if result.meter_fresh:
-                LOGGER.info("%s: the meter answers again", title)
-            else:
-                LOGGER.warning("%s: the meter stopped answering: %s", title, result.meter_error)
-        fail_safe = result.decision.fail_safe
-        if not fail_safe and result.decision.house_a:
-            self.max_house_a = max(self.max_house_a, *result.decision.house_a)
-        if fail_safe != self._fail_safe:
-            self._fail_safe = fail_safe
-            if fail_safe:
-                LOGGER.warning("%s: meter silent, chargers at the fail-safe current", title)
-                self._raise_issue(
-                    "meter_silent",
-                    translation_key="meter_silent",
-                    placeholders={"error": result.meter_error or ""},
-                    severity=ir.IssueSeverity.ERROR,
-                )
-            else:
-                self._clear_issue("meter_silent")
-        names = {
-            subentry.subentry_id: subentry.title
-            for subentry in self.config_entry.subentries.values()
-        }
-        for charger_id, status in result.chargers.items():
-            # Chargers are not read while the meter is silent: nothing learned about them.
-            if not fail_safe:
-                self._follow_charger(names.get(charger_id, charger_id), status)
-
-    def _follow_identities(self, identities: Mapping[str, DeviceIdentity]) -> None:
-        """Put firmware versions and serial numbers read from the devices into the registry."""
-        registry = dr.async_get(self.hass)
-        for key, identity in identities.items():
-            if self._identities.get(key) == identity:
-                continue
-            entry_id = self.config_entry.entry_id
-            device = registry.async_get_device_by_identifier(
-                device_identifier(entry_id, key), entry_id
-            )
-            if device is None:
-                continue  # its entities are not set up yet: their device info carries it
-            registry.async_update_device(
-                device.id, sw_version=identity.firmware, serial_number=identity.serial_number
-            )
-            self._identities[key] = identity
-
-    def _follow_charger(self, name: str, status: ChargerStatus) -> None:
-        title = self.config_entry.title
-        charger_id = status.charger_id
-        if status.available != self._charger_ok.get(charger_id, True):
-            self._charger_ok[charger_id] = status.available
-            if status.available:
-                LOGGER.info("%s: charger %s answers again", title, name)
-            else:
-                LOGGER.warning("%s: charger %s stopped answering: %s", title, name, status.error)
-        if status.watchdog_unsupported:
-            self._raise_issue(
-                f"no_watchdog_{charger_id}",
-                translation_key="no_watchdog",
-                placeholders={"charger": name},
-                severity=ir.IssueSeverity.WARNING,
-            )
-        if status.watchdog_error is not None:
-            self._raise_issue(
-                f"watchdog_settings_{charger_id}",
-                translation_key="watchdog_settings",
-                placeholders={"charger": name, "error": status.watchdog_error},
-                severity=ir.IssueSeverity.ERROR,
-            )
-        else:
-            self._clear_issue(f"watchdog_settings_{charger_id}")
-
-    def _raise_issue(
-        self,
-        suffix: str,
-        *,
-        translation_key: str,
-        placeholders: dict[str, str],
-        severity: ir.IssueSeverity,
-    ) -> None:
-        issue_id = f"{self.config_entry.entry_id}_{suffix}"
-        if issue_id in self._issues:
-            return
-        self._issues.add(issue_id)
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            issue_id,
-            is_fixable=False,
-            severity=severity,
-            translation_key=translation_key,
-            translation_placeholders={"site": self.config_entry.title, **placeholders},
+        """Keep the repairs, the logs, the registry and the largest house load in step."""
+        names = {sub.subentry_id: sub.title for sub in self.config_entry.subentries.values()}
+        self.health.follow(result, names)
+        record_identities(
+            self.hass, self.config_entry.entry_id, result.identities, self._identities
         )
-
-    def _clear_issue(self, suffix: str) -> None:
-        issue_id = f"{self.config_entry.entry_id}_{suffix}"
-        if issue_id in self._issues:
-            self._issues.discard(issue_id)
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
-
-
-def _first_error(result: CycleResult) -> str:
-    return next((s.error for s in result.chargers.values() if s.error), "")
+        if not result.decision.fail_safe and result.decision.house_a:
+            self.max_house_a = max(self.max_house_a, *result.decision.house_a)

@@ -5,72 +5,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import CONF_METER_MODEL, CONF_MODEL, DOMAIN
-from .coordinator import (
-    HeadroomConfigEntry,
-    HeadroomCoordinator,
-    chargers_of,
-    device_identifier,
-)
-from .devices.registers import get_profile
+from .const import DOMAIN
+from .coordinator import HeadroomConfigEntry, HeadroomCoordinator, chargers_of
+from .device_info import charger_device_info
 from .settings import ChargerConfig, Problem, validate
-from .site import METER_KEY
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from homeassistant.config_entries import ConfigSubentry
+    from homeassistant.helpers.device_registry import DeviceInfo
     from homeassistant.helpers.entity import EntityDescription
 
     from .engine.model import ChargerSettings
     from .site import ChargerStatus
-
-
-def site_device_info(entry: HeadroomConfigEntry) -> DeviceInfo:
-    """Return the site device: the balancer itself."""
-    return DeviceInfo(
-        identifiers={(DOMAIN, entry.entry_id)},
-        manufacturer="Headroom",
-        model="Load balancer",
-        name=entry.title,
-    )
-
-
-def _vendor(model_name: str) -> str:
-    """Return the vendor of a profile's model name ("Eastron SDM630..." -> "Eastron")."""
-    return model_name.split(" ", 1)[0]
-
-
-def _device_info(entry: HeadroomConfigEntry, key: str, model: str, name: str) -> DeviceInfo:
-    """Return the device of the meter or a charger, hanging off the site."""
-    profile = get_profile(model)
-    info = DeviceInfo(
-        identifiers={device_identifier(entry.entry_id, key)},
-        manufacturer=_vendor(profile.name),
-        model=profile.name,
-        model_id=profile.id,
-        name=name,
-        via_device_id=entry.runtime_data.site_device_id,
-    )
-    # What the device said of itself, when it has been read already (see Site).
-    identity = entry.runtime_data.coordinator.data.identities.get(key)
-    if identity is not None:
-        info["sw_version"] = identity.firmware
-        info["serial_number"] = identity.serial_number
-    return info
-
-
-def meter_device_info(entry: HeadroomConfigEntry) -> DeviceInfo:
-    """Return the meter device, hanging off the site."""
-    return _device_info(entry, METER_KEY, entry.data[CONF_METER_MODEL], f"{entry.title} meter")
-
-
-def charger_device_info(entry: HeadroomConfigEntry, subentry: ConfigSubentry) -> DeviceInfo:
-    """Return a charger's device, hanging off the site."""
-    return _device_info(entry, subentry.subentry_id, subentry.data[CONF_MODEL], subentry.title)
 
 
 class HeadroomEntity(CoordinatorEntity[HeadroomCoordinator]):

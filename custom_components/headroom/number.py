@@ -27,11 +27,11 @@ from .const import (
     MIN_BREAKER_A,
     SUBENTRY_CHARGER,
 )
+from .device_info import site_device_info
 from .engine.model import MIN_CHARGE_A
 from .entity import (
     HeadroomChargerEntity,
     HeadroomEntity,
-    site_device_info,
     update_charger,
     update_site_options,
 )

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 from homeassistant.components.select import SelectEntity, SelectEntityDescription
 
 from .const import CONF_MODE
+from .device_info import site_device_info
 from .engine.model import Mode
-from .entity import HeadroomEntity, site_device_info, update_site_options
+from .entity import HeadroomEntity, update_site_options
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant

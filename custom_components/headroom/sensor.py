@@ -32,14 +32,13 @@ from .const import (
     SOLAR_SOURCE_NONE,
     SUBENTRY_CHARGER,
 )
+from .device_info import meter_device_info, site_device_info
 from .devices.registers import get_profile
 from .engine.model import ChargerState, Constraint
 from .entity import (
     HeadroomChargerEntity,
     HeadroomEntity,
     HeadroomMeterEntity,
-    meter_device_info,
-    site_device_info,
 )
 
 if TYPE_CHECKING:
@@ -304,6 +303,13 @@ CHARGER_SENSORS: tuple[ChargerSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
         value_fn=lambda status: status.setpoint_a,
+    ),
+    ChargerSensorDescription(
+        key="reason",
+        translation_key="charger_reason",
+        device_class=SensorDeviceClass.ENUM,
+        options=[constraint.value for constraint in Constraint],
+        value_fn=lambda status: status.reason.value if status.reason is not None else None,
     ),
     ChargerSensorDescription(
         key="power",

@@ -45,6 +45,7 @@ from .engine.model import (
     ChargerCommand,
     ChargerReading,
     ChargerState,
+    Constraint,
     Decision,
     MeterReading,
     Snapshot,
@@ -85,6 +86,8 @@ class ChargerStatus:
     """The limit the charger holds as far as the loop knows (None: unknown)."""
     command_a: float | None
     """What the engine decided this cycle."""
+    reason: Constraint | None = None
+    """What limited that command (the binding constraint's words for this charger)."""
     watchdog: WatchdogStatus | None
     watchdog_unsupported: bool
     watchdog_error: str | None
@@ -576,6 +579,7 @@ class Site:
             error=log.errors.get(charger_id),
             setpoint_a=state.setpoint_a,
             command_a=command.current_a if command is not None else None,
+            reason=command.reason if command is not None else None,
             watchdog=state.watchdog,
             watchdog_unsupported=state.watchdog_unsupported,
             watchdog_error=state.watchdog_error,

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
 
 from .const import CONF_MODE, CONF_PAUSED, SUBENTRY_CHARGER
+from .device_info import site_device_info
 from .engine.model import Mode
 from .entity import (
     HeadroomChargerEntity,
     HeadroomEntity,
-    site_device_info,
     update_charger,
     update_site_options,
 )

@@ -88,7 +88,11 @@ class Car:
     lines: int | None = None
     """Lines it charges on (None: all the charger's lines)."""
     wants_charge: bool = True
+    """False: full, or waiting for its own timer; it draws nothing whatever it is offered."""
+    wakes_at: float | None = None
+    """When a car that does not want charge starts to draw what it is offered."""
     pending: list[tuple[float, float]] = field(default_factory=list)
+    offered_a: float = 0.0
     draw_a: float = 0.0
 
     def command(self, now: float, setpoint_a: float) -> None:
@@ -96,8 +100,11 @@ class Car:
 
     def advance(self, now: float) -> None:
         while self.pending and self.pending[0][0] <= now:
-            _, setpoint_a = self.pending.pop(0)
-            self.draw_a = min(setpoint_a, self.max_a) if self.wants_charge else 0.0
+            _, self.offered_a = self.pending.pop(0)
+        if self.wakes_at is not None and now >= self.wakes_at:
+            self.wants_charge = True
+            self.wakes_at = None
+        self.draw_a = min(self.offered_a, self.max_a) if self.wants_charge else 0.0
 
 
 @dataclass
@@ -157,12 +164,12 @@ class Loop:
                 grid[phase - 1] += line_a
             charger_w += sum(lines) * settings.voltage_v
         surplus_w = self.pv_w(self.now) - sum(house) * settings.voltage_v - charger_w
+        # What a charger shows: its state and line currents, never whether its car is full.
         readings = tuple(
             ChargerReading(
                 charger_id=c.charger_id,
-                state=ChargerState.C,
+                state=ChargerState.C if self.cars[c.charger_id].draw_a > 0 else ChargerState.B,
                 currents_a=draws[c.charger_id],
-                wants_charge=self.cars[c.charger_id].wants_charge,
             )
             for c in settings.chargers
         )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Callable
 
 import pytest
-from engine_support import Car, Loop, charger, currents, idle, reading, site, snapshot
+from engine_support import Car, Loop, Step, charger, currents, idle, reading, site, snapshot
 
 from custom_components.headroom.engine import Balancer
 from custom_components.headroom.engine.model import (
@@ -422,6 +423,28 @@ def test_a_car_that_draws_nothing_keeps_the_minimum_offered():
     assert decisions[-1].commands[0].reason == Constraint.CAR
 
 
+def test_a_full_cars_minimum_goes_to_the_other_car_until_it_draws_again():
+    # 39 A under the margin, 23 A of house: 16 A for two chargers.
+    settings = site(charger("a", max_a=16.0), charger("b", max_a=16.0))
+    cars = {"a": Car(wants_charge=False), "b": Car()}
+    loop = Loop(settings, cars, house_a=lambda _now: (23.0,))
+    steps = loop.run(60)
+    # Offered its minimum, the full car still holds 6 A of the 16 A.
+    assert currents(steps[-1].decision) == {"a": 6.0, "b": 10.0}
+    steps = loop.run(60)
+    # Idle for a minute: its charger keeps offering 6 A, the other car gets the room.
+    decision = steps[-1].decision
+    assert currents(decision) == {"a": 6.0, "b": 16.0}
+    assert [c.reason for c in decision.commands] == [Constraint.CAR, Constraint.CHARGER_MAX]
+    # The car starts again (its own timer): like a house load step, the other is cut at once.
+    cars["a"].wakes_at = loop.now
+    steps = loop.run(60)
+    over = [step.now for step in steps if step.grid_a[0] > 40.0 + 1e-9]
+    assert over
+    assert max(over) - min(over) <= cars["b"].response_s + 1.0
+    assert currents(steps[-1].decision) == {"a": 8.0, "b": 8.0}
+
+
 def test_a_tapering_car_is_offered_less_as_it_draws_less():
     settings = site(charger(max_a=32.0))
     balancer = Balancer(settings)
@@ -741,6 +764,73 @@ def test_two_chargers_share_the_surplus():
     steps = loop.run(300)
     assert currents(steps[-1].decision) == {"a": 10.0, "b": 10.0}
     assert steps[-1].surplus_w >= 0.0
+
+
+def two_solar_cars(pv_w: Callable[[float], float], **solar: float) -> Loop:
+    """Two 1-phase 16 A chargers on a solar-only surplus, no house load."""
+    settings = site(
+        charger("a", max_a=16.0),
+        charger("b", max_a=16.0),
+        mode=Mode.SOLAR,
+        timing=SOLAR_TIMING,
+        solar=dataclasses.replace(SOLAR, **solar),
+        breaker_a=100.0,
+    )
+    return Loop(settings, {"a": Car(), "b": Car()}, house_a=lambda _now: (0.0,), pv_w=pv_w)
+
+
+def running(step: Step) -> set[str]:
+    return {name for name, current_a in currents(step.decision).items() if current_a > 0.0}
+
+
+def test_a_waiting_car_starts_only_once_the_running_car_cannot_take_more():
+    # 3500 W is 15.2 A: both minimums would fit, but the running car takes all of it.
+    loop = two_solar_cars(lambda now: 2500.0 if now < 200 else 3500.0 if now < 600 else 4000.0)
+    steps = loop.run(200)
+    assert running(steps[-1]) == {"a"}
+    steps = loop.run(400)
+    assert all(running(step) == {"a"} for step in steps)
+    assert currents(steps[-1].decision) == {"a": 15.0, "b": 0.0}
+    assert steps[-1].decision.commands[1].reason == Constraint.SOLAR
+    # 4000 W is 17.4 A: more than its 16 A maximum, so the other car starts and they share;
+    # through the other's start delay the running car keeps taking all it can.
+    steps = loop.run(200)
+    assert all(currents(step.decision) == {"a": 16.0, "b": 0.0} for step in steps[15:55])
+    assert running(steps[-1]) == {"a", "b"}
+    assert currents(steps[-1].decision) == {"a": 8.0, "b": 8.0}
+
+
+def test_on_a_cloud_one_car_keeps_running_on_what_the_surplus_carries():
+    # Both run on 5000 W; a cloud leaves 2000 W, one car's minimum but not two.
+    loop = two_solar_cars(lambda now: 5000.0 if now < 400 or now >= 1000 else 2000.0)
+    steps = loop.run(400)
+    assert running(steps[-1]) == {"a", "b"}
+    steps = loop.run(600)
+    # One stops, the other takes the whole surplus: 8 A at 230 V.
+    assert running(steps[-1]) in ({"a"}, {"b"})
+    assert sorted(currents(steps[-1].decision).values()) == [0.0, 8.0]
+    assert steps[-1].surplus_w >= -SOLAR.grid_tolerance_w
+    pauses = sum(
+        1
+        for before, after in itertools.pairwise(steps)
+        for name in ("a", "b")
+        if name in running(before) and name not in running(after)
+    )
+    assert pauses == 1
+
+
+def test_the_car_that_ran_longer_gives_way_on_a_cloud_and_turns_come_over_the_day():
+    # Enough for one car only; after a 20-minute turn the other gets the surplus.
+    loop = two_solar_cars(lambda _now: 2500.0, turn_s=1200.0)
+    steps = loop.run(5000)
+    alone = [sorted(running(step)) for step in steps if len(running(step)) == 1]
+    switches = sum(1 for first, second in itertools.pairwise(alone) if first != second)
+    assert switches == 2
+    seconds = {name: alone.count([name]) for name in ("a", "b")}
+    assert min(seconds.values()) >= 1200
+    # At a switch the one giving way runs on at its minimum until its stop delay is over.
+    both_s = sum(len(running(step)) == 2 for step in steps)
+    assert both_s <= switches * SOLAR.stop_delay_s
 
 
 # --- settings --------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from custom_components.headroom.devices.discovery import (
     SerialLine,
 )
 from custom_components.headroom.devices.errors import ConnectionLost
+from custom_components.headroom.devices.probe import serial_port_problem
 from custom_components.headroom.diagnostics import async_get_config_entry_diagnostics
 from tests.integration.helpers import CARPORT_ID, GARAGE_ID, METER_ID, site_entry, stop_simulator
 from tools.simulator import DeviceSpec, LineSettings, Simulator, StaticSite
@@ -696,3 +697,35 @@ async def test_fail_safe_above_what_the_breaker_carries_is_an_error(
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
+
+
+async def test_a_charger_needs_a_name(hass: HomeAssistant, simulator: Simulator) -> None:
+    port = simulator.endpoints().pty or ""
+    FakeScanner.outcome = found_on(SerialSettings(port, 9600))
+    result = await scan_serial(hass, port)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"meter": "0"})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], SITE)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"chargers": ["1"], "add_manual": False}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"name": " ", **CHARGER}
+    )
+    assert result["errors"] == {"name": "name_empty"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"name": "Garage", **CHARGER, "max_a": "nan"}
+    )
+    assert result["errors"] == {"max_a": "not_a_number"}
+    hass.config_entries.flow.async_abort(result["flow_id"])
+
+
+def test_a_terminal_that_cannot_be_opened_is_busy() -> None:
+    master, slave = os.openpty()
+    try:
+        # Another program holds it exclusively (root could open it anyway: say it here).
+        with patch("custom_components.headroom.devices.probe.os.open", side_effect=OSError(16)):
+            assert serial_port_problem(os.ttyname(slave)) == "port_busy"
+        assert serial_port_problem(os.ttyname(slave)) == "port_busy"
+    finally:
+        os.close(master)
+        os.close(slave)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from custom_components.headroom.config_flow import _read_charger, probe_device
 from custom_components.headroom.devices.bus import Bus, SerialSettings
 from custom_components.headroom.devices.chargers import create_charger
 from custom_components.headroom.devices.meters import Meter
 from custom_components.headroom.devices.registers import get_profile
 from custom_components.headroom.engine import Balancer
+from custom_components.headroom.flow_common import probe_device
 from custom_components.headroom.settings import ChargerConfig, site_settings
 from custom_components.headroom.site import METER_KEY, Site
 from tests.devices.fakes import FakeDevice
@@ -47,7 +47,10 @@ async def test_unsupported_settings_are_a_flow_error(tmp_path: Path) -> None:
         bus = Bus(settings)
         await bus.connect()
         try:
-            assert await _read_charger(bus, "evse_wb_din", 2) == "unsupported_setting"
+            assert await probe_device(None, settings, "evse_wb_din", 2, bus=bus) == (
+                "unsupported_setting",
+                0.0,
+            )
         finally:
             await bus.close()
     finally:

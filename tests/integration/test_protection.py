@@ -22,6 +22,7 @@ from tests.integration.helpers import (
     CARPORT_ID,
     ENTRY_ID,
     GARAGE_ID,
+    charger_subentry,
     setup_site,
     site_entry,
     step,
@@ -222,3 +223,33 @@ async def test_the_loop_runs_with_every_entity_disabled(
     assert limit_of(simulator, GARAGE_ID) == 0
     assert limit_of(simulator, CARPORT_ID) == 0
     assert coordinator.data.decision.house_a[0] >= 21.0
+
+
+async def test_a_stored_charger_of_an_unknown_model_is_a_setup_error(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    port = simulator.endpoints().pty or ""
+    entry = site_entry(
+        port, chargers=[charger_subentry("x", "X", "no_such_charger", GARAGE_ID, port)]
+    )
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+
+
+async def test_a_limit_above_the_installer_is_refused_by_the_entity_itself(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    # Home Assistant's own range check normally comes first; the entity does not rely on it.
+    entry = site_entry(simulator.endpoints().pty or "")
+    await setup_site(hass, entry)
+    component = hass.data["entity_components"]["number"]
+    for entity_id in ("number.home_main_breaker", "number.garage_maximum_current"):
+        entity = component.get_entity(entity_id)
+        with pytest.raises(ServiceValidationError) as raised:
+            await entity.async_set_native_value(40.0)
+        assert raised.value.translation_key == "above_installer_limit"
+    priority = component.get_entity("number.garage_priority")
+    await priority.async_set_native_value(3.0)
+    await hass.async_block_till_done()
+    assert entry.subentries["garage"].data["priority"] == 3

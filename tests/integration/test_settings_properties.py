@@ -47,9 +47,12 @@ def stored_sites(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any], list[
     chargers = []
     for index in range(draw(st.integers(0, 3))):
         data: dict[str, Any] = {
-            "phases": draw(st.sampled_from([[1], [2], [3], [1, 2], [1, 2, 3], [4], [], "1"])),
+            "phases": draw(
+                st.sampled_from([[1], [2], [3], [1, 2], [1, 2, 3], [4], [], "1", ["L1"], [None]])
+            ),
             "shared_circuit": draw(st.booleans()),
             "paused": draw(st.booleans()),
+            "model": draw(st.sampled_from(["heidelberg_energy_control", "evse_wb_din", "x"])),
         }
         for rule in CHARGER_NUMBERS:
             if rule.default is None or draw(st.booleans()):

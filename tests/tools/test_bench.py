@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 import json
@@ -11,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from bench_support import Traces, base_raw
 
 from tools.bench.bench import RUNS, plot_window, run_benchmark
@@ -168,7 +170,7 @@ def test_the_repository_scenarios_load(path):
     assert scenario.house_note
     if scenario.pv_w is not None:
         assert "days paired" in scenario.pv_note
-        assert max(scenario.pv_w) == pytest.approx(6000)
+        assert max(scenario.pv_w) == pytest.approx(yaml.safe_load(path.read_text())["pv"]["peak_w"])
 
 
 # --- figures worked out by hand -----------------------------------------------------------
@@ -187,7 +189,12 @@ def test_uncontrolled_charger_over_a_known_overload(raw, build):
         "events": 1,
     }
     assert result["ev"]["energy_kwh"] == {"a": pytest.approx(16 * 230 * 1797 / 3.6e6, abs=1e-3)}
-    assert result["stability"] == {"setpoint_changes_per_hour": 0.0, "pauses": 0, "resumes": 0}
+    assert result["stability"] == {
+        "setpoint_changes_per_hour": 0.0,
+        "pauses": 0,
+        "resumes": 0,
+        "pauses_per_charger_per_day": {"a": 0.0},
+    }
     assert result["solar"] is None
 
 
@@ -251,7 +258,12 @@ def test_oracle_pauses_below_6_a_and_resumes(raw, build):
     scenario = build(raw, house=house)
     result = figures(scenario, OracleController(scenario))
     # 9 -> 0 -> 9 A, then 0 A when the car leaves (not a pause: it no longer wants charge).
-    assert result["stability"] == {"setpoint_changes_per_hour": 3.0, "pauses": 1, "resumes": 1}
+    assert result["stability"] == {
+        "setpoint_changes_per_hour": 3.0,
+        "pauses": 1,
+        "resumes": 1,
+        "pauses_per_charger_per_day": {"a": 24.0},  # one pause in one hour
+    }
     assert result["ev"]["total_kwh"] == pytest.approx(9 * 230 * 1200 / 3.6e6, abs=1e-3)
 
 
@@ -315,7 +327,12 @@ def test_pause_and_resume_are_counted_for_a_car_that_wants_charge(raw, build):
             return {"a": next(self.plan)}
 
     result = figures(build(raw), Script())["stability"]
-    assert result == {"setpoint_changes_per_hour": 3.0, "pauses": 1, "resumes": 1}
+    assert result == {
+        "setpoint_changes_per_hour": 3.0,
+        "pauses": 1,
+        "resumes": 1,
+        "pauses_per_charger_per_day": {"a": 24.0},
+    }
 
 
 def test_solar_figures_by_hand(raw, traces, tmp_path):
@@ -331,6 +348,7 @@ def test_solar_figures_by_hand(raw, traces, tmp_path):
         "pv_share": 1.0,
         "grid_import_kwh": 0.0,
         "exported_while_waiting_kwh": 0.0,
+        "ev_from_pv_kwh": pytest.approx(1840 * 1800 / 3.6e6, abs=1e-3),
     }
     # The uncontrolled car takes 16 A: half of it from PV, 1840 W from the grid; after it
     # leaves at 00:30 nobody waits, so the export then does not count.
@@ -339,6 +357,7 @@ def test_solar_figures_by_hand(raw, traces, tmp_path):
         "pv_share": 0.5,
         "grid_import_kwh": pytest.approx(1840 * 1800 / 3.6e6, abs=1e-3),
         "exported_while_waiting_kwh": 0.0,
+        "ev_from_pv_kwh": pytest.approx(1840 * 1800 / 3.6e6, abs=1e-3),
     }
     # A static 0 A charger exports the whole surplus while its car waits.
     waiting = figures(scenario, FixedController({"a": 0.0}))["solar"]
@@ -412,11 +431,13 @@ def test_cli_json_and_plot(tmp_path, capsys, raw, traces):
             "setpoint_changes_per_hour",
             "pauses",
             "resumes",
+            "pauses_per_charger_per_day",  # beyond the contract's keys: allowed
         ]
         assert list(result[label]["solar"]) == [
             "pv_share",
             "grid_import_kwh",
             "exported_while_waiting_kwh",
+            "ev_from_pv_kwh",
         ]
     assert result["hours"] == 1.5  # from 00:30 to the end of the 2-hour trace
     assert "whole-house current_A on L1" in err
@@ -486,3 +507,33 @@ def test_the_command_runs_without_importing_home_assistant(tmp_path, raw, traces
     )
     assert done.returncode == 0, done.stderr
     assert set(json.loads(done.stdout)) == {"name", "hours", *RUNS}
+
+
+def test_pv_days_can_be_chosen_and_a_partial_day_is_named_not_dropped_silently(tmp_path, raw):
+    traces = Traces(tmp_path)
+    traces.house(traces.constant_house(3 * 1440))
+    raw["household"]["hours"] = 72
+    raw["mode"] = "solar"
+    dull, sunny = dt.date(2021, 4, 14), dt.date(2021, 4, 15)
+    csv_name = traces.pv([(dull, lambda _: 10.0), (sunny, lambda _: 500.0)], partial_minutes=200)
+    raw["pv"] = {"csv": csv_name, "peak_w": 500}
+    both = parse_scenario(copy.deepcopy(raw), base_dir=tmp_path)
+    assert "partial day 2021-04-16 left out (200 of 1440 minutes)" in both.pv_note
+    assert both.pv_w is not None
+    assert [both.pv_w[day * 1440] for day in range(3)] == [10.0, 500.0, 10.0]
+
+    raw["pv"]["days"] = ["2021-04-15"]
+    sunny_only = parse_scenario(copy.deepcopy(raw), base_dir=tmp_path)
+    assert sunny_only.pv_w is not None
+    assert set(sunny_only.pv_w) == {500.0}
+    assert "partial day" not in sunny_only.pv_note
+
+    for days, message in [
+        (["2021-04-16"], r"pv.days: not complete in pv.csv: 2021-04-16 \(200 of 1440 minutes\)"),
+        (["2021-04-17"], "pv.days: 2021-04-17 is not in the PV trace"),
+        (["April"], "pv.days: 'April' is not a date"),
+        ([], "pv.days: expected a list of dates"),
+    ]:
+        raw["pv"]["days"] = days
+        with pytest.raises(ScenarioError, match=message):
+            parse_scenario(copy.deepcopy(raw), base_dir=tmp_path)

@@ -346,11 +346,12 @@ class EngineController:
 
     @staticmethod
     def _reading(model: SiteModel, name: str) -> ChargerReading:
+        # What site.py gives the engine: state, line currents and setpoint from the
+        # charger's registers; never the model's knowledge that a car is full.
         view = model.charger_view(name)
         return ChargerReading(
             charger_id=name,
             state=ChargerState(view.state),
             currents_a=view.currents_a,
             setpoint_a=view.setpoint_a,
-            wants_charge=view.wants_charge,
         )

@@ -22,6 +22,7 @@ _ROWS = (
 )
 _SOLAR_ROWS = (
     ("solar", ("pv_share",), "PV share"),
+    ("solar", ("ev_from_pv_kwh",), "EV from PV kWh"),
     ("solar", ("grid_import_kwh",), "grid import kWh"),
     ("solar", ("exported_while_waiting_kwh",), "exported waiting kWh"),
 )
@@ -54,6 +55,10 @@ def format_table(benchmark: Benchmark) -> str:
     rows: list[tuple[str, tuple[str, ...], str]] = list(_ROWS)
     for charger in reversed(benchmark.scenario.chargers):
         rows.insert(5, ("ev", ("energy_kwh", charger.name), f"  {charger.name} kWh"))
+    pauses_at = rows.index(("stability", ("pauses",), "pauses")) + 1
+    for charger in reversed(benchmark.scenario.chargers):
+        per_day = ("pauses_per_charger_per_day", charger.name)
+        rows.insert(pauses_at, ("stability", per_day, f"  {charger.name} pauses/day"))
     if benchmark.scenario.pv_w is not None:
         rows.extend(_SOLAR_ROWS)
     for section, keys, title in rows:

@@ -50,9 +50,11 @@ class RunResult:
     energy_kwh: dict[str, float] = field(default_factory=dict)
     setpoint_changes: int = 0
     pauses: int = 0
+    pauses_by_charger: dict[str, int] = field(default_factory=dict)
     resumes: int = 0
     has_pv: bool = False
     ev_from_pv_j: float = 0.0
+    """PV energy that went into the cars."""
     grid_import_j: float = 0.0
     exported_waiting_j: float = 0.0
     trace: Trace | None = None
@@ -71,6 +73,7 @@ class RunResult:
                 "pv_share": round(self.ev_from_pv_j / _J_PER_KWH / total, 4) if total else None,
                 "grid_import_kwh": round(self.grid_import_j / _J_PER_KWH, 3),
                 "exported_while_waiting_kwh": round(self.exported_waiting_j / _J_PER_KWH, 3),
+                "ev_from_pv_kwh": round(self.ev_from_pv_j / _J_PER_KWH, 3),
             }
         return {
             "overload": {
@@ -88,6 +91,10 @@ class RunResult:
                 "setpoint_changes_per_hour": round(self.setpoint_changes / self.hours, 3),
                 "pauses": self.pauses,
                 "resumes": self.resumes,
+                "pauses_per_charger_per_day": {
+                    name: round(count * 24.0 / self.hours, 2)
+                    for name, count in self.pauses_by_charger.items()
+                },
             },
             "solar": solar,
         }
@@ -148,7 +155,11 @@ class _Loop:
         self._ev_from_pv_w = 0.0
         self._import_w = 0.0
         self._export_waiting_w = 0.0
-        self.result = RunResult(hours=scenario.hours, has_pv=self._has_pv)
+        self.result = RunResult(
+            hours=scenario.hours,
+            has_pv=self._has_pv,
+            pauses_by_charger=dict.fromkeys(self._names, 0),
+        )
         self._trace: Trace | None = None
         if trace_range_s is not None:
             self._trace = Trace(start_s=trace_range_s[0], end_s=trace_range_s[1])
@@ -182,6 +193,7 @@ class _Loop:
             return
         if old >= MIN_CHARGE_A > new:
             self.result.pauses += 1
+            self.result.pauses_by_charger[name] += 1
             self._paused_session[name] = view.session_start_s
         elif new >= MIN_CHARGE_A > old and self._paused_session[name] == view.session_start_s:
             self.result.resumes += 1

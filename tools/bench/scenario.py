@@ -169,7 +169,7 @@ def parse_scenario(raw: object, *, base_dir: Path) -> Scenario:
     pv_note = "no PV"
     if top.get("pv") is not None:
         pv = _mapping(top.get("pv"), "pv")
-        _note_unknown(pv, "pv.", {"csv", "peak_w"}, warnings)
+        _note_unknown(pv, "pv.", {"csv", "peak_w", "days"}, warnings)
         pv_w, pv_note = _load_pv(pv, base_dir, start, len(house_a))
     elif mode is not Mode.FAST:
         msg = f"mode: {mode.value} needs a pv section"
@@ -457,10 +457,22 @@ def _load_pv(
         stamp = _timestamp(row["timestamp"], "pv.csv")
         day = days.setdefault(stamp.date(), [None] * (DAY_S // MINUTE_S))
         day[stamp.hour * 60 + stamp.minute] = _float(row["ac_power_W"], "pv.csv")
+    chosen = _pv_days(pv, days)
+    partial = {
+        day: sum(value is not None for value in values)
+        for day, values in days.items()
+        if None in values and day in chosen
+    }
+    if partial and "days" in pv:
+        named = ", ".join(
+            f"{day} ({count} of {len(days[day])} minutes)" for day, count in partial.items()
+        )
+        msg = f"pv.days: not complete in {path.name}: {named}"
+        raise ScenarioError(msg)
     full_days = [
         (day, [value for value in values if value is not None])
         for day, values in sorted(days.items())
-        if all(value is not None for value in values)
+        if day in chosen and day not in partial
     ]
     if not full_days:
         msg = f"pv.csv: {path.name} holds no complete day of minutes"
@@ -478,11 +490,38 @@ def _load_pv(
         pairs[when.date()] = pv_day
         power.append(values[when.hour * 60 + when.minute] * factor)
     paired = ", ".join(f"{house} <- {pv_day}" for house, pv_day in pairs.items())
+    # A partial day cannot stand in for a whole one: say which were left out.
+    dropped = "".join(
+        f"; partial day {day} left out ({count} of {DAY_S // MINUTE_S} minutes)"
+        for day, count in sorted(partial.items())
+    )
     note = (
         f"PV {path.name}: ac_power_W x {factor:.4f} (peak {trace_peak:g} W -> {peak_w:g} W), "
-        f"aligned by time of day, days paired (house <- PV): {paired}"
+        f"aligned by time of day, days paired (house <- PV): {paired}{dropped}"
     )
     return tuple(power), note
+
+
+def _pv_days(pv: dict[str, Any], days: dict[dt.date, list[float | None]]) -> set[dt.date]:
+    """Return the PV days a scenario uses: those under `pv.days`, else all of them."""
+    raw = pv.get("days")
+    if raw is None:
+        return set(days)
+    if not isinstance(raw, list) or not raw:
+        msg = "pv.days: expected a list of dates (YYYY-MM-DD)"
+        raise ScenarioError(msg)
+    chosen = set()
+    for item in raw:
+        try:
+            day = dt.date.fromisoformat(str(item))
+        except ValueError:
+            msg = f"pv.days: {item!r} is not a date (YYYY-MM-DD)"
+            raise ScenarioError(msg) from None
+        if day not in days:
+            msg = f"pv.days: {day} is not in the PV trace"
+            raise ScenarioError(msg)
+        chosen.add(day)
+    return chosen
 
 
 def _read_csv(path: Path, where: str, columns: list[str]) -> list[dict[str, str]]:

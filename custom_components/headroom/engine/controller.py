@@ -3,17 +3,18 @@ The balancer: a small stateful controller around the stateless allocation.
 
 Each `step` takes a snapshot and returns a decision. Time comes only from
 `snapshot.now`. The state kept between steps is per charger: its last command, when it
-changed, the raise window, the pause and turn clocks, the car's under-draw and the solar
-gate.
+changed, and its gates (`gates.py`, `solar.SolarGate`): the raise gate, the pause clock,
+the car cap and the solar gate.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 from .allocation import Demand, Limit, Share, allocate
 from .fail_safe import fail_safe_currents_a
+from .gates import CarCap, PauseClock, RaiseGate
 from .model import (
     MIN_CHARGE_A,
     ChargerCommand,
@@ -32,8 +33,6 @@ from .solar import DrawHistory, SolarGate, grid_import_w, solar_power_w
 
 _CAR_PRESENT = frozenset({ChargerState.B, ChargerState.C, ChargerState.D})
 _CHARGING = frozenset({ChargerState.C, ChargerState.D})
-_PAUSE_REASONS = frozenset({Constraint.BREAKER, Constraint.CIRCUIT, Constraint.SOLAR})
-"""Pauses the engine decided for lack of capacity: these keep the minimum pause."""
 _SEVERITY = (
     Constraint.FAIL_SAFE,
     Constraint.BREAKER,
@@ -45,8 +44,6 @@ _SEVERITY = (
     Constraint.NONE,
 )
 """Most restrictive first: the site's binding constraint is the first one any command has."""
-_DRAW_RESOLUTION_A = 0.1
-"""Measured draws within this of a whole ampere count as that ampere (meter resolution)."""
 _ACTIVE_LINE_A = 1.0
 """A charger line carrying at least this much is one the car charges on."""
 
@@ -59,15 +56,9 @@ class _Memory:
     must_write: bool = False
     """The charger's own limit is unknown or invalid: write the next command anyway."""
     previous_a: float = 0.0
-    changed_at: float | None = None
-    raise_since: float | None = None
-    raise_to_a: float = 0.0
-    running_since: float | None = None
-    waiting_since: float | None = None
-    paused_at: float | None = None
-    pause_reason: Constraint = Constraint.NONE
-    underdraw_since: float | None = None
-    car_cap_a: float | None = None
+    rise: RaiseGate = field(default_factory=RaiseGate)
+    pause: PauseClock = field(default_factory=PauseClock)
+    car: CarCap = field(default_factory=CarCap)
     solar: SolarGate = field(default_factory=SolarGate)
 
 
@@ -112,6 +103,7 @@ class _Charger:
     charger_id: str
     memory: _Memory
     readable: bool
+    state: ChargerState | None
     lines_a: tuple[float, ...] | None
     """Measured current per charger line, None when unknown."""
     counted_a: tuple[float, ...]
@@ -122,11 +114,13 @@ class _Charger:
     max_a: float
     held_a: float | None = None
     """The limit the charger holds as far as the site knows (None: unknown)."""
+    idle: bool = False
+    """Its car is offered the minimum but has not drawn for a while: not reserved."""
 
     @property
     def wants(self) -> bool:
         """Whether this charger should be charging if capacity allowed."""
-        return self.enabled and self.readable and self.car_ok
+        return self.enabled and self.readable and self.car_ok and not self.idle
 
 
 class Balancer:
@@ -139,7 +133,7 @@ class Balancer:
         self._groups = _groups(settings)
         self._bounds_a = _bounds_a(settings)
         self._fail_safe_a = fail_safe_currents_a(settings)
-        self._last_allocation: dict[bool, tuple[object, dict[str, Share]]] = {}
+        self._last_allocation: dict[float, tuple[object, dict[str, Share]]] = {}
         self._draw_history = DrawHistory(keep_s=settings.solar.surplus_stale_after_s)
         self._memory: dict[str, _Memory] = {}
         zeros = tuple(0.0 for _ in settings.supply.phases)
@@ -191,11 +185,15 @@ class Balancer:
         order = self._admission_order(chargers, now)
         solar_a = self._solar_shares(order, snapshot, now)
 
-        readable = [charger for charger in order if charger.readable]
-        cut = self._allocate(chargers, readable, solar_a, now, raising=False)
+        idle = [charger for charger in order if charger.readable and charger.idle]
+        readable = [charger for charger in order if charger.readable and not charger.idle]
+        cut = self._allocate(chargers, readable, solar_a, now, margin_a=0.0)
         # The stricter raise figure only matters when some charger could go up.
         rising = any(cut[c.charger_id].current_a > c.memory.setpoint_a for c in readable)
-        rise = self._allocate(chargers, readable, solar_a, now, raising=True) if rising else cut
+        deadband_a = settings.timing.raise_deadband_a
+        rise = (
+            self._allocate(chargers, readable, solar_a, now, margin_a=deadband_a) if rising else cut
+        )
 
         outcome = {
             c.charger_id: (
@@ -204,7 +202,10 @@ class Balancer:
             )
             for c in readable
         }
-        if len(readable) < len(chargers):
+        # An idle car keeps the minimum offered outside the allocation: should it start,
+        # its draw is seen like a house load step and the others are cut at once.
+        outcome.update({c.charger_id: (c.min_a, Constraint.CAR) for c in idle})
+        if len(readable) + len(idle) < len(chargers):
             outcome.update(self._unreadable(chargers, outcome))
         commands = [self._record(c, *outcome[c.charger_id], now) for c in chargers]
         available_a = max(0.0, min(self._headroom_a))
@@ -286,6 +287,7 @@ class Balancer:
             charger_id=charger.charger_id,
             memory=memory,
             readable=readable,
+            state=state,
             lines_a=lines_a,
             counted_a=counted_a,
             enabled=self._settings.mode != Mode.OFF and not charger.paused,
@@ -296,47 +298,34 @@ class Balancer:
         )
 
     def _track_car(self, charger: _Charger, now: float) -> None:
-        """
-        Offer a car that draws much less than offered only its draw plus some slack.
-
-        The slack lets it rise back: once it draws close to what it is offered, the cap
-        goes and it gets its full share again.
-        """
+        """Feed the car cap what the car draws against what it is offered."""
         memory = charger.memory
         timing = self._settings.timing
-        if charger.lines_a is None or memory.setpoint_a <= 0.0 or not charger.car_ok:
-            memory.car_cap_a = None
-            memory.underdraw_since = None
-            return
-        draw_a = max(charger.lines_a)
-        if draw_a >= memory.setpoint_a - 1.0:
-            memory.car_cap_a = None
-            memory.underdraw_since = None
-            return
-        settled = memory.changed_at is None or now - memory.changed_at >= timing.car_response_s
-        offer_a = max(
-            charger.min_a, math.ceil(draw_a - _DRAW_RESOLUTION_A) + math.ceil(timing.car_slack_a)
+        if charger.lines_a is not None:
+            drawing = max(charger.lines_a, default=0.0) >= _ACTIVE_LINE_A
+        else:
+            drawing = charger.state in _CHARGING
+        offered = charger.enabled and charger.readable and charger.car_ok
+        memory.car.watch(
+            offered=offered and memory.setpoint_a >= charger.min_a, drawing=drawing, now=now
         )
-        current_cap_a = memory.car_cap_a if memory.car_cap_a is not None else math.inf
-        if (
-            not settled
-            or draw_a > memory.setpoint_a - timing.car_slack_a
-            or offer_a >= current_cap_a
-        ):
-            memory.underdraw_since = None
-            return
-        if memory.underdraw_since is None:
-            memory.underdraw_since = now
-        if now - memory.underdraw_since >= timing.raise_hold_s:
-            memory.car_cap_a = float(offer_a)
-            memory.underdraw_since = None
+        charger.idle = memory.car.idle(now, after_s=timing.idle_after_s)
+        tracked = charger.lines_a is not None and memory.setpoint_a > 0.0 and charger.car_ok
+        memory.car.track(
+            draw_a=max(charger.lines_a) if tracked and charger.lines_a else None,
+            setpoint_a=memory.setpoint_a,
+            min_a=charger.min_a,
+            slack_a=timing.car_slack_a,
+            settled=memory.rise.settled(now, after_s=timing.car_response_s),
+            now=now,
+            hold_s=timing.raise_hold_s,
+        )
 
     def _pause_blocked(self, charger: _Charger, now: float) -> bool:
-        memory = charger.memory
-        return (
-            memory.setpoint_a <= 0.0
-            and memory.paused_at is not None
-            and now - memory.paused_at < self._settings.timing.min_pause_s
+        return charger.memory.pause.blocked(
+            setpoint_a=charger.memory.setpoint_a,
+            now=now,
+            min_pause_s=self._settings.timing.min_pause_s,
         )
 
     def _admission_order(self, chargers: list[_Charger], now: float) -> list[_Charger]:
@@ -352,28 +341,26 @@ class Balancer:
             memory = charger.memory
             if memory.setpoint_a > 0.0:
                 group = 2 if self._turn_over(charger, chargers, now) else 0
-                since = memory.running_since if memory.running_since is not None else now
+                since = memory.pause.running_since
             else:
                 group = 1
-                since = memory.waiting_since if memory.waiting_since is not None else now
-            return (-charger.settings.priority, group, since, index)
+                since = memory.pause.waiting_since
+            return (-charger.settings.priority, group, now if since is None else since, index)
 
         return [charger for _, charger in sorted(enumerate(chargers), key=key)]
 
     def _turn_over(self, charger: _Charger, chargers: list[_Charger], now: float) -> bool:
         waiting_since = [
-            rival.memory.waiting_since
+            since
             for rival in chargers
             if rival is not charger
             and rival.settings.priority == charger.settings.priority
-            and rival.memory.waiting_since is not None
+            and (since := rival.memory.pause.waiting_since) is not None
             and not self._pause_blocked(rival, now)
         ]
-        running_since = charger.memory.running_since
-        if not waiting_since or running_since is None:
-            return False
-        turn_started = max(running_since, min(s for s in waiting_since if s is not None))
-        return now - turn_started >= self._settings.timing.turn_s
+        return charger.memory.pause.turn_over(
+            waiting_since, now=now, turn_s=self._settings.timing.turn_s
+        )
 
     def _solar_shares(
         self, order: list[_Charger], snapshot: Snapshot, now: float
@@ -397,7 +384,10 @@ class Balancer:
         import_w = grid_import_w(
             surplus, now=now, chargers_draw_w=draw_w, stale_after_s=stale_after_s
         )
-        candidates = [c for c in order if c.wants and not self._pause_blocked(c, now)]
+        candidates, ahead = _solar_order(
+            [c for c in order if c.wants and not self._pause_blocked(c, now)],
+            turn_s=settings.solar.turn_s,
+        )
         weights = {c.charger_id: settings.voltage_v * _active_lines(c) for c in candidates}
         demands = []
         for charger in candidates:
@@ -405,7 +395,7 @@ class Balancer:
             if settings.mode == Mode.SOLAR and charger.memory.solar.on:
                 # A running charger keeps going while the import stays within tolerance.
                 need_a -= settings.solar.grid_tolerance_w / weights[charger.charger_id]
-            cap_a, reason = _car_cap(charger)
+            cap_a, reason = charger.memory.car.limit(charger.max_a)
             demands.append(
                 Demand(
                     charger_id=charger.charger_id,
@@ -416,9 +406,11 @@ class Balancer:
                     cap_reason=reason,
                 )
             )
-        limit = Limit(reason=Constraint.SOLAR, capacity=power_w, weights=weights)
-        shares = allocate(demands, [limit], whole_amps=False)
-        solar_a = {charger_id: share.current_a for charger_id, share in shares.items()}
+        limits = [Limit(reason=Constraint.SOLAR, capacity=power_w, weights=weights)]
+        shared = allocate(demands, limits, whole_amps=False)
+        solar_a = {charger_id: share.current_a for charger_id, share in shared.items()}
+        if settings.mode == Mode.SOLAR:
+            solar_a = _surplus_left_over(ahead, demands, limits, solar_a)
         for charger in order:
             if settings.mode != Mode.SOLAR or not charger.wants:
                 charger.memory.solar.reset()
@@ -432,9 +424,9 @@ class Balancer:
         return solar_a
 
     def _demand(
-        self, charger: _Charger, solar_a: dict[str, float], now: float, *, raising: bool
+        self, charger: _Charger, solar_a: dict[str, float], now: float, *, margin_a: float
     ) -> Demand:
-        """Say what a readable charger may take; `raising` asks for the stricter raise figure."""
+        """Say what a readable charger may take, keeping `margin_a` of the surplus unused."""
         settings = self._settings
         memory = charger.memory
         cap_a = 0.0
@@ -444,18 +436,16 @@ class Balancer:
         elif not charger.car_ok:
             reason = Constraint.CAR
         elif self._pause_blocked(charger, now):
-            reason = memory.pause_reason
+            reason = memory.pause.reason
         elif settings.mode == Mode.SOLAR and not memory.solar.on:
             reason = Constraint.SOLAR
         else:
-            cap_a, reason = _car_cap(charger)
-            if settings.mode in {Mode.SOLAR, Mode.MIN_SOLAR}:
-                pv_a = solar_a.get(charger.charger_id, 0.0)
-                if raising:
-                    pv_a -= settings.timing.raise_deadband_a
-                pv_a = max(charger.min_a, pv_a)
-                if pv_a < cap_a:
-                    cap_a, reason = pv_a, Constraint.SOLAR
+            cap_a, reason = memory.car.limit(charger.max_a)
+            pv_a = solar_a.get(charger.charger_id, 0.0)
+            # The margin guards a rounding edge of the surplus; a share the charger's or
+            # the car's maximum holds has none.
+            if settings.mode in {Mode.SOLAR, Mode.MIN_SOLAR} and pv_a < cap_a:
+                cap_a, reason = max(charger.min_a, pv_a - margin_a), Constraint.SOLAR
         need_a = charger.min_a
         if memory.setpoint_a <= 0.0:
             need_a += settings.timing.resume_hysteresis_a
@@ -476,33 +466,33 @@ class Balancer:
         solar_a: dict[str, float],
         now: float,
         *,
-        raising: bool,
+        margin_a: float,
     ) -> dict[str, Share]:
+        """Allocate with `margin_a` kept free of every limit (the raise deadband, or none)."""
         demands = tuple(
-            self._demand(charger, solar_a, now, raising=raising) for charger in readable
+            self._demand(charger, solar_a, now, margin_a=margin_a) for charger in readable
         )
-        limits = self._limits(chargers, raising=raising)
+        limits = self._limits(chargers, margin_a=margin_a)
         # The allocation is a pure function of these; inputs often repeat from one cycle
         # to the next (a steady house), so the last result is kept.
         key = (
             demands,
             tuple((limit.reason, limit.capacity, tuple(limit.weights.items())) for limit in limits),
         )
-        cached = self._last_allocation.get(raising)
+        cached = self._last_allocation.get(margin_a)
         if cached is not None and cached[0] == key:
             return cached[1]
         shares = allocate(demands, limits, whole_amps=True)
-        self._last_allocation[raising] = (key, shares)
+        self._last_allocation[margin_a] = (key, shares)
         return shares
 
-    def _limits(self, chargers: list[_Charger], *, raising: bool) -> list[Limit]:
+    def _limits(self, chargers: list[_Charger], *, margin_a: float) -> list[Limit]:
         """
         Build the limits: the main breaker per phase and each shared circuit per phase.
 
         Room is reserved on their phases for the chargers that cannot be read: see
         `_reserved_a`.
         """
-        slack_a = self._settings.timing.raise_deadband_a if raising else 0.0
         unreadable_a = {c.charger_id: self._reserved_a(c) for c in chargers if not c.readable}
         limits = []
         for group in self._groups:
@@ -514,7 +504,7 @@ class Balancer:
             if unreadable_a:
                 capacity_a -= sum(unreadable_a.get(key, 0.0) for key in weights)
                 weights = {key: 1.0 for key in weights if key not in unreadable_a}
-            limits.append(Limit(reason=reason, capacity=capacity_a - slack_a, weights=weights))
+            limits.append(Limit(reason=reason, capacity=capacity_a - margin_a, weights=weights))
         return limits
 
     def _reserved_a(self, charger: _Charger) -> float:
@@ -531,29 +521,14 @@ class Balancer:
         return min(charger.max_a, max(held_a, self._fail_safe_a[charger.charger_id]))
 
     def _settle(self, charger: _Charger, cut: Share, rise: Share, now: float) -> float:
-        """
-        Move the setpoint towards the allocation: cut at once, raise gently.
-
-        A raise waits until the stricter raise figure (with the deadband) has stayed above
-        the setpoint for the hold time and the last change is at least the hold time old;
-        it then goes to the lowest allocation seen meanwhile.
-        """
-        memory = charger.memory
-        hold_s = self._settings.timing.raise_hold_s
-        if cut.current_a < memory.setpoint_a:
-            return cut.current_a
-        if min(rise.current_a, cut.current_a) <= memory.setpoint_a:
-            memory.raise_since = None
-            return memory.setpoint_a
-        if memory.raise_since is None:
-            memory.raise_since = now
-            memory.raise_to_a = cut.current_a
-        else:
-            memory.raise_to_a = min(memory.raise_to_a, cut.current_a)
-        held = memory.changed_at is None or now - memory.changed_at >= hold_s
-        if held and now - memory.raise_since >= hold_s:
-            return memory.raise_to_a
-        return memory.setpoint_a
+        """Move the setpoint towards the allocation through the raise gate."""
+        return charger.memory.rise.settle(
+            setpoint_a=charger.memory.setpoint_a,
+            cut_a=cut.current_a,
+            rise_a=rise.current_a,
+            now=now,
+            hold_s=self._settings.timing.raise_hold_s,
+        )
 
     def _record(
         self, charger: _Charger, current_a: float, reason: Constraint, now: float
@@ -562,22 +537,11 @@ class Balancer:
         changed = current_a != memory.setpoint_a or memory.must_write
         memory.must_write = False
         if current_a != memory.setpoint_a:
-            if current_a <= 0.0:
-                memory.running_since = None
-                memory.paused_at = now if reason in _PAUSE_REASONS else None
-                memory.pause_reason = reason
-            elif memory.setpoint_a <= 0.0:
-                memory.running_since = now
-                memory.paused_at = None
+            memory.pause.changed(old_a=memory.setpoint_a, new_a=current_a, reason=reason, now=now)
             memory.previous_a = memory.setpoint_a
             memory.setpoint_a = current_a
-            memory.changed_at = now
-            memory.raise_since = None
-        if charger.wants and current_a <= 0.0:
-            if memory.waiting_since is None:
-                memory.waiting_since = now
-        else:
-            memory.waiting_since = None
+            memory.rise.changed(now)
+        memory.pause.wait(waiting=charger.wants and current_a <= 0.0, now=now)
         return ChargerCommand(
             charger_id=charger.charger_id, current_a=current_a, reason=reason, changed=changed
         )
@@ -593,8 +557,8 @@ class Balancer:
         for charger in chargers:
             reason = Constraint.FAIL_SAFE if charger.enabled else Constraint.MODE_OFF
             # The fail-safe is no pause, and no raise may rest on readings from before it.
-            charger.memory.paused_at = None
-            charger.memory.raise_since = None
+            charger.memory.pause.forget_pause()
+            charger.memory.rise.forget()
             commands.append(self._record(charger, current_a[charger.charger_id], reason, now))
         return self._decision(commands, settings.fail_safe_a, fail_safe=True)
 
@@ -722,10 +686,8 @@ def _assumed_draw_a(memory: _Memory, now: float, settings: SiteSettings) -> floa
 
     Its command, or the one before while the car may still be following the change.
     """
-    responding = (
-        memory.changed_at is not None and now - memory.changed_at < settings.timing.car_response_s
-    )
-    return memory.previous_a if responding else memory.setpoint_a
+    settled = memory.rise.settled(now, after_s=settings.timing.car_response_s)
+    return memory.setpoint_a if settled else memory.previous_a
 
 
 def _house_load_a(
@@ -753,9 +715,59 @@ def _active_lines(charger: _Charger) -> int:
     return len(charger.settings.phases)
 
 
-def _car_cap(charger: _Charger) -> tuple[float, Constraint]:
-    """Return the charger's maximum, or less when its car has shown it draws less."""
-    cap_a = charger.memory.car_cap_a
-    if cap_a is not None and cap_a < charger.max_a:
-        return cap_a, Constraint.CAR
-    return charger.max_a, Constraint.CHARGER_MAX
+def _solar_order(candidates: list[_Charger], *, turn_s: float) -> tuple[list[_Charger], set[str]]:
+    """
+    Order the chargers for a surplus that may not carry every car's minimum.
+
+    Within a priority, running cars go first, so a waiting car starts only on what they
+    leave and the surplus keeps as many cars running as it carries; then the car that has
+    run less on the surplus. A running car that has run `turn_s` longer than a waiting one
+    of its priority loses its place, so the cars take turns over the day, not on every
+    cloud. Returns the order and the running cars that keep their place.
+    """
+    least_s: dict[int, float] = {}
+    for charger in candidates:
+        priority = charger.settings.priority
+        ran_s = charger.memory.solar.ran_s
+        least_s[priority] = min(least_s.get(priority, ran_s), ran_s)
+    ahead = {
+        c.charger_id
+        for c in candidates
+        if c.memory.solar.on and c.memory.solar.ran_s - least_s[c.settings.priority] < turn_s
+    }
+
+    def key(indexed: tuple[int, _Charger]) -> tuple[int, bool, float, int]:
+        index, charger = indexed
+        behind = charger.charger_id not in ahead
+        return (-charger.settings.priority, behind, charger.memory.solar.ran_s, index)
+
+    ordered = [charger for _, charger in sorted(enumerate(candidates), key=key)]
+    return ordered, ahead
+
+
+def _surplus_left_over(
+    ahead: set[str],
+    demands: list[Demand],
+    limits: list[Limit],
+    shared_a: dict[str, float],
+) -> dict[str, float]:
+    """
+    Let a waiting car start only once the running cars cannot take more of the surplus.
+
+    While the running cars (those that keep their place) can take the whole surplus, they
+    get it and the others wait: one car that absorbs it all keeps running, where two cars
+    at their minimums would lose one to the next cloud. Once they are at their maximum
+    (charger or car), a car whose minimum fits beside theirs may start and they share.
+    """
+    if not ahead or len(ahead) == len(demands):
+        return shared_a
+    # Filling the running cars first: a class above the others within each priority.
+    first = [replace(d, priority=2 * d.priority + (d.charger_id in ahead)) for d in demands]
+    filled = allocate(first, limits, whole_amps=False)
+    saturated = all(filled[key].reason != Constraint.SOLAR for key in ahead)
+    # A car that may start counts its start delay on its equal share, while the running
+    # ones keep taking the whole surplus until it has started.
+    return {
+        key: filled[key].current_a if key in ahead else share_a if saturated else 0.0
+        for key, share_a in shared_a.items()
+    }

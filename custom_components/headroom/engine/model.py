@@ -99,6 +99,10 @@ class SolarSettings:
     grid_tolerance_w: float = 100.0
     """Solar only: grid import tolerated while following the surplus."""
     surplus_stale_after_s: float = 30.0
+    turn_s: float = 3600.0
+    """Solar only: when the surplus carries fewer cars than want it, a running car gives way
+    to a waiting one of the same priority once it has run this much longer on the surplus
+    (turns over the day, not on every cloud)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,6 +126,11 @@ class TimingSettings:
     """A paused charger resumes only when its minimum plus this much fits."""
     car_slack_a: float = 2.0
     """A car drawing this much less than offered is offered its draw plus this much."""
+    idle_after_s: float = 60.0
+    """A car offered its minimum that draws nothing for this long is idle (full, or on its
+    own timer): its reservation goes to the others. Longer than a car takes to start after
+    a pause (IEC 61851 allows about 5 s to follow; waking and closing the contactor takes
+    some cars tens of seconds), as openWB's 60 s."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -73,6 +73,8 @@ class SolarGate:
     short_import_j: float = 0.0
     """Grid energy drawn since the surplus fell short."""
     last_at: float = 0.0
+    ran_s: float = 0.0
+    """How long it has run on the surplus since its car came: who goes first next."""
 
     def update(
         self, *, covered: bool, now: float, import_w: float, settings: SolarSettings
@@ -85,6 +87,8 @@ class SolarGate:
         then reaches the stop budget (a cloud that takes all the PV should not cost three
         minutes of grid power); in between it keeps its state.
         """
+        if self.on:
+            self.ran_s += now - self.last_at
         if covered:
             self.short_since = None
             if self.covered_since is None:
@@ -109,3 +113,4 @@ class SolarGate:
         self.on = False
         self.covered_since = None
         self.short_since = None
+        self.ran_s = 0.0

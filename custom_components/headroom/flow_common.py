@@ -1,0 +1,376 @@
+"""
+What the config, options and charger flows share: form fields, checks and the device probe.
+
+Each check returns the flow's error keys (translated in strings.json); the rules behind them
+live in `settings` (numbers, ranges, the fail-safe) and the device layer (`devices.probe`).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import TYPE_CHECKING, Any, Final
+
+import probatio
+from homeassistant.const import CONF_DEVICE, CONF_HOST, CONF_NAME, CONF_PORT
+from homeassistant.helpers.selector import (
+    BooleanSelector,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+)
+
+from .const import (
+    CONF_BAUDRATE,
+    CONF_BREAKER,
+    CONF_CIRCUIT,
+    CONF_CONNECTION,
+    CONF_DEVICE_ID,
+    CONF_FAIL_SAFE,
+    CONF_GRID_TOLERANCE,
+    CONF_MARGIN,
+    CONF_MAX_CURRENT,
+    CONF_METER_STALE,
+    CONF_PARITY,
+    CONF_PAUSED,
+    CONF_PHASES,
+    CONF_PRIORITY,
+    CONF_SHARED_CIRCUIT,
+    CONF_SOLAR_START_DELAY,
+    CONF_SOLAR_STOP_DELAY,
+    CONF_STOPBITS,
+    CONF_VOLTAGE,
+    CONF_WATCHDOG_TIMEOUT,
+    CONNECTION_SERIAL,
+    DEFAULT_BAUDRATE,
+    DEFAULT_PARITY,
+    DEFAULT_PRIORITY,
+    DEFAULT_STOPBITS,
+    MAX_PRIORITY,
+)
+from .devices.bus import Bus, SerialSettings, TcpSettings
+from .devices.chargers import max_limit_a_of
+from .devices.errors import (
+    ConnectionLost,
+    DeviceRefused,
+    NoResponse,
+    Unsupported,
+)
+from .devices.probe import probe, serial_port_problem
+from .devices.registers import get_profile, load_profiles
+from .engine.model import MIN_CHARGE_A, Supply
+from .settings import (
+    RULES,
+    Problem,
+    ProblemKey,
+    number,
+    number_problem,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from .devices.bus import BusSettings
+    from .devices.discovery import (
+        FoundDevice,
+    )
+
+
+LIMIT_FIELDS: Final = (
+    CONF_BREAKER,
+    CONF_MARGIN,
+    CONF_FAIL_SAFE,
+    CONF_CIRCUIT,
+    CONF_METER_STALE,
+    CONF_WATCHDOG_TIMEOUT,
+)
+SOLAR_FIELDS: Final = (CONF_SOLAR_START_DELAY, CONF_SOLAR_STOP_DELAY, CONF_GRID_TOLERANCE)
+CONF_SCAN_ALL: Final = "scan_all"
+CONF_METER: Final = "meter"
+CONF_CHARGERS: Final = "chargers"
+CONF_ADD_MANUAL: Final = "add_manual"
+METER_MANUAL: Final = "manual"
+METER_NONE: Final = "none"
+BAUDRATES: Final = ("1200", "2400", "4800", "9600", "19200", "38400", "57600", "115200")
+PARITIES: Final = ("N", "E", "O")
+STOPBITS: Final = ("1", "2")
+MAX_NAME_LENGTH: Final = 64
+PHASE_CHOICES: Final[Mapping[Supply, tuple[str, ...]]] = {
+    Supply.SINGLE_PHASE: ("1",),
+    Supply.SPLIT_PHASE: ("1_2", "1", "2"),
+    Supply.THREE_PHASE: ("1_2_3", "2_3_1", "3_1_2", "1", "2", "3"),
+}
+"""Grid-phase wiring of a charger: charger L1, L2, L3 -> grid phases, per supply."""
+
+
+def meter_models() -> list[str]:
+    """Meter profiles that measure phase currents (load balancing needs them)."""
+    return sorted(
+        p.id for p in load_profiles().values() if p.kind == "meter" and p.has("current_l1")
+    )
+
+
+def number_field(minimum: float, maximum: float, step: float = 1, unit: str | None = None) -> Any:
+    """Return a box number selector that stores a number."""
+    return probatio.All(
+        NumberSelector(
+            NumberSelectorConfig(
+                min=minimum,
+                max=maximum,
+                step=step,
+                mode=NumberSelectorMode.BOX,
+                **({"unit_of_measurement": unit} if unit else {}),
+            )
+        ),
+        probatio.Coerce(float),
+    )
+
+
+def select_field(
+    options: list[str] | list[SelectOptionDict], key: str, *, multiple: bool = False
+) -> Any:
+    """Return a dropdown of `options`, labelled by the translations under `key`."""
+    return SelectSelector(
+        SelectSelectorConfig(
+            options=options,
+            translation_key=key,
+            mode=SelectSelectorMode.DROPDOWN,
+            multiple=multiple,
+        )
+    )
+
+
+def line_fields(defaults: Mapping[str, Any]) -> dict[Any, Any]:
+    """Return the serial line settings fields, defaulting to `defaults`."""
+    return {
+        probatio.Required(
+            CONF_BAUDRATE, default=str(defaults.get(CONF_BAUDRATE, DEFAULT_BAUDRATE))
+        ): select_field(list(BAUDRATES), CONF_BAUDRATE),
+        probatio.Required(
+            CONF_PARITY, default=str(defaults.get(CONF_PARITY, DEFAULT_PARITY))
+        ): select_field(list(PARITIES), CONF_PARITY),
+        probatio.Required(
+            CONF_STOPBITS, default=str(defaults.get(CONF_STOPBITS, DEFAULT_STOPBITS))
+        ): select_field(list(STOPBITS), CONF_STOPBITS),
+    }
+
+
+def line_data(user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the line settings of a form as stored (numbers as numbers)."""
+    return {
+        CONF_BAUDRATE: int(user_input[CONF_BAUDRATE]),
+        CONF_PARITY: user_input[CONF_PARITY],
+        CONF_STOPBITS: int(user_input[CONF_STOPBITS]),
+    }
+
+
+def found_line(found: FoundDevice) -> dict[str, Any]:
+    """Return the line settings a scan found a device at (empty behind a gateway)."""
+    settings = found.settings
+    if isinstance(settings, SerialSettings):
+        return {
+            CONF_BAUDRATE: settings.baudrate,
+            CONF_PARITY: settings.parity,
+            CONF_STOPBITS: settings.stopbits,
+        }
+    return {}
+
+
+def profile_defaults(model: str) -> dict[str, Any]:
+    """Return the serial settings a model ships with, for the manual form's defaults."""
+    serial = get_profile(model).serial
+    return (
+        {}
+        if serial is None
+        else {
+            CONF_BAUDRATE: serial.baudrate,
+            CONF_PARITY: serial.parity,
+            CONF_STOPBITS: serial.stopbits,
+            CONF_DEVICE_ID: serial.device_id,
+        }
+    )
+
+
+async def port_error(hass: Any, settings: BusSettings) -> str:
+    """Say why a port or gateway cannot be opened: missing, busy, not a port, unreachable."""
+    if isinstance(settings, TcpSettings):
+        return "cannot_connect"
+    error: str = await hass.async_add_executor_job(serial_port_problem, settings.port)
+    return error
+
+
+def name_error(name: object) -> str | None:
+    """Check a name the user gives the site or a charger: not empty, short, printable."""
+    if not isinstance(name, str) or not name.strip():
+        return "name_empty"
+    if len(name.strip()) > MAX_NAME_LENGTH:
+        return "name_too_long"
+    # Control and format characters (right-to-left overrides, zero-width joiners) make a
+    # name that reads differently from what it is.
+    if any(unicodedata.category(char) in {"Cc", "Cf"} for char in name):
+        return "name_invalid"
+    return None
+
+
+def number_errors(user_input: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, str]:
+    """Check the numbers of a form against their rules (finite, in range)."""
+    return {
+        key: problem.key.value
+        for key in keys
+        if key in user_input
+        and (problem := number_problem(RULES[key], user_input[key])) is not None
+    }
+
+
+def problem_errors(
+    problems: list[Problem],
+    fields: tuple[str, ...],
+    moved: Mapping[ProblemKey, str] | None = None,
+) -> dict[str, str]:
+    """
+    Show each problem at the field it is about, or at the form when it has none there.
+
+    `moved` shows a problem at another field of this form (a charger above the breaker is
+    the breaker's problem in the limits form).
+    """
+    errors: dict[str, str] = {}
+    for problem in problems:
+        field = (moved or {}).get(problem.key, problem.field)
+        errors.setdefault(field if field in fields else "base", problem.key.value)
+    return errors
+
+
+async def probe_device(
+    hass: Any, settings: BusSettings, model: str, device_id: int, *, bus: Bus | None = None
+) -> tuple[str | None, float]:
+    """
+    Read a meter or charger once (through the running site's `bus`, if it holds the port).
+
+    Returns the error key (None when it answered as `model`) and, for a meter, the largest
+    phase current it measured (the fail-safe suggestion starts from it).
+    """
+    try:
+        result = await probe(settings, model, device_id, bus=bus)
+    except ConnectionLost:
+        return (await port_error(hass, settings) if bus is None else "cannot_connect"), 0.0
+    except NoResponse:
+        return "no_answer", 0.0
+    except DeviceRefused:
+        return "wrong_model", 0.0
+    except Unsupported:  # a setting the driver cannot work with (meter ratios, Modbus off)
+        return "unsupported_setting", 0.0
+    return None, result.largest_current_a or 0.0
+
+
+def charger_errors(
+    user_input: Mapping[str, Any], *, breaker_a: float, model: str
+) -> dict[str, str]:
+    """
+    Check one charger's maximum against the main breaker and the model.
+
+    The wiring needs no check: the form only offers the supply's phases.
+    """
+    errors = number_errors(user_input, (CONF_MAX_CURRENT, CONF_PRIORITY))
+    if (error := name_error(user_input.get(CONF_NAME, "-"))) is not None:
+        errors[CONF_NAME] = error
+    if errors:
+        return errors
+    max_a = float(user_input[CONF_MAX_CURRENT])
+    max_limit_a = max_limit_a_of(model)
+    if max_a > breaker_a:
+        return {CONF_MAX_CURRENT: "charger_above_breaker"}
+    if max_a > max_limit_a:
+        return {CONF_MAX_CURRENT: "charger_above_model"}
+    return {}
+
+
+def charger_settings_schema(
+    supply: Supply, defaults: Mapping[str, Any], *, with_name: bool
+) -> probatio.Schema:
+    r"""Return the form of a charger\'s name (when asked), wiring, maximum, circuit, priority."""
+    phases = "_".join(str(p) for p in defaults.get(CONF_PHASES, [])) or PHASE_CHOICES[supply][0]
+    fields: dict[Any, Any] = {}
+    if with_name:
+        fields[probatio.Required(CONF_NAME, default=defaults.get(CONF_NAME, ""))] = TextSelector()
+    fields.update(
+        {
+            probatio.Required(CONF_PHASES, default=phases): select_field(
+                list(PHASE_CHOICES[supply]), CONF_PHASES
+            ),
+            probatio.Required(
+                CONF_MAX_CURRENT, default=float(defaults.get(CONF_MAX_CURRENT, 16))
+            ): number_field(MIN_CHARGE_A, RULES[CONF_MAX_CURRENT].maximum, unit="A"),
+            probatio.Required(
+                CONF_SHARED_CIRCUIT, default=bool(defaults.get(CONF_SHARED_CIRCUIT, False))
+            ): BooleanSelector(),
+            probatio.Required(
+                CONF_PRIORITY, default=float(defaults.get(CONF_PRIORITY, DEFAULT_PRIORITY))
+            ): number_field(1, MAX_PRIORITY),
+        }
+    )
+    return probatio.Schema(fields)
+
+
+def charger_settings_data(user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a charger form's answers as stored in its subentry."""
+    return {
+        CONF_PHASES: [int(p) for p in user_input[CONF_PHASES].split("_")],
+        CONF_MAX_CURRENT: int(user_input[CONF_MAX_CURRENT]),
+        CONF_SHARED_CIRCUIT: bool(user_input[CONF_SHARED_CIRCUIT]),
+        CONF_PRIORITY: int(user_input[CONF_PRIORITY]),
+        CONF_PAUSED: False,
+    }
+
+
+def bus_only(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the connection part of entry data (no line settings, no meter)."""
+    keys = (CONF_CONNECTION, CONF_DEVICE, CONF_HOST, CONF_PORT)
+    return {key: data[key] for key in keys if key in data}
+
+
+def site_unique_id(bus: Mapping[str, Any]) -> str:
+    """Identify a site by its port or gateway: one site per bus."""
+    if bus[CONF_CONNECTION] == CONNECTION_SERIAL:
+        return f"serial:{bus[CONF_DEVICE]}"
+    return f"tcp:{bus[CONF_HOST]}:{bus[CONF_PORT]}"
+
+
+def site_errors(user_input: Mapping[str, Any]) -> dict[str, str]:
+    """Check the site's name, supply and breaker settings."""
+    errors = number_errors(user_input, (CONF_VOLTAGE, CONF_BREAKER, CONF_MARGIN))
+    if CONF_NAME in user_input and (error := name_error(user_input[CONF_NAME])) is not None:
+        errors[CONF_NAME] = error
+    if errors:
+        return errors
+    if float(user_input[CONF_BREAKER]) - float(user_input[CONF_MARGIN]) < MIN_CHARGE_A:
+        return {CONF_MARGIN: "margin_too_large"}
+    return {}
+
+
+def fail_safe_errors(user_input: Mapping[str, Any]) -> dict[str, str]:
+    """Check the fail-safe current: 0 (stop) or at least 6 A, a car cannot charge between."""
+    errors = number_errors(user_input, (CONF_FAIL_SAFE, CONF_CIRCUIT))
+    if errors:
+        return errors
+    fail_safe_a = float(user_input[CONF_FAIL_SAFE])
+    if 0 < fail_safe_a < MIN_CHARGE_A:
+        return {CONF_FAIL_SAFE: "fail_safe_below_minimum"}
+    return {}
+
+
+def finite_only(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Leave out values a form cannot show again (NaN, null): the user enters them anew."""
+    return {
+        key: value
+        for key, value in values.items()
+        if value is not None and (not isinstance(value, float) or number(value) is not None)
+    }
+
+
+def charger_unique_id(data: Mapping[str, Any]) -> str:
+    """Identify a charger by its bus and device id."""
+    return f"{site_unique_id(data)}_{data[CONF_DEVICE_ID]}"

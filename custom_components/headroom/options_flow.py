@@ -1,0 +1,188 @@
+"""The options flow: the installer's limits, fail-safe, timing and the solar source."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import probatio
+from homeassistant.config_entries import (
+    ConfigEntryState,
+    ConfigFlowResult,
+    OptionsFlow,
+)
+from homeassistant.helpers.selector import (
+    EntitySelector,
+    EntitySelectorConfig,
+)
+
+from .const import (
+    CONF_BREAKER,
+    CONF_BREAKER_LOWERED,
+    CONF_CIRCUIT,
+    CONF_FAIL_SAFE,
+    CONF_GRID_POWER_ENTITY,
+    CONF_GRID_TOLERANCE,
+    CONF_HOUSE_POWER_ENTITY,
+    CONF_MARGIN,
+    CONF_METER_STALE,
+    CONF_PV_POWER_ENTITY,
+    CONF_SOLAR_SOURCE,
+    CONF_SOLAR_START_DELAY,
+    CONF_SOLAR_STOP_DELAY,
+    CONF_WATCHDOG_TIMEOUT,
+    DEFAULT_GRID_TOLERANCE_W,
+    DEFAULT_MARGIN_A,
+    DEFAULT_METER_STALE_S,
+    DEFAULT_SOLAR_START_DELAY_S,
+    DEFAULT_SOLAR_STOP_DELAY_S,
+    DEFAULT_WATCHDOG_TIMEOUT_S,
+    SOLAR_SOURCE_GRID,
+    SOLAR_SOURCE_NONE,
+    SOLAR_SOURCE_PV_HOUSE,
+    SOLAR_SOURCES,
+    SUBENTRY_CHARGER,
+)
+from .coordinator import chargers_of
+from .engine import suggest_fail_safe_a
+from .engine.fail_safe import max_fail_safe_a
+from .flow_common import (
+    LIMIT_FIELDS,
+    SOLAR_FIELDS,
+    finite_only,
+    number_errors,
+    number_field,
+    problem_errors,
+    select_field,
+)
+from .settings import (
+    ProblemKey,
+    number,
+    validate,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+class HeadroomOptionsFlow(OptionsFlow):
+    """Limits, fail-safe, timing and the solar source: applied without a restart."""
+
+    def __init__(self) -> None:
+        """Start with no changes."""
+        self._options: dict[str, Any] = {}
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Limits, margin, fail-safe current and timing."""
+        entry = self.config_entry
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            merged = {**entry.options, **user_input}
+            if number(merged.get(CONF_BREAKER)) != number(entry.options.get(CONF_BREAKER)):
+                # The installer's new rating replaces what a user lowered it to.
+                merged.pop(CONF_BREAKER_LOWERED, None)
+            errors = number_errors(merged, LIMIT_FIELDS) or problem_errors(
+                validate(entry.data, merged, chargers_of(entry))[0],
+                LIMIT_FIELDS,
+                {ProblemKey.CHARGER_ABOVE_BREAKER: CONF_BREAKER},
+            )
+            if not errors:
+                self._options = merged
+                return await self.async_step_solar()
+        suggested = self._suggested_fail_safe_a()
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(
+                probatio.Schema(
+                    {
+                        probatio.Required(CONF_BREAKER): number_field(1, 400, unit="A"),
+                        probatio.Required(CONF_MARGIN): number_field(0, 50, 0.5, unit="A"),
+                        probatio.Required(CONF_FAIL_SAFE): number_field(0, 80, unit="A"),
+                        probatio.Required(CONF_CIRCUIT, default=0.0): number_field(
+                            0, 400, unit="A"
+                        ),
+                        probatio.Required(
+                            CONF_METER_STALE, default=DEFAULT_METER_STALE_S
+                        ): number_field(2, 60, unit="s"),
+                        probatio.Required(
+                            CONF_WATCHDOG_TIMEOUT, default=DEFAULT_WATCHDOG_TIMEOUT_S
+                        ): number_field(10, 60, unit="s"),
+                    }
+                ),
+                finite_only({**entry.options, **(user_input or {})}),
+            ),
+            errors=errors,
+            description_placeholders={
+                "suggested": f"{suggested:g}",
+                "maximum": f"{self._max_fail_safe_a(user_input):g}",
+            },
+        )
+
+    def _max_fail_safe_a(self, user_input: Mapping[str, Any] | None) -> float:
+        """Return the largest fail-safe current these limits allow (0 while they cannot work)."""
+        entry = self.config_entry
+        options = {**entry.options, **(user_input or {}), CONF_FAIL_SAFE: 0.0}
+        _, settings = validate(entry.data, options, chargers_of(entry))
+        return max_fail_safe_a(settings) if settings is not None else 0.0
+
+    def _suggested_fail_safe_a(self) -> float:
+        """Suggest the fail-safe from the largest house load the running site has seen."""
+        entry = self.config_entry
+        chargers = len(entry.get_subentries_of_type(SUBENTRY_CHARGER))
+        max_house_a = 0.0
+        if entry.state is ConfigEntryState.LOADED:
+            max_house_a = entry.runtime_data.coordinator.max_house_a
+        # Stored values may be what needs repairing: no suggestion from them then.
+        breaker_a = number(entry.options.get(CONF_BREAKER))
+        margin_a = number(entry.options.get(CONF_MARGIN, DEFAULT_MARGIN_A))
+        if breaker_a is None or margin_a is None:
+            return 0.0
+        return min(
+            suggest_fail_safe_a(breaker_a, margin_a, max_house_a, max(1, chargers)),
+            self._max_fail_safe_a(None),
+        )
+
+    async def async_step_solar(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask for the PV surplus source and the solar thresholds."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            source = user_input[CONF_SOLAR_SOURCE]
+            needed = {
+                SOLAR_SOURCE_NONE: (),
+                SOLAR_SOURCE_GRID: (CONF_GRID_POWER_ENTITY,),
+                SOLAR_SOURCE_PV_HOUSE: (CONF_PV_POWER_ENTITY, CONF_HOUSE_POWER_ENTITY),
+            }[source]
+            errors = {key: "entity_required" for key in needed if not user_input.get(key)}
+            errors.update(number_errors(user_input, SOLAR_FIELDS))
+            if not errors:
+                options = {**self._options, **user_input}
+                for key in (CONF_GRID_POWER_ENTITY, CONF_PV_POWER_ENTITY, CONF_HOUSE_POWER_ENTITY):
+                    if key not in user_input:
+                        options.pop(key, None)
+                return self.async_create_entry(data=options)
+        power = EntitySelector(EntitySelectorConfig(domain="sensor", device_class="power"))
+        return self.async_show_form(
+            step_id="solar",
+            data_schema=self.add_suggested_values_to_schema(
+                probatio.Schema(
+                    {
+                        probatio.Required(
+                            CONF_SOLAR_SOURCE, default=SOLAR_SOURCE_NONE
+                        ): select_field(list(SOLAR_SOURCES), CONF_SOLAR_SOURCE),
+                        probatio.Optional(CONF_GRID_POWER_ENTITY): power,
+                        probatio.Optional(CONF_PV_POWER_ENTITY): power,
+                        probatio.Optional(CONF_HOUSE_POWER_ENTITY): power,
+                        probatio.Required(
+                            CONF_SOLAR_START_DELAY, default=DEFAULT_SOLAR_START_DELAY_S
+                        ): number_field(0, 3600, unit="s"),
+                        probatio.Required(
+                            CONF_SOLAR_STOP_DELAY, default=DEFAULT_SOLAR_STOP_DELAY_S
+                        ): number_field(0, 3600, unit="s"),
+                        probatio.Required(
+                            CONF_GRID_TOLERANCE, default=DEFAULT_GRID_TOLERANCE_W
+                        ): number_field(0, 5000, unit="W"),
+                    }
+                ),
+                finite_only({**self.config_entry.options, **(user_input or {})}),
+            ),
+            errors=errors,
+        )

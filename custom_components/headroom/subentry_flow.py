@@ -1,0 +1,175 @@
+"""The charger subentry flow: add a charger to a running site, or change its wiring and limits."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import probatio
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigEntryState,
+    ConfigSubentryFlow,
+    SubentryFlowResult,
+)
+from homeassistant.const import CONF_NAME
+from homeassistant.helpers.selector import (
+    SelectOptionDict,
+)
+
+from .const import (
+    CONF_BREAKER,
+    CONF_CONNECTION,
+    CONF_DEVICE_ID,
+    CONF_MAX_LOWERED,
+    CONF_MODEL,
+    CONF_PAUSED,
+    CONF_SUPPLY,
+    CONNECTION_SERIAL,
+    SUBENTRY_CHARGER,
+)
+from .devices.chargers import SUPPORTED_CHARGERS
+from .devices.registers import get_profile
+from .engine.model import Supply
+from .flow_common import (
+    bus_only,
+    charger_errors,
+    charger_settings_data,
+    charger_settings_schema,
+    charger_unique_id,
+    line_data,
+    line_fields,
+    number_field,
+    probe_device,
+    select_field,
+)
+from .settings import (
+    RULES,
+    bus_key,
+    bus_settings,
+    line_conflict,
+    number,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+class ChargerSubentryFlow(ConfigSubentryFlow):
+    """Add a charger to a running site, or change its wiring and limits."""
+
+    def __init__(self) -> None:
+        """Start with no charger."""
+        self._charger: dict[str, Any] = {}
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Model, device id and line settings on the site's port; read it once."""
+        entry = self._get_entry()
+        serial = entry.data[CONF_CONNECTION] == CONNECTION_SERIAL
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            charger = {
+                **bus_only(entry.data),
+                CONF_MODEL: user_input[CONF_MODEL],
+                CONF_DEVICE_ID: int(user_input[CONF_DEVICE_ID]),
+                **(line_data(user_input) if serial else {}),
+            }
+            if any(
+                s.unique_id == charger_unique_id(charger)
+                for s in entry.get_subentries_of_type(SUBENTRY_CHARGER)
+            ):
+                return self.async_abort(reason="already_configured")
+            errors = await self._check(entry, charger)
+            if not errors:
+                self._charger = charger
+                return await self.async_step_settings()
+        models = sorted(SUPPORTED_CHARGERS)
+        fields: dict[Any, Any] = {
+            probatio.Required(CONF_MODEL, default="heidelberg_energy_control"): select_field(
+                [SelectOptionDict(value=m, label=get_profile(m).name) for m in models],
+                CONF_MODEL,
+            ),
+            probatio.Required(CONF_DEVICE_ID, default=2.0): number_field(1, 247),
+        }
+        if serial:
+            fields.update(line_fields(entry.data))
+        return self.async_show_form(
+            step_id="user", data_schema=probatio.Schema(fields), errors=errors
+        )
+
+    async def _check(self, entry: ConfigEntry, charger: Mapping[str, Any]) -> dict[str, str]:
+        """Check the charger fits the port and answers (through the site's bus if running)."""
+        settings = bus_settings(charger)
+        if line_conflict(settings, bus_settings(entry.data)):
+            return {"base": "line_conflict"}
+        bus = None
+        if entry.state is ConfigEntryState.LOADED:
+            buses = entry.runtime_data.coordinator.site.buses
+            bus = next((b for b in buses if bus_key(b.settings) == bus_key(settings)), None)
+        if bus is None:
+            error, _ = await probe_device(
+                self.hass, settings, charger[CONF_MODEL], charger[CONF_DEVICE_ID]
+            )
+        else:
+            # The running site holds the port: read the charger through its bus.
+            error, _ = await probe_device(
+                self.hass, settings, charger[CONF_MODEL], charger[CONF_DEVICE_ID], bus=bus
+            )
+        return {"base": error} if error else {}
+
+    def _settings_errors(self, user_input: Mapping[str, Any], model: str) -> dict[str, str]:
+        """Check a charger's settings against the site's breaker and the model."""
+        breaker_a = number(self._get_entry().options.get(CONF_BREAKER))
+        return charger_errors(
+            user_input,
+            breaker_a=breaker_a if breaker_a is not None else RULES[CONF_BREAKER].maximum,
+            model=model,
+        )
+
+    async def async_step_settings(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Name, wiring, maximum, shared circuit and priority of the new charger."""
+        supply = Supply(self._get_entry().options[CONF_SUPPLY])
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            errors = self._settings_errors(user_input, self._charger[CONF_MODEL])
+            if not errors:
+                data = {**self._charger, **charger_settings_data(user_input)}
+                return self.async_create_entry(
+                    title=user_input[CONF_NAME].strip(),
+                    data=data,
+                    unique_id=charger_unique_id(data),
+                )
+        profile = get_profile(self._charger[CONF_MODEL])
+        return self.async_show_form(
+            step_id="settings",
+            data_schema=charger_settings_schema(
+                supply,
+                {CONF_NAME: f"{profile.name.split(' ', 1)[0]} {self._charger[CONF_DEVICE_ID]}"},
+                with_name=True,
+            ),
+            errors=errors,
+            description_placeholders={"model": profile.name},
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change a charger's wiring, maximum, shared circuit and priority."""
+        entry = self._get_entry()
+        subentry = self._get_reconfigure_subentry()
+        supply = Supply(entry.options[CONF_SUPPLY])
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            errors = self._settings_errors(user_input, subentry.data[CONF_MODEL])
+            if not errors:
+                settings = charger_settings_data(user_input)
+                settings[CONF_PAUSED] = bool(subentry.data.get(CONF_PAUSED, False))
+                # The installer's new maximum replaces what a user lowered it to.
+                data = {k: v for k, v in subentry.data.items() if k != CONF_MAX_LOWERED}
+                return self.async_update_and_abort(entry, subentry, data={**data, **settings})
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=charger_settings_schema(supply, subentry.data, with_name=False),
+            errors=errors,
+        )

@@ -1,0 +1,209 @@
+"""The per-charger gates, each by its own table of cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from custom_components.headroom.engine.gates import CarCap, PauseClock, RaiseGate
+from custom_components.headroom.engine.model import Constraint, SolarSettings
+from custom_components.headroom.engine.solar import SolarGate
+
+HOLD_S = 10.0
+
+# --- raise gate ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("gate", "cut_a", "rise_a", "now", "expected"),
+    [
+        # A cut goes through at once, whatever the clocks say.
+        (RaiseGate(99.0, None, 0.0), 8.0, 8.0, 100.0, 8.0),
+        (RaiseGate(99.0, 95.0, 12.0), 9.0, 8.0, 100.0, 9.0),
+        # The deadband figure not above the setpoint: stay, and drop the raise.
+        (RaiseGate(None, 50.0, 12.0), 11.0, 10.0, 100.0, 10.0),
+        # A raise waits the hold from when the allocation first stood above...
+        (RaiseGate(None, None, 0.0), 12.0, 12.0, 100.0, 10.0),
+        (RaiseGate(None, 95.0, 12.0), 12.0, 12.0, 100.0, 10.0),
+        (RaiseGate(None, 90.0, 12.0), 12.0, 12.0, 100.0, 12.0),
+        # ...and the hold from the last change...
+        (RaiseGate(95.0, 80.0, 12.0), 12.0, 12.0, 100.0, 10.0),
+        (RaiseGate(90.0, 80.0, 12.0), 12.0, 12.0, 100.0, 12.0),
+        # ...then goes to the lowest allocation seen meanwhile.
+        (RaiseGate(None, 80.0, 11.0), 14.0, 14.0, 100.0, 11.0),
+    ],
+)
+def test_raise_gate(gate, cut_a, rise_a, now, expected):
+    result = gate.settle(setpoint_a=10.0, cut_a=cut_a, rise_a=rise_a, now=now, hold_s=HOLD_S)
+    assert result == expected
+
+
+def test_raise_gate_starts_again_after_a_change_and_after_forgetting():
+    gate = RaiseGate()
+    assert gate.settle(setpoint_a=10.0, cut_a=12.0, rise_a=12.0, now=0.0, hold_s=HOLD_S) == 10.0
+    gate.forget()
+    assert gate.settle(setpoint_a=10.0, cut_a=12.0, rise_a=12.0, now=5.0, hold_s=HOLD_S) == 10.0
+    assert gate.settle(setpoint_a=10.0, cut_a=12.0, rise_a=12.0, now=14.0, hold_s=HOLD_S) == 10.0
+    assert gate.settle(setpoint_a=10.0, cut_a=12.0, rise_a=12.0, now=15.0, hold_s=HOLD_S) == 12.0
+    gate.changed(15.0)
+    assert not gate.settled(20.0, after_s=HOLD_S)
+    assert gate.settle(setpoint_a=12.0, cut_a=14.0, rise_a=14.0, now=25.0, hold_s=HOLD_S) == 12.0
+    assert gate.settled(25.0, after_s=HOLD_S)
+
+
+# --- pause clock ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old_a", "new_a", "reason", "expected"),
+    [
+        # A pause for lack of capacity starts the minimum pause...
+        (10.0, 0.0, Constraint.BREAKER, (100.0, None, Constraint.BREAKER)),
+        (10.0, 0.0, Constraint.CIRCUIT, (100.0, None, Constraint.CIRCUIT)),
+        (6.0, 0.0, Constraint.SOLAR, (100.0, None, Constraint.SOLAR)),
+        # ...any other stop does not (the car or the user stopped it).
+        (10.0, 0.0, Constraint.CAR, (None, None, Constraint.CAR)),
+        (10.0, 0.0, Constraint.MODE_OFF, (None, None, Constraint.MODE_OFF)),
+        (10.0, 0.0, Constraint.FAIL_SAFE, (None, None, Constraint.FAIL_SAFE)),
+        # A start ends the pause and starts the run; a change while running keeps both.
+        (0.0, 6.0, Constraint.NONE, (None, 100.0, Constraint.SOLAR)),
+        (8.0, 6.0, Constraint.BREAKER, (50.0, 40.0, Constraint.SOLAR)),
+    ],
+)
+def test_pause_clock_changes(old_a, new_a, reason, expected):
+    clock = PauseClock(paused_at=50.0, reason=Constraint.SOLAR, running_since=40.0)
+    clock.changed(old_a=old_a, new_a=new_a, reason=reason, now=100.0)
+    assert (clock.paused_at, clock.running_since, clock.reason) == expected
+
+
+@pytest.mark.parametrize(
+    ("setpoint_a", "paused_at", "now", "blocked"),
+    [
+        (0.0, 100.0, 100.0, True),
+        (0.0, 100.0, 399.0, True),
+        (0.0, 100.0, 400.0, False),
+        (0.0, None, 100.0, False),
+        (6.0, 100.0, 100.0, False),
+    ],
+)
+def test_pause_clock_keeps_the_minimum_pause(setpoint_a, paused_at, now, blocked):
+    clock = PauseClock(paused_at=paused_at)
+    assert clock.blocked(setpoint_a=setpoint_a, now=now, min_pause_s=300.0) is blocked
+    clock.forget_pause()
+    assert not clock.blocked(setpoint_a=setpoint_a, now=now, min_pause_s=300.0)
+
+
+@pytest.mark.parametrize(
+    ("running_since", "rivals", "now", "over"),
+    [
+        (None, [0.0], 1000.0, False),  # not running
+        (0.0, [], 1000.0, False),  # nobody waits
+        (0.0, [500.0], 1399.0, False),  # the turn runs from when the rival began to wait
+        (0.0, [500.0], 1400.0, True),
+        (600.0, [0.0], 1499.0, False),  # ...or from its own start, whichever is later
+        (600.0, [0.0], 1500.0, True),
+        (0.0, [800.0, 500.0], 1400.0, True),  # the longest waiting rival counts
+    ],
+)
+def test_pause_clock_turns(running_since, rivals, now, over):
+    clock = PauseClock(running_since=running_since)
+    assert clock.turn_over(rivals, now=now, turn_s=900.0) is over
+
+
+def test_pause_clock_waits_from_the_first_cycle_offered_nothing():
+    clock = PauseClock()
+    clock.wait(waiting=True, now=10.0)
+    clock.wait(waiting=True, now=20.0)
+    assert clock.waiting_since == 10.0
+    clock.wait(waiting=False, now=30.0)
+    assert clock.waiting_since is None
+
+
+# --- car cap -------------------------------------------------------------------------------
+
+
+def track(cap: CarCap, draw_a: float | None, now: float, *, settled: bool = True) -> None:
+    cap.track(
+        draw_a=draw_a,
+        setpoint_a=16.0,
+        min_a=6.0,
+        slack_a=2.0,
+        settled=settled,
+        now=now,
+        hold_s=HOLD_S,
+    )
+
+
+@pytest.mark.parametrize(
+    ("draws", "settled", "cap_a"),
+    [
+        # Drawing close to the offer: no cap.
+        ([15.5, 15.5], True, None),
+        ([14.5, 14.5], True, None),  # within the slack
+        # Drawing well below it for the hold time: its draw plus the slack.
+        ([10.0, 10.0], True, 12.0),
+        ([10.05, 10.05], True, 12.0),  # meter resolution: 10.05 A is 10 A
+        ([0.0, 0.0], True, 6.0),  # never below the minimum
+        # Not for less than the hold time, nor while the car may still follow a change.
+        ([10.0], True, None),
+        ([10.0, 10.0], False, None),
+        # Unknown draw, no car or nothing offered: no cap.
+        ([None, None], True, None),
+    ],
+)
+def test_car_cap(draws, settled, cap_a):
+    cap = CarCap()
+    for index, draw_a in enumerate(draws):
+        track(cap, draw_a, index * HOLD_S, settled=settled)
+    assert cap.cap_a == cap_a
+    expected = (cap_a, Constraint.CAR) if cap_a is not None else (16.0, Constraint.CHARGER_MAX)
+    assert cap.limit(16.0) == expected
+
+
+def test_car_cap_tightens_as_the_car_tapers_and_goes_when_it_draws_again():
+    cap = CarCap()
+    track(cap, 10.0, 0.0)
+    track(cap, 10.0, HOLD_S)
+    assert cap.cap_a == 12.0
+    track(cap, 11.0, 20.0)  # 11 A + 2 A is no tighter: the cap holds
+    assert cap.cap_a == 12.0
+    track(cap, 7.0, 30.0)
+    track(cap, 7.0, 40.0)
+    assert cap.cap_a == 9.0
+    track(cap, 15.5, 50.0)  # close to its setpoint again
+    assert cap.cap_a is None
+
+
+@pytest.mark.parametrize(
+    ("cycles", "idle"),
+    [
+        # Offered its minimum, drawing nothing: idle once the time has passed.
+        ([(True, False, 0.0), (True, False, 59.0)], False),
+        ([(True, False, 0.0), (True, False, 60.0)], True),
+        # Any draw, or no offer, starts the clock again.
+        ([(True, False, 0.0), (True, True, 30.0), (True, False, 31.0), (True, False, 90.0)], False),
+        (
+            [(True, False, 0.0), (False, False, 30.0), (True, False, 31.0), (True, False, 91.0)],
+            True,
+        ),
+        ([(True, False, 0.0), (True, False, 60.0), (True, True, 61.0)], False),
+    ],
+)
+def test_car_cap_idle(cycles, idle):
+    cap = CarCap()
+    for offered, drawing, now in cycles:
+        cap.watch(offered=offered, drawing=drawing, now=now)
+    assert cap.idle(cycles[-1][2], after_s=60.0) is idle
+
+
+def test_solar_gate_counts_how_long_it_ran_until_the_car_leaves():
+    settings = SolarSettings(start_delay_s=60.0, stop_delay_s=180.0, stop_import_wh=1000.0)
+    gate = SolarGate()
+    for now in range(0, 200, 10):  # on at 60 s
+        gate.update(covered=True, now=float(now), import_w=0.0, settings=settings)
+    assert gate.ran_s == 130.0
+    for now in range(200, 500, 10):  # short from 200 s, off at 380 s
+        gate.update(covered=False, now=float(now), import_w=0.0, settings=settings)
+    assert not gate.on
+    assert gate.ran_s == 320.0  # from 60 s to 380 s
+    gate.reset()
+    assert gate.ran_s == 0.0

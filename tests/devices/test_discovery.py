@@ -91,7 +91,7 @@ def test_second_wave_is_scanned_on_the_first_wave_lines() -> None:
         "orno_we514_515",
         "eastron_sdm72dm_v1",
     }
-    assert set(SCANNED) == {*FIRST_WAVE, *SECOND_WAVE_METERS, "vestel_evc04"}
+    assert set(SCANNED) == {*FIRST_WAVE, *SECOND_WAVE_METERS, "vestel_evc04", "keba_p30_p40"}
     assert default_serial_lines() == default_serial_lines(FIRST_WAVE)
 
 

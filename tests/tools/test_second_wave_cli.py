@@ -275,3 +275,57 @@ async def test_vestel_falls_back_without_the_alive_register(vestel: Simulator) -
         assert device.applied_a == 16
     finally:
         await bus.close()
+
+
+KEBA = "keba_p30_p40"
+
+
+@pytest.fixture
+async def keba(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Simulator]:
+    del socket_enabled
+    simulator = await _start(tmp_path, [DeviceSpec(KEBA, 255, "garage")], native_tcp_port=0)
+    yield simulator
+    await simulator.close()
+
+
+async def test_keba_scanned_at_unit_255_and_read(
+    keba: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every value read alone (the simulated P30 refuses reads across values)."""
+    where = ["--tcp", f"127.0.0.1:{keba.endpoints().native_tcp_port}"]
+    code, out, err = await _cli(scan.main, [*where, "--json"], capsys)
+    assert code == 0, err
+    assert [(d["model"], d["device_id"]) for d in json.loads(out)] == [(KEBA, 255)]
+    code, out, err = await _cli(
+        read.main, [*where, "--model", KEBA, "--id", "255", "--json"], capsys
+    )
+    assert (code, err) == (0, "")
+    values = json.loads(out)["values"]
+    assert values["state"] == "B"
+    assert values["energy_total"] == pytest.approx(2000.0)
+    assert values["current_limit"] is None  # write-only on a P30: not known
+
+
+async def test_keba_falls_back_when_nothing_is_written(keba: Simulator) -> None:
+    port = keba.endpoints().native_tcp_port
+    assert port is not None
+    device = keba.tcp_devices[255]
+    bus = Bus(TcpSettings("127.0.0.1", port), timeout_s=1.0)
+    await bus.connect()
+    try:
+        clock = _Clock()
+        charger = create_charger(bus.device(255), get_profile(KEBA), clock=clock)
+        await charger.set_limit(16)
+        status = await charger.arm_watchdog(timeout_s=20, failsafe_a=6)
+        assert status.rewrite_interval_s == 10
+        for _ in range(6):  # healthy: the heartbeat every half timeout
+            keba.advance(10.0)
+            clock.now += 10.0
+            await charger.maintain()
+        assert device.applied_a == 16
+        keba.advance(20.0)  # Home Assistant stopped
+        assert device.applied_a == 6
+        await charger.pause()  # back: the site's next command applies
+        assert device.applied_a == 0
+    finally:
+        await bus.close()

@@ -782,6 +782,79 @@ class VestelDevice(ChargerDevice):
         }
 
 
+class KebaDevice(ChargerDevice):
+    """
+    KEBA KeContact P30 c-series (Modbus TCP, unit 255): every value is read alone.
+
+    A read covering more than one value answers exception 2 (evcc: no reads across
+    register boundaries). Limits arrive in mA (6000-63000 on a P30), the enable register
+    pauses; once a fail-safe timeout is set, a master that writes nothing for that long
+    gets the fail-safe current. Settings are read back at 1600/1602.
+    """
+
+    product_type = 311011
+    """P30 c-series, 32 A cable, with a meter and RFID (a P40 has 7 digits: `402...`)."""
+
+    def __init__(self, profile: Profile, device_id: int, site: Site, *, name: str) -> None:
+        """Start enabled, no fail-safe timeout (0 = off, as from the factory)."""
+        super().__init__(profile, device_id, site, name=name)
+        self.settings |= {"failsafe_current": 0.0, "watchdog_timeout": 0, "enable": 1}
+        self._written_at_s = 0.0
+        self._starts = {r.address: r for r in profile.registers.values()}
+
+    def read(self, function_code: int, unit_id: int, address: int, count: int) -> list[int]:
+        """Answer only reads of exactly one value."""
+        register = self._starts.get(address)
+        if register is None or register.count != count:
+            self.on_request()
+            raise ModbusError(ILLEGAL_DATA_ADDRESS)
+        return super().read(function_code, unit_id, address, count)
+
+    def tick(self, dt_s: float) -> None:
+        """Apply the fail-safe current after the timeout without a write."""
+        super().tick(dt_s)
+        timeout_s = float(self.settings["watchdog_timeout"])
+        if timeout_s and not self.in_failsafe and self.now_s - self._written_at_s >= timeout_s:
+            self.fall_back(float(self.settings["failsafe_current"]))
+
+    def validate(self, name: str, value: Value) -> None:
+        """P30 ranges: limit 6-63 A, fail-safe 0 or 6-32 A, timeout 0 or 10-600 s."""
+        number = float(value) if isinstance(value, float | int) else math.nan
+        if name == "current_limit" and not 6 <= number <= 63:  # noqa: PLR2004
+            raise ModbusError(ILLEGAL_DATA_VALUE)
+        if name == "failsafe_current" and not _zero_or_within(value, 6, 32):
+            raise ModbusError(ILLEGAL_DATA_VALUE)
+        if name == "watchdog_timeout" and not _zero_or_within(value, 10, 600):
+            raise ModbusError(ILLEGAL_DATA_VALUE)
+        if name == "enable" and value not in {0, 1}:
+            raise ModbusError(ILLEGAL_DATA_VALUE)
+
+    def apply(self, name: str, value: Value) -> None:
+        """Any write is a sign of life; limits and enable reach the car."""
+        super().apply(name, value)
+        self._written_at_s = self.now_s
+        if name in {"current_limit", "enable"}:
+            enabled = self.settings["enable"] == 1
+            limit = float(self.settings.get("current_limit", 0.0))
+            self.command(limit if enabled else 0.0)
+
+    def values(self) -> Mapping[str, Value]:
+        """Cable and charging state, the meter (mA, mW, 0.1 Wh), the read-backs."""
+        view = self.view()
+        charging = {"A": 1, "B": 2 if self.applied_a else 5, "C": 3}.get(view.state, 4)
+        return self.meter_values() | {
+            "charging_state": charging,
+            "cable_state": 0 if view.state == "A" else 7,
+            "error_code": 0,
+            "serial_number": 22000001,
+            "product_type": self.product_type,
+            "firmware_version": 0x030A1000,
+            "energy_total": (2000.0 + view.session_energy_kwh) * _W_PER_KW,
+            "failsafe_current_readback": self.settings["failsafe_current"],
+            "watchdog_timeout_readback": self.settings["watchdog_timeout"],
+        }
+
+
 def _utf16(text: str) -> str:
     """Text as a register string of one UTF-16BE character per register (ASCII only)."""
     return "".join(f"\x00{char}" for char in text)
@@ -799,6 +872,7 @@ _CHARGER_CLASSES: Final[Mapping[str, type[ChargerDevice]]] = {
     "evse_wb_din": EvseWbDevice,
     "alfen_eve": AlfenDevice,
     "vestel_evc04": VestelDevice,
+    "keba_p30_p40": KebaDevice,
 }
 
 

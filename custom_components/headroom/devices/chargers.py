@@ -18,6 +18,8 @@ fail-safe current work:
   the installer app). The setpoint is therefore re-written on a cadence.
 - Vestel EVC04: fail-safe current and timeout registers, and an alive register the master
   must write within the timeout (`maintain` does, every quarter of it).
+- KEBA P30/P40: fail-safe current and timeout with read-backs; the timeout is re-written
+  every half timeout (evcc's heartbeat).
 - EVSE-WB/DIN: no watchdog at all; `arm_watchdog` raises `Unsupported` and
   `has_watchdog` is False, so the caller can tell the user. It does write the current
   the board starts at after a power cut (register 2000) and keeps it checked.
@@ -759,12 +761,134 @@ class VestelEvc04(Charger):
         self._alive_written_at = self._clock()
 
 
+class KebaP30P40(Charger):
+    """
+    KEBA KeContact P30 / P40 (Modbus TCP, unit id 255; also BMW and SolarEdge wallboxes).
+
+    Every value is a 32-bit register pair read alone (evcc: no reads across values; the
+    profile allows 2 registers per read). State as evcc `keba-modbus.go`: no car (cable
+    state bit 2 clear) A; charging state 3 C; 4 (error) E; otherwise B. Limits are mA
+    (5004, FC6). A P30 takes only 6-63 A there and pauses with its enable register (5014 =
+    0); a P40 pauses with 5004 = 0. The product type (1016) tells them apart.
+
+    Watchdog: fail-safe current (5016, mA) and timeout (5018, 10-600 s), read back at
+    1600/1602 (KEBA's guide, as cited by two community drivers). Without a write for the
+    timeout the charger applies the fail-safe current; `maintain` re-writes the timeout
+    every half timeout, evcc's heartbeat. The settings are not persisted (5020): after a
+    reboot the read-back differs and they are written again.
+    """
+
+    max_limit_a = 32
+    MIN_TIMEOUT_S: Final = 10
+    MAX_TIMEOUT_S: Final = 600
+    _CAR_BIT: Final = 1 << 2
+    _CHARGING: Final = 3
+    _ERROR: Final = 4
+    _STATES: Final = range(6)
+    _fast_fields = ("cable_state", "charging_state", "current_l1", "current_l2", "current_l3")
+    _full_fields = (
+        *_fast_fields,
+        "power_total",
+        "energy_total",
+        "failsafe_current_readback",
+        "watchdog_timeout_readback",
+    )
+    _readbacks: ClassVar[Mapping[str, str]] = {
+        "watchdog_timeout": "watchdog_timeout_readback",
+        "failsafe_current": "failsafe_current_readback",
+    }
+    heartbeat_interval_s: float | None = None
+    """How often `maintain` re-writes the timeout (None before `arm_watchdog`)."""
+    _heartbeat_at: float | None = None
+    _series: str | None = None
+    _enabled: bool | None = None
+
+    def _reading(self, values: dict[str, Value | None]) -> ChargerReading:
+        cable, charging = values.get("cable_state"), values.get("charging_state")
+        if not isinstance(cable, int) or not isinstance(charging, int):
+            raise self._bad_state((cable, charging))
+        if charging not in self._STATES:
+            raise self._bad_state(charging)
+        letter = "A"
+        if cable & self._CAR_BIT:
+            letter = {self._CHARGING: "C", self._ERROR: "E"}.get(charging, "B")
+        return super()._reading({**values, "charger_state": letter})
+
+    def _state(self, raw: Value | None) -> ChargerState:
+        return ChargerState(str(raw))
+
+    async def series(self) -> str:
+        """Return "P30" or "P40" from the product type (read once); Unsupported otherwise."""
+        if self._series is None:
+            code = str((await self._reader.read(["product_type"]))["product_type"])
+            if len(code) == 6 and code.startswith("3"):  # noqa: PLR2004
+                self._series = "P30"
+            elif len(code) == 7 and code.startswith("4"):  # noqa: PLR2004
+                self._series = "P40"
+            else:
+                msg = f"charger {self.device_id}: product type {code} is no KEBA P30 or P40"
+                raise Unsupported(msg)
+        return self._series
+
+    async def _write_limit(self, limit_a: int) -> None:
+        registers = self._profile.registers
+        if await self.series() == "P40":
+            await self._write(registers["current_limit"], limit_a)
+            return
+        # P30: 5004 takes 6-63 A only; the enable register pauses and resumes.
+        if limit_a == 0:
+            await self._write(registers["enable"], 0)
+            self._enabled = False
+            return
+        await self._write(registers["current_limit"], limit_a)
+        if self._enabled is not True:
+            await self._write(registers["enable"], 1)
+            self._enabled = True
+
+    async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:
+        """Fail-safe current (5016) and timeout (5018), checked against 1600/1602."""
+        self._check_limit(failsafe_a, what="fail-safe current")
+        timeout = self._whole_seconds(
+            timeout_s, self.MIN_TIMEOUT_S, self.MAX_TIMEOUT_S, what="failsafe timeout"
+        )
+        self._wanted = {"failsafe_current": failsafe_a, "watchdog_timeout": timeout}
+        await self._verify_settings()
+        self._next_verify_at = self._clock() + self._verify_interval_s
+        self.heartbeat_interval_s = timeout / 2
+        self._heartbeat_at = self._clock()
+        return WatchdogStatus(
+            timeout_s=float(timeout),
+            failsafe_a=failsafe_a,
+            failsafe_matches=True,
+            rewrite_interval_s=self.heartbeat_interval_s,
+        )
+
+    async def _verify_settings(self) -> None:
+        self._check_settings(await self._reader.read(list(self._readbacks.values())))
+        for name, value in self._wanted.items():
+            await self._ensure(name, value)
+
+    async def maintain(self) -> None:
+        """Re-write what the charger lost, and the timeout every half timeout (heartbeat)."""
+        for name, value in self._wanted.items():
+            await self._ensure(name, value)
+        await super().maintain()
+        if self.heartbeat_interval_s is None or self._heartbeat_at is None:
+            return
+        if self._clock() - self._heartbeat_at >= self.heartbeat_interval_s:
+            await self._write(
+                self._profile.registers["watchdog_timeout"], self._wanted["watchdog_timeout"]
+            )
+            self._heartbeat_at = self._clock()
+
+
 _DRIVERS: Final[dict[str, type[Charger]]] = {
     "heidelberg_energy_control": HeidelbergEnergyControl,
     "abb_terra_ac": AbbTerraAc,
     "alfen_eve": AlfenEve,
     "evse_wb_din": EvseWbDin,
     "vestel_evc04": VestelEvc04,
+    "keba_p30_p40": KebaP30P40,
 }
 
 SUPPORTED_CHARGERS: Final = frozenset(_DRIVERS)

@@ -49,7 +49,7 @@ FIRST_WAVE_CHARGERS: Final = (
     "alfen_eve",
 )
 FIRST_WAVE: Final = (*FIRST_WAVE_METERS, *FIRST_WAVE_CHARGERS)
-SECOND_WAVE_CHARGERS: Final = ("vestel_evc04",)
+SECOND_WAVE_CHARGERS: Final = ("vestel_evc04", "keba_p30_p40")
 SECOND_WAVE_METERS: Final = (
     "shelly_pro_3em",
     "schneider_iem3x5x",
@@ -248,8 +248,8 @@ class Scanner:
         """
         Scan a Modbus TCP gateway (or an RTU-over-TCP one with `rtu_framing`) over ids.
 
-        Over Modbus TCP the unit ids that TCP-only models answer on by default (Vestel's
-        255) are probed after the range: one probe each.
+        Over Modbus TCP the unit ids that TCP-only models answer on by default (255 for
+        Vestel and KEBA) are probed after the range: one probe each.
         """
         settings = TcpSettings(host, port, "rtu" if rtu_framing else "socket")
         extra = () if rtu_framing else tcp_unit_ids()
@@ -588,6 +588,22 @@ async def _vestel(probe: _Probe) -> str | None:
     return "vestel_evc04" if plausible else None
 
 
+_KEBA_CABLE_STATES: Final = frozenset({0, 1, 3, 5, 7})
+
+
+async def _keba(probe: _Probe) -> str | None:
+    if not _own_socket(probe.settings):
+        return None
+    product = await probe.value("keba_p30_p40", "product_type")
+    code = str(product) if isinstance(product, int) else ""
+    if not (len(code) == 6 and code[0] == "3") and not (len(code) == 7 and code[0] == "4"):  # noqa: PLR2004
+        return None
+    cable = await probe.value("keba_p30_p40", "cable_state")
+    charging = await probe.value("keba_p30_p40", "charging_state")
+    plausible = cable in _KEBA_CABLE_STATES and charging in range(6)
+    return "keba_p30_p40" if plausible else None
+
+
 async def _schneider_iem(probe: _Probe) -> str | None:
     model = await probe.value("schneider_iem3x5x", "meter_model")
     if not isinstance(model, str) or not model.startswith("iEM3"):
@@ -649,6 +665,7 @@ _FINGERPRINTS: Final[tuple[Callable[[_Probe], Awaitable[str | None]], ...]] = (
     _dtsu666,
     _shelly,
     _vestel,
+    _keba,
     _schneider_iem,
     # plausible values where a model keeps its voltage
     _ddsu666,

@@ -36,7 +36,7 @@ MAX_READ_COUNT: Final = 125
 MAX_WRITE_COUNT: Final = 123
 MAX_DEVICE_ID: Final = 247
 MAX_TCP_UNIT_ID: Final = 255
-"""Modbus TCP unit ids go to 255 (Vestel answers on 255); RTU device ids stop at 247."""
+"""Modbus TCP unit ids go to 255 (Vestel, KEBA answer on 255); RTU device ids stop at 247."""
 _MAX_ADDRESS: Final = 0xFFFF
 
 type _PymodbusClient = AsyncModbusSerialClient | AsyncModbusTcpClient

@@ -44,9 +44,10 @@ HEIDELBERG_HINT = (
     "and scan again, or add it by hand (19200 8E1, id from its DIP switches)"
 )
 MODBUS_TCP_HINT = (
-    "a meter that speaks Modbus TCP itself may have it switched off: a Shelly Pro 3EM "
+    "a device that speaks Modbus TCP itself may have it switched off: a Shelly Pro 3EM "
     "refuses connections until Modbus is enabled in its web interface (Settings > Modbus > "
-    "Enable)"
+    "Enable); a KEBA P30 answers only with its smart-home interface on (c-series: DIP "
+    "switch DSW1.3) and firmware 3.10.42 (c-series) or 1.11 (x-series) or later"
 )
 _MAX_PORT = 65535
 

@@ -149,3 +149,22 @@ async def test_keba_and_vestel_at_unit_255_are_told_apart() -> None:
     assert await identify(FakeBus({255: vestel}), settings, 255) == "vestel_evc04"
     keba.set(PROFILE.registers["product_type"], 12345)  # no P30/P40 product code
     assert await identify(FakeBus({255: keba}), settings, 255) is None
+
+
+async def test_p30_resume_enables_once() -> None:
+    charger, device = _keba()
+    await charger.set_limit(16)
+    await charger.set_limit(10)  # already enabled: the limit alone
+    assert len(device.written(PROFILE.registers["enable"])) == 1
+
+
+async def test_no_heartbeat_before_the_watchdog_is_armed() -> None:
+    charger, device = _keba()
+    await charger.maintain()
+    assert device.writes == []
+
+
+def test_a_missing_state_is_garbage_never_no_car() -> None:
+    charger, _ = _keba()
+    with pytest.raises(NoResponse):
+        charger._reading({"cable_state": 7, "charging_state": None})

@@ -201,3 +201,8 @@ async def test_sdm72_v1_reads_totals_but_never_balances() -> None:
     assert reading.currents_a == (None, None, None)
     with pytest.raises(Unsupported, match="measures no phase currents"):
         await meter.read(fields=CONTROL_FIELDS)
+
+
+async def test_a_model_string_of_another_maker_is_no_shelly() -> None:
+    device = _shelly("ACME-METER")
+    assert await identify(FakeBus({1: device}), TcpSettings("h", 502), 1) != SHELLY

@@ -147,3 +147,15 @@ async def test_fingerprint_rejects_implausible(overrides: dict[str, Value], bran
     device = FakeDevice.from_profile(PROFILE, CHARGING | overrides, device_id=255)
     device.set_words(PROFILE.registers["brand"], _brand(brand))
     assert await identify(FakeBus({255: device}), TcpSettings("h", 502), 255) is None
+
+
+async def test_nothing_to_keep_alive_before_the_watchdog_is_armed() -> None:
+    charger, device = _vestel()
+    await charger.maintain()
+    assert device.writes == []
+
+
+def test_a_missing_state_is_garbage_never_no_car() -> None:
+    charger, _ = _vestel()
+    with pytest.raises(NoResponse, match="charger_state"):
+        charger._reading({"cable_state": None, "charging_state": 0})

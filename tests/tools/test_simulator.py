@@ -36,6 +36,7 @@ from tools.simulator.__main__ import (
 )
 from tools.simulator.devices import ProfileDevice
 from tools.simulator.frames import (
+    ModbusError,
     RtuRequestSplitter,
     answer,
     crc16,
@@ -705,3 +706,25 @@ def test_static_site_steps_house_load_and_pv():
     assert site.grid_currents_a() == pytest.approx((11.0, 1.0, 0.0))
     with pytest.raises(ValueError, match="3 phases"):
         site.set_house_currents_a((1.0, 2.0))
+
+
+@pytest.mark.parametrize(
+    ("model", "name", "value"),
+    [
+        ("vestel_evc04", "current_limit", 3),
+        ("vestel_evc04", "watchdog_timeout", 1),
+        ("keba_p30_p40", "current_limit", 3.0),
+        ("keba_p30_p40", "failsafe_current", 2.0),
+        ("keba_p30_p40", "watchdog_timeout", 5),
+        ("keba_p30_p40", "enable", 2),
+    ],
+)
+def test_second_wave_chargers_refuse_values_out_of_range(model: str, name: str, value: float):
+    site = StaticSite(chargers=[StaticCharger(name="garage")])
+    device = build_device(model, 255, site, charger_name="garage")
+    assert isinstance(device, ChargerDevice)
+    register = device.profile.register(name)
+    with pytest.raises(ModbusError) as caught:
+        device.write(16, 255, register.address, encode(register, value))
+    assert caught.value.code == 3
+    assert device.applied_a == 0

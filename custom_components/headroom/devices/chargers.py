@@ -718,10 +718,10 @@ class VestelEvc04(Charger):
 
     def _reading(self, values: dict[str, Value | None]) -> ChargerReading:
         cable, charging = values.get("cable_state"), values.get("charging_state")
-        if not isinstance(cable, int) or cable not in self._CABLE_STATES:
-            raise self._bad_state(cable)
-        if not isinstance(charging, int):
-            raise self._bad_state(charging)
+        if not isinstance(cable, int) or not isinstance(charging, int):
+            raise self._bad_state((cable, charging))
+        if cable not in self._CABLE_STATES:
+            raise self._bad_state((cable, charging))
         letter = "A"
         if cable >= self._CABLE_WITH_CAR:
             letter = "C" if charging == self._CHARGING else "B"
@@ -808,7 +808,7 @@ class KebaP30P40(Charger):
         if not isinstance(cable, int) or not isinstance(charging, int):
             raise self._bad_state((cable, charging))
         if charging not in self._STATES:
-            raise self._bad_state(charging)
+            raise self._bad_state((cable, charging))
         letter = "A"
         if cable & self._CAR_BIT:
             letter = {self._CHARGING: "C", self._ERROR: "E"}.get(charging, "B")

@@ -112,17 +112,18 @@ async def test_watchdog_read_back_and_heartbeat() -> None:
     status = await charger.arm_watchdog(timeout_s=30, failsafe_a=6)
     assert (status.timeout_s, status.failsafe_a, status.rewrite_interval_s) == (30.0, 6, 15.0)
     assert [decode(current, w) for w in device.written(current)] == [pytest.approx(6.0)]
-    assert [decode(timeout, w) for w in device.written(timeout)] == [30]
+    # the setting, then the first heartbeat (the same register, as evcc's heartbeat)
+    assert [decode(timeout, w) for w in device.written(timeout)] == [30, 30]
     # the charger shows them in its read-backs; a reading that still does is left alone
     device.set(PROFILE.registers["failsafe_current_readback"], 6.0)
     device.set(PROFILE.registers["watchdog_timeout_readback"], 30)
     clock.now += 10
     await charger.read()
     await charger.maintain()
-    assert len(device.written(timeout)) == 1
+    assert len(device.written(timeout)) == 2
     clock.now += 5  # half the timeout since arming: the heartbeat
     await charger.maintain()
-    assert [decode(timeout, w) for w in device.written(timeout)] == [30, 30]
+    assert [decode(timeout, w) for w in device.written(timeout)] == [30, 30, 30]
     # a reboot lost the fail-safe current: the next read sees it, maintain re-writes it
     device.set(PROFILE.registers["failsafe_current_readback"], 0.0)
     await charger.read()
@@ -133,7 +134,7 @@ async def test_watchdog_read_back_and_heartbeat() -> None:
 @pytest.mark.parametrize("timeout_s", [5, 601])
 async def test_timeout_outside_the_guide_range(timeout_s: float) -> None:
     charger, device = _keba()
-    with pytest.raises(ValueError, match="failsafe timeout"):
+    with pytest.raises(ValueError, match="fail-safe timeout"):
         await charger.arm_watchdog(timeout_s=timeout_s, failsafe_a=6)
     assert device.writes == []
 

@@ -119,7 +119,7 @@ async def test_watchdog_writes_failsafe_and_timeout_then_keeps_alive() -> None:
 @pytest.mark.parametrize("timeout_s", [0, 2, 70000])
 async def test_watchdog_timeout_out_of_range(timeout_s: float) -> None:
     charger, device = _vestel()
-    with pytest.raises(ValueError, match="watchdog timeout"):
+    with pytest.raises(ValueError, match="fail-safe timeout"):
         await charger.arm_watchdog(timeout_s=timeout_s, failsafe_a=6)
     assert device.writes == []
 

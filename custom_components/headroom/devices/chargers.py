@@ -233,6 +233,10 @@ class Charger(ABC):
         Call it every cycle while the controller is healthy; stop calling it (and stop
         talking to the charger) when the charger should fall back.
         """
+        if self._readbacks:
+            # A read showed the charger lost a setting (its read-back differs): write it now.
+            for name, value in self._wanted.items():
+                await self._ensure(name, value)
         now = self._clock()
         if self._wanted and (self._next_verify_at is None or now >= self._next_verify_at):
             self._next_verify_at = now + self._verify_interval_s
@@ -513,12 +517,6 @@ class AbbTerraAc(Charger):
         for name, value in self._wanted.items():
             await self._ensure(name, value)
 
-    async def maintain(self) -> None:
-        """Re-write settings the charger lost (seen in a read) at once, then verify."""
-        for name, value in self._wanted.items():
-            await self._ensure(name, value)
-        await super().maintain()
-
 
 class AlfenEve(Charger):
     """
@@ -689,7 +687,85 @@ class EvseWbDin(_CodedStateCharger):
         await self._write(await self._current_register(), limit_a)
 
 
-class VestelEvc04(Charger):
+_CABLE_AND_CHARGING_FIELDS: Final = (
+    "cable_state",
+    "charging_state",
+    "current_l1",
+    "current_l2",
+    "current_l3",
+)
+
+
+class _HeartbeatCharger(Charger):
+    """
+    A charger with a cable and a charging state, and a watchdog that needs a heartbeat.
+
+    The heartbeat is one register written more often than the fail-safe timeout.
+    `arm_watchdog` writes the fail-safe current and timeout (checked like any persistent
+    setting) and the first heartbeat; `maintain` writes a heartbeat every
+    `1 / _HEARTBEATS_PER_TIMEOUT` of the timeout (at least every second).
+    """
+
+    MIN_TIMEOUT_S: ClassVar[int]
+    MAX_TIMEOUT_S: ClassVar[int]
+    _HEARTBEATS_PER_TIMEOUT: ClassVar[int]
+    _MIN_HEARTBEAT_S: Final = 1.0
+    _fast_fields = _CABLE_AND_CHARGING_FIELDS
+    heartbeat_interval_s: float | None = None
+    """How often `maintain` writes the heartbeat (None before `arm_watchdog`)."""
+    _heartbeat_at: float | None = None
+
+    @abstractmethod
+    def _letter(self, cable: int, charging: int) -> ChargerState:
+        """Map the cable and charging state to a state letter (NoResponse if garbage)."""
+
+    @abstractmethod
+    async def _heartbeat(self) -> None:
+        """Write the sign of life."""
+
+    def _reading(self, values: dict[str, Value | None]) -> ChargerReading:
+        cable, charging = values.get("cable_state"), values.get("charging_state")
+        if not isinstance(cable, int) or not isinstance(charging, int):
+            raise self._bad_state((cable, charging))
+        return super()._reading({**values, "charger_state": self._letter(cable, charging)})
+
+    def _state(self, raw: Value | None) -> ChargerState:
+        return ChargerState(str(raw))
+
+    async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:
+        """Fail-safe current and timeout (whole seconds), then the heartbeat cadence."""
+        self._check_limit(failsafe_a, what="fail-safe current")
+        timeout = self._whole_seconds(
+            timeout_s, self.MIN_TIMEOUT_S, self.MAX_TIMEOUT_S, what="fail-safe timeout"
+        )
+        self._wanted = {"failsafe_current": failsafe_a, "watchdog_timeout": timeout}
+        await self._verify_settings()
+        self._next_verify_at = self._clock() + self._verify_interval_s
+        self.heartbeat_interval_s = max(
+            self._MIN_HEARTBEAT_S, timeout / self._HEARTBEATS_PER_TIMEOUT
+        )
+        await self._beat()
+        return WatchdogStatus(
+            timeout_s=float(timeout),
+            failsafe_a=failsafe_a,
+            failsafe_matches=True,
+            rewrite_interval_s=self.heartbeat_interval_s,
+        )
+
+    async def maintain(self) -> None:
+        """Check the settings, and write the heartbeat when it is due."""
+        await super().maintain()
+        if self.heartbeat_interval_s is None or self._heartbeat_at is None:
+            return
+        if self._clock() - self._heartbeat_at >= self.heartbeat_interval_s:
+            await self._beat()
+
+    async def _beat(self) -> None:
+        await self._heartbeat()
+        self._heartbeat_at = self._clock()
+
+
+class VestelEvc04(_HeartbeatCharger):
     """
     Vestel EVC04 (also Webasto / Ampure Unite, E.ON Drive vBox): Modbus TCP, unit id 255.
 
@@ -703,65 +779,33 @@ class VestelEvc04(Charger):
     """
 
     max_limit_a = 32
-    MIN_TIMEOUT_S: Final = 3
+    MIN_TIMEOUT_S = 3
     """The charger clears the alive register every half timeout, at least 3 s (my-gekko)."""
-    _MAX_TIMEOUT_S: Final = 0xFFFF
-    _MIN_ALIVE_INTERVAL_S: Final = 1.0
+    MAX_TIMEOUT_S = 0xFFFF
+    _HEARTBEATS_PER_TIMEOUT = 4
     _CABLE_WITH_CAR: Final = 2
     _CABLE_STATES: Final = range(4)
     _CHARGING: Final = 1
-    _fast_fields = ("cable_state", "charging_state", "current_l1", "current_l2", "current_l3")
-    _full_fields = (*_fast_fields, "power_total", "energy_total", "energy_session", "current_limit")
-    alive_interval_s: float | None = None
-    """How often `maintain` writes the alive register (None before `arm_watchdog`)."""
-    _alive_written_at: float | None = None
+    _full_fields = (
+        *_CABLE_AND_CHARGING_FIELDS,
+        "power_total",
+        "energy_total",
+        "energy_session",
+        "current_limit",
+    )
 
-    def _reading(self, values: dict[str, Value | None]) -> ChargerReading:
-        cable, charging = values.get("cable_state"), values.get("charging_state")
-        if not isinstance(cable, int) or not isinstance(charging, int):
-            raise self._bad_state((cable, charging))
+    def _letter(self, cable: int, charging: int) -> ChargerState:
         if cable not in self._CABLE_STATES:
             raise self._bad_state((cable, charging))
-        letter = "A"
-        if cable >= self._CABLE_WITH_CAR:
-            letter = "C" if charging == self._CHARGING else "B"
-        return super()._reading({**values, "charger_state": letter})
+        if cable < self._CABLE_WITH_CAR:
+            return ChargerState.A
+        return ChargerState.C if charging == self._CHARGING else ChargerState.B
 
-    def _state(self, raw: Value | None) -> ChargerState:
-        return ChargerState(str(raw))
-
-    async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:
-        """Fail-safe current (2000) and timeout (2002, whole s); then the alive cadence."""
-        self._check_limit(failsafe_a, what="fail-safe current")
-        timeout = self._whole_seconds(
-            timeout_s, self.MIN_TIMEOUT_S, self._MAX_TIMEOUT_S, what="watchdog timeout"
-        )
-        self._wanted = {"failsafe_current": failsafe_a, "watchdog_timeout": timeout}
-        await self._verify_settings()
-        self._next_verify_at = self._clock() + self._verify_interval_s
-        self.alive_interval_s = max(self._MIN_ALIVE_INTERVAL_S, timeout / 4)
-        await self._write_alive()
-        return WatchdogStatus(
-            timeout_s=float(timeout),
-            failsafe_a=failsafe_a,
-            failsafe_matches=True,
-            rewrite_interval_s=self.alive_interval_s,
-        )
-
-    async def maintain(self) -> None:
-        """Write the alive register every quarter of the timeout, and check the settings."""
-        await super().maintain()
-        if self.alive_interval_s is None or self._alive_written_at is None:
-            return
-        if self._clock() - self._alive_written_at >= self.alive_interval_s:
-            await self._write_alive()
-
-    async def _write_alive(self) -> None:
+    async def _heartbeat(self) -> None:
         await self._write(self._profile.registers["alive"], 1)
-        self._alive_written_at = self._clock()
 
 
-class KebaP30P40(Charger):
+class KebaP30P40(_HeartbeatCharger):
     """
     KEBA KeContact P30 / P40 (Modbus TCP, unit id 255; also BMW and SolarEdge wallboxes).
 
@@ -773,21 +817,21 @@ class KebaP30P40(Charger):
 
     Watchdog: fail-safe current (5016, mA) and timeout (5018, 10-600 s), read back at
     1600/1602 (KEBA's guide, as cited by two community drivers). Without a write for the
-    timeout the charger applies the fail-safe current; `maintain` re-writes the timeout
-    every half timeout, evcc's heartbeat. The settings are not persisted (5020): after a
+    timeout the charger applies the fail-safe current; the heartbeat re-writes the timeout
+    every half timeout, as evcc does. The settings are not persisted (5020): after a
     reboot the read-back differs and they are written again.
     """
 
     max_limit_a = 32
-    MIN_TIMEOUT_S: Final = 10
-    MAX_TIMEOUT_S: Final = 600
+    MIN_TIMEOUT_S = 10
+    MAX_TIMEOUT_S = 600
+    _HEARTBEATS_PER_TIMEOUT = 2
     _CAR_BIT: Final = 1 << 2
-    _CHARGING: Final = 3
-    _ERROR: Final = 4
     _STATES: Final = range(6)
-    _fast_fields = ("cable_state", "charging_state", "current_l1", "current_l2", "current_l3")
+    _LETTERS: Final = {3: ChargerState.C, 4: ChargerState.E}
+    """Charging state 3 charging, 4 error; the others with a car are B."""
     _full_fields = (
-        *_fast_fields,
+        *_CABLE_AND_CHARGING_FIELDS,
         "power_total",
         "energy_total",
         "failsafe_current_readback",
@@ -797,25 +841,15 @@ class KebaP30P40(Charger):
         "watchdog_timeout": "watchdog_timeout_readback",
         "failsafe_current": "failsafe_current_readback",
     }
-    heartbeat_interval_s: float | None = None
-    """How often `maintain` re-writes the timeout (None before `arm_watchdog`)."""
-    _heartbeat_at: float | None = None
     _series: str | None = None
     _enabled: bool | None = None
 
-    def _reading(self, values: dict[str, Value | None]) -> ChargerReading:
-        cable, charging = values.get("cable_state"), values.get("charging_state")
-        if not isinstance(cable, int) or not isinstance(charging, int):
-            raise self._bad_state((cable, charging))
+    def _letter(self, cable: int, charging: int) -> ChargerState:
         if charging not in self._STATES:
             raise self._bad_state((cable, charging))
-        letter = "A"
-        if cable & self._CAR_BIT:
-            letter = {self._CHARGING: "C", self._ERROR: "E"}.get(charging, "B")
-        return super()._reading({**values, "charger_state": letter})
-
-    def _state(self, raw: Value | None) -> ChargerState:
-        return ChargerState(str(raw))
+        if not cable & self._CAR_BIT:
+            return ChargerState.A
+        return self._LETTERS.get(charging, ChargerState.B)
 
     async def series(self) -> str:
         """Return "P30" or "P40" from the product type (read once); Unsupported otherwise."""
@@ -845,41 +879,14 @@ class KebaP30P40(Charger):
             await self._write(registers["enable"], 1)
             self._enabled = True
 
-    async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:
-        """Fail-safe current (5016) and timeout (5018), checked against 1600/1602."""
-        self._check_limit(failsafe_a, what="fail-safe current")
-        timeout = self._whole_seconds(
-            timeout_s, self.MIN_TIMEOUT_S, self.MAX_TIMEOUT_S, what="failsafe timeout"
-        )
-        self._wanted = {"failsafe_current": failsafe_a, "watchdog_timeout": timeout}
-        await self._verify_settings()
-        self._next_verify_at = self._clock() + self._verify_interval_s
-        self.heartbeat_interval_s = timeout / 2
-        self._heartbeat_at = self._clock()
-        return WatchdogStatus(
-            timeout_s=float(timeout),
-            failsafe_a=failsafe_a,
-            failsafe_matches=True,
-            rewrite_interval_s=self.heartbeat_interval_s,
-        )
-
     async def _verify_settings(self) -> None:
         self._check_settings(await self._reader.read(list(self._readbacks.values())))
         for name, value in self._wanted.items():
             await self._ensure(name, value)
 
-    async def maintain(self) -> None:
-        """Re-write what the charger lost, and the timeout every half timeout (heartbeat)."""
-        for name, value in self._wanted.items():
-            await self._ensure(name, value)
-        await super().maintain()
-        if self.heartbeat_interval_s is None or self._heartbeat_at is None:
-            return
-        if self._clock() - self._heartbeat_at >= self.heartbeat_interval_s:
-            await self._write(
-                self._profile.registers["watchdog_timeout"], self._wanted["watchdog_timeout"]
-            )
-            self._heartbeat_at = self._clock()
+    async def _heartbeat(self) -> None:
+        registers = self._profile.registers
+        await self._write(registers["watchdog_timeout"], self._wanted["watchdog_timeout"])
 
 
 _DRIVERS: Final[dict[str, type[Charger]]] = {

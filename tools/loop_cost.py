@@ -102,7 +102,11 @@ def collect(live: LiveSite, seconds: float) -> tuple[list[dict[str, Any]], int]:
         path = f"/api/diagnostics/config_entry/{live.entry_id}"
         try:
             diagnostics = live.client.request("GET", path)
-        except HassError:
+        except HassError as err:
+            if "HTTP 401" in str(err):
+                # Access tokens last 30 minutes: a soak outlives its first one.
+                live.client.login()
+                continue
             # Until the entry has loaded (the flow returns before), there are none yet.
             if seen or time.monotonic() >= deadline:
                 raise

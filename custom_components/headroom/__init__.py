@@ -10,12 +10,9 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import issue_registry as ir
 
 from .const import (
-    CONF_DEVICE_ID,
-    CONF_METER_ID,
-    CONF_METER_MODEL,
-    CONF_MODEL,
     CONF_PHASES,
     CONF_SOLAR_SOURCE,
+    CONF_USB_ID,
     DOMAIN,
     SOLAR_SOURCE_NONE,
     SUBENTRY_CHARGER,
@@ -29,8 +26,8 @@ from .coordinator import (
 from .device_info import device_identifier, site_device_info
 from .devices.errors import Unsupported
 from .engine import Balancer
-from .settings import bus_settings, hold_settings, validate, watchdog_timeout_s
-from .site import METER_KEY, DeviceLocation, LineConflictError, build_site
+from .settings import site_config
+from .site import METER_KEY, LineConflictError, build_site
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
@@ -59,7 +56,8 @@ def structure(entry: ConfigEntry) -> tuple[Any, ...]:
     applied live.
     """
     return (
-        tuple(sorted(entry.data.items())),
+        # The adapter's USB identity names the same port: learning it needs no reload.
+        tuple(sorted((k, v) for k, v in entry.data.items() if k != CONF_USB_ID)),
         entry.options.get(CONF_SOLAR_SOURCE, SOLAR_SOURCE_NONE) != SOLAR_SOURCE_NONE,
         tuple(
             sorted(
@@ -88,29 +86,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: HeadroomConfigEntry) -> 
     every charger held at 0 A and a repair issue per problem, and the options flow opens
     to correct them.
     """
-    chargers = chargers_of(entry)
-    problems, settings = validate(entry.data, entry.options, chargers)
-    if settings is None:
-        settings = hold_settings(entry.data, entry.options, chargers)
     try:
+        config = site_config(entry.data, entry.options, chargers_of(entry))
         site = build_site(
-            balancer=Balancer(settings),
-            meter=DeviceLocation(
-                model=entry.data[CONF_METER_MODEL],
-                device_id=int(entry.data[CONF_METER_ID]),
-                bus=bus_settings(entry.data),
-            )
-            if CONF_METER_ID in entry.data
-            else None,
-            chargers={
-                charger.charger_id: DeviceLocation(
-                    model=charger.data[CONF_MODEL],
-                    device_id=int(charger.data[CONF_DEVICE_ID]),
-                    bus=bus_settings(charger.data),
-                )
-                for charger in chargers
-            },
-            watchdog_timeout_s=watchdog_timeout_s(entry.options),
+            balancer=Balancer(config.settings),
+            meter=config.meter,
+            chargers=config.chargers,
+            watchdog_timeout_s=config.watchdog_timeout_s,
         )
     except LineConflictError as err:
         raise ConfigEntryError(
@@ -126,7 +108,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: HeadroomConfigEntry) -> 
         ) from err
 
     coordinator = HeadroomCoordinator(hass, entry, site)
-    coordinator.show_problems(problems)
+    coordinator.show_problems(config.problems)
     try:
         await coordinator.async_config_entry_first_refresh()
     except Exception:

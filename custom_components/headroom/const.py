@@ -23,6 +23,9 @@ CONNECTION_TYPES: Final = (CONNECTION_SERIAL, CONNECTION_TCP, CONNECTION_RTU_OVE
 CONF_BAUDRATE: Final = "baudrate"
 CONF_PARITY: Final = "parity"
 CONF_STOPBITS: Final = "stopbits"
+CONF_USB_ID: Final = "usb_id"
+"""The USB adapter's identity (vendor, product, serial number, maker, name), when known:
+a re-plugged adapter moves the site to its new path."""
 CONF_METER_MODEL: Final = "meter_model"
 CONF_METER_ID: Final = "meter_device_id"
 """Absent when the site has no meter (power sharing only)."""

@@ -19,12 +19,14 @@ from .const import (
     CONF_BREAKER_LOWERED,
     CONF_CIRCUIT,
     CONF_CONNECTION,
+    CONF_DEVICE_ID,
     CONF_FAIL_SAFE,
     CONF_GRID_TOLERANCE,
     CONF_MARGIN,
     CONF_MAX_CURRENT,
     CONF_MAX_LOWERED,
     CONF_METER_ID,
+    CONF_METER_MODEL,
     CONF_METER_STALE,
     CONF_MODE,
     CONF_MODEL,
@@ -83,6 +85,15 @@ CONF_DEVICE: Final = "device"
 """Home Assistant's CONF_DEVICE, repeated here to keep this module free of it."""
 CONF_HOST: Final = "host"
 CONF_PORT: Final = "port"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceLocation:
+    """Which model a meter or charger is and where it answers."""
+
+    model: str
+    device_id: int
+    bus: BusSettings
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -510,4 +521,53 @@ def hold_settings(
         chargers=tuple(held),
         mode=Mode.OFF,
         has_meter=CONF_METER_ID in data,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SiteConfig:
+    """
+    A site's stored configuration, parsed once: where its devices are, the settings in force.
+
+    While `problems` holds anything, `settings` are the 0 A hold (`hold_settings`).
+    """
+
+    meter: DeviceLocation | None
+    chargers: Mapping[str, DeviceLocation]
+    settings: SiteSettings
+    problems: tuple[Problem, ...]
+    watchdog_timeout_s: float
+
+
+def site_config(
+    data: Mapping[str, Any], options: Mapping[str, Any], chargers: Iterable[ChargerConfig]
+) -> SiteConfig:
+    """
+    Parse an entry's data, options and charger subentries once.
+
+    Settings that cannot work give the 0 A hold and their problems; a device whose location
+    cannot be read (no model, no id) raises KeyError or ValueError: that is no setting a
+    user can correct in the options.
+    """
+    chargers = list(chargers)
+    problems, settings = validate(data, options, chargers)
+    return SiteConfig(
+        meter=DeviceLocation(
+            model=str(data[CONF_METER_MODEL]),
+            device_id=int(data[CONF_METER_ID]),
+            bus=bus_settings(data),
+        )
+        if CONF_METER_ID in data
+        else None,
+        chargers={
+            charger.charger_id: DeviceLocation(
+                model=str(charger.data[CONF_MODEL]),
+                device_id=int(charger.data[CONF_DEVICE_ID]),
+                bus=bus_settings(charger.data),
+            )
+            for charger in chargers
+        },
+        settings=settings or hold_settings(data, options, chargers),
+        problems=tuple(problems),
+        watchdog_timeout_s=watchdog_timeout_s(options),
     )

@@ -52,7 +52,7 @@ from .engine.model import (
     SurplusReading,
 )
 from .engine.plausibility import implausible_currents
-from .settings import bus_key, describe_bus
+from .settings import DeviceLocation, bus_key, describe_bus
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Mapping
@@ -193,6 +193,8 @@ class _CycleLog:
     readings: dict[str, DeviceChargerReading | None] = field(default_factory=dict)
     errors: dict[str, str | None] = field(default_factory=dict)
     lost: list[bool] = field(default_factory=list)
+    probed: set[str] = field(default_factory=set)
+    """Chargers asked this cycle (an unreadable one is left alone between its probes)."""
 
 
 class Site:
@@ -304,27 +306,12 @@ class Site:
         cpu_started = time.thread_time()
         detailed = frozenset((METER_KEY, *self._chargers)) if details is True else details or ()
         log = _CycleLog()
+        # Read
         meter_error = await self._read_meter(now, details=METER_KEY in detailed, log=log)
-        settings = self.balancer.settings
-        blind = settings.has_meter and (
-            self._last_meter is None
-            or now - self._last_meter.at > settings.timing.meter_stale_after_s
-        )
-        probed = set()
+        blind = self._blind(now)
         if not blind:
-            for charger_id, state in self._chargers.items():
-                if (
-                    not state.reachable
-                    and state.armed_for_a is not None
-                    and not state.watchdog_unsupported
-                    and now - state.last_request_at > self._watchdog_timeout_s
-                ):
-                    state.fell_back = True  # its own watchdog has taken it there by now
-                if state.reachable or now >= state.next_read_at:
-                    probed.add(charger_id)
-                    await self._read_charger(
-                        charger_id, state, now=now, details=charger_id in detailed, log=log
-                    )
+            await self._read_chargers(now, detailed, log)
+        # Step
         snapshot = Snapshot(
             now=now,
             meter=self._last_meter,
@@ -336,23 +323,11 @@ class Site:
         )
         decision = self.balancer.step(snapshot)
         commands = {command.charger_id: command for command in decision.commands}
-        writes = 0
-        for charger_id, state in self._chargers.items():
-            # The engine commands every charger of its settings.
-            command = commands[charger_id]
-            if blind:
-                # Tell it the fail-safe once, then stay quiet so its watchdog can act.
-                writes += await self._write(charger_id, state, int(command.current_a), log, now)
-                continue
-            if log.readings.get(charger_id) is not None:
-                await self._keep_watchdog(state, log, charger_id)
-            elif charger_id not in probed:
-                continue  # left alone so that its own watchdog can act
-            # An unreadable charger is sent its fail-safe too: a write may reach it when
-            # answers do not.
-            writes += await self._write(charger_id, state, int(command.current_a), log, now)
+        # Actuate
+        writes = await self._actuate(commands, now=now, blind=blind, log=log)
         if not blind:
             await self._read_identity(now)
+        # Record
         duration_s = time.perf_counter() - started
         cpu_s = time.thread_time() - cpu_started
         self.history.append(
@@ -383,6 +358,56 @@ class Site:
             cpu_s=cpu_s,
             identities=dict(self._identities),
         )
+
+    def _blind(self, now: float) -> bool:
+        """Tell whether the meter has been silent too long to balance on (the fail-safe)."""
+        settings = self.balancer.settings
+        return settings.has_meter and (
+            self._last_meter is None
+            or now - self._last_meter.at > settings.timing.meter_stale_after_s
+        )
+
+    async def _read_chargers(self, now: float, detailed: Collection[str], log: _CycleLog) -> None:
+        """Read every charger that answers, and those that did not when they are due."""
+        for charger_id, state in self._chargers.items():
+            if (
+                not state.reachable
+                and state.armed_for_a is not None
+                and not state.watchdog_unsupported
+                and now - state.last_request_at > self._watchdog_timeout_s
+            ):
+                state.fell_back = True  # its own watchdog has taken it there by now
+            if state.reachable or now >= state.next_read_at:
+                log.probed.add(charger_id)
+                await self._read_charger(
+                    charger_id, state, now=now, details=charger_id in detailed, log=log
+                )
+
+    async def _actuate(
+        self,
+        commands: Mapping[str, ChargerCommand],
+        *,
+        now: float,
+        blind: bool,
+        log: _CycleLog,
+    ) -> int:
+        """Arm or keep up the watchdogs and write the setpoints that changed; count writes."""
+        writes = 0
+        for charger_id, state in self._chargers.items():
+            # The engine commands every charger of its settings.
+            target_a = int(commands[charger_id].current_a)
+            if blind:
+                # Tell it the fail-safe once, then stay quiet so its watchdog can act.
+                writes += await self._write(charger_id, state, target_a, log, now)
+                continue
+            if log.readings.get(charger_id) is not None:
+                await self._keep_watchdog(state, log, charger_id)
+            elif charger_id not in log.probed:
+                continue  # left alone so that its own watchdog can act
+            # An unreadable charger is sent its fail-safe too: a write may reach it when
+            # answers do not.
+            writes += await self._write(charger_id, state, target_a, log, now)
+        return writes
 
     async def release(self) -> None:
         """Leave every charger that answers at its fail-safe current (on unload)."""
@@ -672,12 +697,3 @@ def build_site(
 
 class LineConflictError(ValueError):
     """Two devices on one port need different line settings: they cannot share it."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeviceLocation:
-    """Which model a meter or charger is and where it answers."""
-
-    model: str
-    device_id: int
-    bus: BusSettings

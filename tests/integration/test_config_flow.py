@@ -27,7 +27,14 @@ from custom_components.headroom.devices.discovery import (
 from custom_components.headroom.devices.errors import ConnectionLost
 from custom_components.headroom.devices.probe import serial_port_problem
 from custom_components.headroom.diagnostics import async_get_config_entry_diagnostics
-from tests.integration.helpers import CARPORT_ID, GARAGE_ID, METER_ID, site_entry, stop_simulator
+from tests.integration.helpers import (
+    CARPORT_ID,
+    GARAGE_ID,
+    METER_ID,
+    setup_site,
+    site_entry,
+    stop_simulator,
+)
 from tools.simulator import DeviceSpec, LineSettings, Simulator, StaticSite
 
 
@@ -72,7 +79,7 @@ def fake_scanner() -> Iterator[type[FakeScanner]]:
     FakeScanner.skipped = ()
     FakeScanner.block = None
     FakeScanner.cancelled = False
-    with patch("custom_components.headroom.config_flow.Scanner", FakeScanner):
+    with patch("custom_components.headroom.flow_scan.Scanner", FakeScanner):
         yield FakeScanner
 
 
@@ -447,7 +454,7 @@ async def test_usb_discovery_prefers_the_stable_path(hass: HomeAssistant, tmp_pa
         manufacturer=None,
         description=None,
     )
-    with patch("custom_components.headroom.config_flow.SERIAL_BY_ID", by_id):
+    with patch("custom_components.headroom.flow_scan.SERIAL_BY_ID", by_id):
         result = await hass.config_entries.flow.async_init(
             DOMAIN, context={"source": SOURCE_USB}, data=info
         )
@@ -568,7 +575,7 @@ async def test_usb_path_without_a_stable_link(hass: HomeAssistant, tmp_path: Pat
         manufacturer=None,
         description=None,
     )
-    with patch("custom_components.headroom.config_flow.SERIAL_BY_ID", by_id):
+    with patch("custom_components.headroom.flow_scan.SERIAL_BY_ID", by_id):
         result = await hass.config_entries.flow.async_init(
             DOMAIN, context={"source": SOURCE_USB}, data=info
         )
@@ -582,8 +589,8 @@ async def test_real_scan_finds_the_simulated_devices(
     """The discovery scan itself, on the simulator's line (one line setting, ids 1-4)."""
     port = simulator.endpoints().pty or ""
     with (
-        patch("custom_components.headroom.config_flow.Scanner", Scanner),
-        patch("custom_components.headroom.config_flow.QUICK_IDS", range(1, 5)),
+        patch("custom_components.headroom.flow_scan.Scanner", Scanner),
+        patch("custom_components.headroom.flow_scan.QUICK_IDS", range(1, 5)),
         patch(
             "custom_components.headroom.devices.discovery.default_serial_lines",
             return_value=[SerialLine(9600, "N", 1)],
@@ -729,3 +736,87 @@ def test_a_terminal_that_cannot_be_opened_is_busy() -> None:
     finally:
         os.close(master)
         os.close(slave)
+
+
+def adapter_at(device: str) -> UsbServiceInfo:
+    return UsbServiceInfo(
+        device=device,
+        vid="1A86",
+        pid="55D3",
+        serial_number="5A7B0123",
+        manufacturer="wch.cn",
+        description="USB to RS485",
+    )
+
+
+async def test_a_replugged_adapter_moves_its_site(hass: HomeAssistant, tmp_path: Path) -> None:
+    by_id = tmp_path / "by-id"  # no stable link for this adapter
+    by_id.mkdir()
+    old, new = str(tmp_path / "ttyACM0"), str(tmp_path / "ttyACM1")
+    entry = site_entry(old)
+    entry.add_to_hass(hass)
+    with patch("custom_components.headroom.flow_scan.SERIAL_BY_ID", by_id):
+        # Seen once on its port: the site set up by hand learns its adapter.
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": SOURCE_USB}, data=adapter_at(old)
+        )
+        assert result["reason"] == "already_configured"
+        assert entry.data["usb_id"]
+        # Plugged into another socket: the same adapter on a new path.
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": SOURCE_USB}, data=adapter_at(new)
+        )
+        await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert entry.data["device"] == new
+    assert entry.unique_id == f"serial:{new}"
+    assert {s.data["device"] for s in entry.subentries.values()} == {new}
+    assert not hass.config_entries.flow.async_progress()
+    # Another adapter of the same model (its own serial number) is a new site.
+    other = adapter_at(str(tmp_path / "ttyACM2"))
+    other.serial_number = "5A7B0999"
+    with patch("custom_components.headroom.flow_scan.SERIAL_BY_ID", by_id):
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": SOURCE_USB}, data=other
+        )
+    assert result["step_id"] == "usb_confirm"
+    hass.config_entries.flow.async_abort(result["flow_id"])
+
+
+async def test_a_site_found_by_usb_remembers_its_adapter(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    port = simulator.endpoints().pty or ""
+    FakeScanner.outcome = found_on(SerialSettings(port, 9600))
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USB}, data=adapter_at(port)
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"scan_all": False})
+    result = await finish_scan(hass, result)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"meter": "0"})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], SITE)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"chargers": [], "add_manual": False}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"fail_safe_a": 0, "circuit_a": 0}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["usb_id"] == "1A86:55D3_5A7B0123_wch.cn_USB to RS485"
+    await hass.async_block_till_done()
+
+
+async def test_a_running_site_learns_its_adapter_without_a_reload(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    port = simulator.endpoints().pty or ""
+    entry = site_entry(port)
+    coordinator = await setup_site(hass, entry)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USB}, data=adapter_at(port)
+    )
+    await hass.async_block_till_done()
+    assert result["reason"] == "already_configured"
+    assert entry.data["usb_id"]
+    assert entry.runtime_data.coordinator is coordinator

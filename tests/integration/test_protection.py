@@ -22,6 +22,7 @@ from tests.integration.helpers import (
     CARPORT_ID,
     ENTRY_ID,
     GARAGE_ID,
+    METER_ID,
     charger_subentry,
     setup_site,
     site_entry,
@@ -253,3 +254,21 @@ async def test_a_limit_above_the_installer_is_refused_by_the_entity_itself(
     await priority.async_set_native_value(3.0)
     await hass.async_block_till_done()
     assert entry.subentries["garage"].data["priority"] == 3
+
+
+async def test_a_noisy_meter_neither_flaps_nor_floods_the_log(
+    hass: HomeAssistant, simulator: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    coordinator = await setup_site(hass, site_entry(simulator.endpoints().pty or ""))
+    await step(coordinator)
+    meter = simulator.devices[METER_ID]
+    states = []
+    for cycle in range(12):
+        # One answer in three lost (the fault run had 30 % bad answers).
+        meter.faults.silent = cycle % 3 == 0
+        await step(coordinator)
+        states.append(hass.states.get("binary_sensor.home_meter_meter_communication").state)
+    meter.faults.silent = False
+    assert set(states) == {"on"}
+    assert "stopped answering" not in caplog.text
+    assert not coordinator.data.decision.fail_safe

@@ -34,10 +34,10 @@ from custom_components.headroom.devices.chargers import (
     ChargerReading,
     create_charger,
 )
-from custom_components.headroom.devices.errors import DeviceError
+from custom_components.headroom.devices.errors import ConnectionLost, DeviceError
 from custom_components.headroom.devices.meters import Meter, MeterReading
 from custom_components.headroom.devices.registers import Profile, load_profiles
-from tools.scan import add_link_arguments
+from tools.scan import MODBUS_TCP_HINT, add_link_arguments
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -49,6 +49,7 @@ PROG = "scripts/read"
 type Number = float | str | None
 
 _MAX_DEVICE_ID: Final = 247
+_MAX_UNIT_ID: Final = 255
 # The unit of a canonical name by its prefix; the reading's attribute ends in its suffix.
 _UNITS: Final = (
     ("current", "A", "a"),
@@ -105,8 +106,10 @@ def _profile(model: str) -> Profile:
 
 
 def _settings(args: argparse.Namespace, profile: Profile) -> BusSettings:
-    if not 1 <= args.device_id <= _MAX_DEVICE_ID:
-        msg = f"device id {args.device_id}: must be within 1..247"
+    # Modbus TCP unit ids go to 255 (a Vestel answers on 255); RTU ids stop at 247.
+    highest = _MAX_UNIT_ID if args.tcp is not None else _MAX_DEVICE_ID
+    if not 1 <= args.device_id <= highest:
+        msg = f"device id {args.device_id}: must be within 1..{highest}"
         raise ReadError(msg)
     if args.port is None:
         if args.line is not None:
@@ -199,7 +202,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: {err}", file=sys.stderr)
         return 1
     except DeviceError as err:
-        print(f"{PROG}: {args.model} at id {args.device_id}: {err}", file=sys.stderr)
+        # A meter speaking Modbus TCP itself refuses the socket while Modbus is off.
+        own_socket = isinstance(err, ConnectionLost) and args.tcp is not None
+        tcp_meter = profile.kind == "meter" and profile.serial is None
+        hint = f" ({MODBUS_TCP_HINT})" if own_socket and tcp_meter else ""
+        print(f"{PROG}: {args.model} at id {args.device_id}: {err}{hint}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted", file=sys.stderr)

@@ -43,6 +43,12 @@ HEIDELBERG_HINT = (
     "answer while no car is plugged in, and the scan never writes to wake it; plug a car in "
     "and scan again, or add it by hand (19200 8E1, id from its DIP switches)"
 )
+MODBUS_TCP_HINT = (
+    "a device that speaks Modbus TCP itself may have it switched off: a Shelly Pro 3EM "
+    "refuses connections until Modbus is enabled in its web interface (Settings > Modbus > "
+    "Enable); a KEBA P30 answers only with its smart-home interface on (c-series: DIP "
+    "switch DSW1.3) and firmware 3.10.42 (c-series) or 1.11 (x-series) or later"
+)
 _MAX_PORT = 65535
 
 
@@ -169,7 +175,8 @@ def main(argv: Sequence[str] | None = None, *, bus_factory: BusFactory | None = 
     try:
         result = asyncio.run(_run(args, bus_factory))
     except DeviceError as err:
-        print(f"{PROG}: {err}", file=sys.stderr)
+        hint = f" ({MODBUS_TCP_HINT})" if args.tcp is not None else ""
+        print(f"{PROG}: {err}{hint}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted", file=sys.stderr)

@@ -229,11 +229,18 @@ FIRST_WAVE_IDENTITY: dict[str, dict[str, Value]] = {
     "abb_terra_ac": {"charger_state": 0, "user_settable_max_current": 32.0, "current_l1": 0.0},
     "evse_wb_din": {"charger_state": 1, "firmware_version": 17, "current_limit": 16},
     "alfen_eve": {"charger_state": "A", "failsafe_current": 6.0, "current_l1": 0.0},
+    # second wave: the scan finds these too
+    "shelly_pro_3em": {"model": "SPEM-003CEBEU"},
+    "schneider_iem3x5x": {"meter_model": "iEM3155"},
+    "finder_7m38": {},
+    "bernecker_mpm3pm": {},
+    "orno_we514_515": {},
+    "eastron_sdm72dm_v1": {"energy_export": 3.0, "energy_total": 103.0},
 }
 
 
 def first_wave_device(profile: Profile, device_id: int | None = None) -> FakeDevice:
-    """A strict fake of a first-wave model, answering its fingerprint registers."""
+    """A strict fake of a scanned model, answering its fingerprint registers."""
     device_id = device_id or (profile.serial.device_id if profile.serial else 1)
     values: dict[str, Value] = {}
     if profile.kind == "meter":

@@ -16,6 +16,7 @@ from custom_components.headroom.devices.chargers import (
     create_charger,
     max_limit_a_of,
 )
+from custom_components.headroom.devices.discovery import SCANNED_CHARGERS
 from custom_components.headroom.devices.errors import DeviceRefused, NoResponse, Unsupported
 from custom_components.headroom.devices.registers import Profile, Value, decode, get_profile
 from custom_components.headroom.engine.model import ChargerState as EngineChargerState
@@ -112,7 +113,7 @@ def _charger(profile_id: str, clock: Clock | None = None, **overrides: Value):
 
 def test_states_are_the_engines_letters() -> None:
     assert [s.value for s in ChargerState] == [s.value for s in EngineChargerState]
-    assert set(FIRST_WAVE_CHARGERS) == SUPPORTED_CHARGERS
+    assert set(SCANNED_CHARGERS) == SUPPORTED_CHARGERS
 
 
 @pytest.mark.parametrize("profile_id", FIRST_WAVE_CHARGERS)
@@ -389,8 +390,9 @@ def test_a_missing_read_back_never_counts_as_the_wanted_setting() -> None:
 def test_model_limits_without_a_driver() -> None:
     assert max_limit_a_of("heidelberg_energy_control") == 16
     assert max_limit_a_of("evse_wb_din") == 80
+    assert max_limit_a_of("vestel_evc04") == 32
     with pytest.raises(Unsupported):
-        max_limit_a_of("vestel_evc04")
+        max_limit_a_of("bender_cc612_cc613")
 
 
 async def test_abb_code_5_needs_the_socket_lock() -> None:

@@ -12,6 +12,8 @@ from custom_components.headroom.devices.discovery import (
     FIRST_WAVE,
     FIRST_WAVE_CHARGERS,
     FIRST_WAVE_METERS,
+    SCANNED,
+    SECOND_WAVE_METERS,
     FoundDevice,
     Scanner,
     ScanProgress,
@@ -79,6 +81,20 @@ def test_first_wave_is_the_design_list() -> None:
     }
 
 
+def test_second_wave_is_scanned_on_the_first_wave_lines() -> None:
+    """The second wave adds models, not serial settings: the quick serial scan stays as long."""
+    assert set(SECOND_WAVE_METERS) == {
+        "shelly_pro_3em",
+        "schneider_iem3x5x",
+        "finder_7m38",
+        "bernecker_mpm3pm",
+        "orno_we514_515",
+        "eastron_sdm72dm_v1",
+    }
+    assert set(SCANNED) == {*FIRST_WAVE, *SECOND_WAVE_METERS, "vestel_evc04", "keba_p30_p40"}
+    assert default_serial_lines() == default_serial_lines(FIRST_WAVE)
+
+
 def test_default_lines_are_deduplicated_most_common_first() -> None:
     lines = default_serial_lines()
     assert [str(line) for line in lines] == ["9600 8N1", "19200 8E1", "9600 8E1", "2400 8N1"]
@@ -87,7 +103,7 @@ def test_default_lines_are_deduplicated_most_common_first() -> None:
     assert probe_timeout_s(TcpSettings("h", 502)) == pytest.approx(0.3)
 
 
-@pytest.mark.parametrize("profile_id", [p for p in FIRST_WAVE if get_profile(p).serial])
+@pytest.mark.parametrize("profile_id", [p for p in SCANNED if get_profile(p).serial])
 async def test_finds_each_serial_device_at_its_defaults(profile_id: str) -> None:
     network = _at_defaults(profile_id)
     result = await Scanner(bus_factory=network).scan_serial("/dev/ttyUSB0")

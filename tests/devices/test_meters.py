@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from custom_components.headroom.devices.errors import NoResponse
+from custom_components.headroom.devices.errors import NoResponse, Unsupported
 from custom_components.headroom.devices.meters import CONTROL_FIELDS, Meter
 from custom_components.headroom.devices.registers import get_profile
 from tests.devices.fakes import FakeDevice
@@ -114,10 +114,12 @@ async def test_meter_without_currents() -> None:
     meter = Meter(FakeDevice.from_profile(profile, {"power_total": 10.0}), profile)
     assert not meter.has_phase_currents
     assert meter.fields == ("power_total", "energy_import", "energy_export")
-    reading = await meter.read(fields=CONTROL_FIELDS)
+    reading = await meter.read(fields=["power_total"])
     assert reading.currents_a == (None, None, None)
     assert reading.power_total_w == 10.0
     assert await meter.read(fields=["frequency"]) == type(reading)()
+    with pytest.raises(Unsupported):  # a balancing read: no current passes for 0 A
+        await meter.read(fields=CONTROL_FIELDS)
 
 
 def test_a_charger_profile_is_not_a_meter() -> None:

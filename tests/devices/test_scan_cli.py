@@ -102,11 +102,26 @@ def test_bus_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     def factory(settings: BusSettings) -> FakeBus:
         return FakeBus({}, connect_error=ConnectionLost("cannot open socket://x"))
 
-    assert scan.main(["--tcp", "h:502", "--json"], bus_factory=factory) == 1
+    assert scan.main(["--rtu-over-tcp", "h:502", "--json"], bus_factory=factory) == 1
     out, err = capsys.readouterr()
     assert out == ""
     assert err.strip().splitlines()[-1] == "scripts/scan: cannot open socket://x"
     assert "Traceback" not in err
+
+
+def test_refused_modbus_tcp_says_what_to_switch_on(capsys: pytest.CaptureFixture[str]) -> None:
+    """A Shelly with Modbus off refuses the connection: the one error line says what to do."""
+
+    def factory(settings: BusSettings) -> FakeBus:
+        return FakeBus({}, connect_error=ConnectionLost("cannot open socket://x"))
+
+    assert scan.main(["--tcp", "h:502", "--json"], bus_factory=factory) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("scripts/scan: cannot open socket://x (")
+    assert "Shelly Pro 3EM" in line
+    assert "Settings > Modbus > Enable" in line
 
 
 def test_interrupt(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,5 +1,5 @@
 """
-Device personalities: what each first-wave meter and charger answers, and how.
+Device personalities: what each scanned meter and first-wave charger answers, and how.
 
 Meters report the site's grid currents, voltages and power, with energy counters that
 grow with the power. Chargers report their site charger's state and currents in their
@@ -15,11 +15,11 @@ import cmath
 import math
 from typing import TYPE_CHECKING, Final
 
-from custom_components.headroom.devices.discovery import FIRST_WAVE_CHARGERS, FIRST_WAVE_METERS
+from custom_components.headroom.devices.discovery import SCANNED_CHARGERS, SCANNED_METERS
 from custom_components.headroom.devices.registers import Profile, Register, Value, get_profile
 
 from .devices import ProfileDevice
-from .frames import ILLEGAL_DATA_VALUE, ModbusError
+from .frames import ILLEGAL_DATA_ADDRESS, ILLEGAL_DATA_VALUE, READ_INPUT, ModbusError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -33,9 +33,9 @@ _W_PER_KW: Final = 1000.0
 _MIN_CHARGE_A: Final = 6.0
 _PHASES: Final = 3
 
-# The simulated models are the discovery's first wave: the scan must find every one.
-METERS: Final = FIRST_WAVE_METERS
-CHARGERS: Final = FIRST_WAVE_CHARGERS
+# The simulated models are the ones discovery looks for: the scan must find every one.
+METERS: Final = SCANNED_METERS
+CHARGERS: Final = SCANNED_CHARGERS
 
 # What the identification registers hold (registers.yaml's expectations; where the
 # research has no value, as for the SDM230's meter code, the register reads 0).
@@ -67,6 +67,8 @@ _IDENTITY: Final[Mapping[str, Mapping[str, Value]]] = {
     },
     "orno_we516_517": {},
     "chint_ddsu666": {},
+    "shelly_pro_3em": {"model": "SPEM-003CEBEU"},
+    "schneider_iem3x5x": {"meter_model": "iEM3255", "manufacturer": "Schneider Electric"},
 }
 
 # Eastron's baud-rate setting codes (holding register 28, a float).
@@ -310,6 +312,20 @@ class ChargerDevice(ProfileDevice):
         """Return the power the car draws, at the site voltage."""
         return sum(self.line_currents()) * self._site.voltage_v(1)
 
+    def meter_values(self) -> dict[str, Value]:
+        """Return the charger's own meter: currents and voltages per line, and the power."""
+        l1, l2, l3 = self.line_currents()
+        voltage = self._site.voltage_v(1)
+        return {
+            "current_l1": l1,
+            "current_l2": l2,
+            "current_l3": l3,
+            "voltage_l1": voltage,
+            "voltage_l2": voltage,
+            "voltage_l3": voltage,
+            "power_total": self.power_w(),
+        }
+
 
 class HeidelbergDevice(ChargerDevice):
     """Heidelberg Energy Control: watchdog in ms on any request, standby, 0.1 A steps."""
@@ -489,7 +505,6 @@ class AbbTerraDevice(ChargerDevice):
     def values(self) -> Mapping[str, Value]:
         """State in byte 1 of a u32 (0 A .. 4 C2, 5 other), currents in mA."""
         view = self.view()
-        l1, l2, l3 = self.line_currents()
         pwm = self.applied_a >= _MIN_CHARGE_A
         # A limit below 6 A stops the session: "other" (5), not B1/C1 (vendor doc 5.15,
         # JernejHren session_state.py), until a limit of 6 A or more resumes it.
@@ -499,8 +514,7 @@ class AbbTerraDevice(ChargerDevice):
             if self.error or paused
             else {"A": 0, "B": 2 if pwm else 1, "C": 4 if pwm else 3}.get(view.state, 5)
         )
-        voltage = self._site.voltage_v(1)
-        return {
+        return self.meter_values() | {
             "serial_number": "TACSIM01",
             "firmware_version": self.firmware,
             "user_settable_max_current": 16.0,
@@ -508,13 +522,6 @@ class AbbTerraDevice(ChargerDevice):
             "socket_lock_state": 0 if view.state == "A" else 0x0111,
             "charger_state": code << 8,
             "charging_current_limit": self.applied_a,
-            "current_l1": l1,
-            "current_l2": l2,
-            "current_l3": l3,
-            "voltage_l1": voltage,
-            "voltage_l2": voltage,
-            "voltage_l3": voltage,
-            "power_total": self.power_w(),
             "energy_session": view.session_energy_kwh * _W_PER_KW,
             "watchdog_timeout_readback": self.settings["watchdog_timeout"],
             "current_limit_readback": self.commanded_a,
@@ -695,6 +702,164 @@ class AlfenDevice(ChargerDevice):
         return values
 
 
+class VestelDevice(ChargerDevice):
+    """
+    Vestel EVC04 (Modbus TCP, unit 255): alive register, fail-safe timeout and current.
+
+    Once the master wrote the alive register (6000 = 1), it must write it again within the
+    fail-safe timeout (2002, s), or the charger falls back to the fail-safe current (2000);
+    the charger clears the register every half timeout. Strings are UTF-16BE, one character
+    per register. Input reads must not cover addresses between values (evcc reads the
+    currents 1008/1010/1012 one by one): such a read answers exception 2.
+    """
+
+    def __init__(self, profile: Profile, device_id: int, site: Site, *, name: str) -> None:
+        """Start with a 20 s timeout (evcc's assumed default) and a 0 A fail-safe current."""
+        super().__init__(profile, device_id, site, name=name)
+        self.settings |= {"watchdog_timeout": 20, "failsafe_current": 0, "alive": 0}
+        self._alive_at_s: float | None = None
+        self._inputs = {
+            address
+            for r in profile.registers.values()
+            if r.function_code == READ_INPUT
+            for address in range(r.address, r.end)
+        }
+
+    def read(self, function_code: int, unit_id: int, address: int, count: int) -> list[int]:
+        """Refuse input reads that cover an address between values."""
+        if function_code == READ_INPUT and any(
+            a not in self._inputs for a in range(address, address + count)
+        ):
+            self.on_request()
+            raise ModbusError(ILLEGAL_DATA_ADDRESS)
+        return super().read(function_code, unit_id, address, count)
+
+    def tick(self, dt_s: float) -> None:
+        """Fall back to the fail-safe current when the alive register was not written."""
+        super().tick(dt_s)
+        if self._alive_at_s is None or self.in_failsafe:
+            return
+        timeout_s = float(self.settings["watchdog_timeout"])
+        if self.now_s - self._alive_at_s >= timeout_s:
+            self.fall_back(float(self.settings["failsafe_current"]))
+
+    def validate(self, name: str, value: Value) -> None:
+        """Accept a limit of 0-32 A, a fail-safe of 0 or 6-32 A, a timeout of 3 s or more."""
+        if name in {"current_limit", "failsafe_current"} and not _zero_or_within(value, 6, 32):
+            raise ModbusError(ILLEGAL_DATA_VALUE)
+        if name == "watchdog_timeout" and not (isinstance(value, int) and value >= 3):  # noqa: PLR2004
+            raise ModbusError(ILLEGAL_DATA_VALUE)
+
+    def apply(self, name: str, value: Value) -> None:
+        """Take a limit, a setting, or a sign of life."""
+        super().apply(name, value)
+        if name == "alive" and value == 1:
+            self._alive_at_s = self.now_s  # the fail-safe holds until a limit is written
+        elif name == "current_limit" and isinstance(value, int):
+            self.command(float(value))
+
+    def values(self) -> Mapping[str, Value]:
+        """Cable and charging state, the meter, the limit; strings one character a word."""
+        view = self.view()
+        alive = self._alive_at_s is not None and (
+            self.now_s - self._alive_at_s < float(self.settings["watchdog_timeout"]) / 2
+        )
+        return self.meter_values() | {
+            "serial": _utf16("SIM0000000000000000000004"),
+            "brand": _utf16("Vestel"),
+            "model": _utf16("EVC04"),
+            "firmware": _utf16("v3.187.0"),
+            "number_of_phases": 0,
+            "chargepoint_state": {"A": 0, "B": 1, "C": 3}.get(view.state, 7),
+            "charging_state": 1 if view.state == "C" else 0,
+            "cable_state": 0 if view.state == "A" else 3,
+            "fault_code": 0,
+            "energy_total": 3000.0 + view.session_energy_kwh,
+            "energy_session": view.session_energy_kwh,
+            "session_time": 0,
+            "current_limit": round(self.commanded_a),
+            "alive": 1 if alive else 0,
+        }
+
+
+class KebaDevice(ChargerDevice):
+    """
+    KEBA KeContact P30 c-series (Modbus TCP, unit 255): every value is read alone.
+
+    A read covering more than one value answers exception 2 (evcc: no reads across
+    register boundaries). Limits arrive in mA (6000-63000 on a P30), the enable register
+    pauses; once a fail-safe timeout is set, a master that writes nothing for that long
+    gets the fail-safe current. Settings are read back at 1600/1602.
+    """
+
+    product_type = 311011
+    """P30 c-series, 32 A cable, with a meter and RFID (a P40 has 7 digits: `402...`)."""
+
+    def __init__(self, profile: Profile, device_id: int, site: Site, *, name: str) -> None:
+        """Start enabled, no fail-safe timeout (0 = off, as from the factory)."""
+        super().__init__(profile, device_id, site, name=name)
+        self.settings |= {"failsafe_current": 0.0, "watchdog_timeout": 0, "enable": 1}
+        self._written_at_s = 0.0
+        self._starts = {r.address: r for r in profile.registers.values()}
+
+    def read(self, function_code: int, unit_id: int, address: int, count: int) -> list[int]:
+        """Answer only reads of exactly one value."""
+        register = self._starts.get(address)
+        if register is None or register.count != count:
+            self.on_request()
+            raise ModbusError(ILLEGAL_DATA_ADDRESS)
+        return super().read(function_code, unit_id, address, count)
+
+    def tick(self, dt_s: float) -> None:
+        """Apply the fail-safe current after the timeout without a write."""
+        super().tick(dt_s)
+        timeout_s = float(self.settings["watchdog_timeout"])
+        if timeout_s and not self.in_failsafe and self.now_s - self._written_at_s >= timeout_s:
+            self.fall_back(float(self.settings["failsafe_current"]))
+
+    def validate(self, name: str, value: Value) -> None:
+        """P30 ranges: limit 6-63 A, fail-safe 0 or 6-32 A, timeout 0 or 10-600 s."""
+        number = float(value) if isinstance(value, float | int) else math.nan
+        if name == "current_limit" and not 6 <= number <= 63:  # noqa: PLR2004
+            raise ModbusError(ILLEGAL_DATA_VALUE)
+        if name == "failsafe_current" and not _zero_or_within(value, 6, 32):
+            raise ModbusError(ILLEGAL_DATA_VALUE)
+        if name == "watchdog_timeout" and not _zero_or_within(value, 10, 600):
+            raise ModbusError(ILLEGAL_DATA_VALUE)
+        if name == "enable" and value not in {0, 1}:
+            raise ModbusError(ILLEGAL_DATA_VALUE)
+
+    def apply(self, name: str, value: Value) -> None:
+        """Any write is a sign of life; limits and enable reach the car."""
+        super().apply(name, value)
+        self._written_at_s = self.now_s
+        if name in {"current_limit", "enable"}:
+            enabled = self.settings["enable"] == 1
+            limit = float(self.settings.get("current_limit", 0.0))
+            self.command(limit if enabled else 0.0)
+
+    def values(self) -> Mapping[str, Value]:
+        """Cable and charging state, the meter (mA, mW, 0.1 Wh), the read-backs."""
+        view = self.view()
+        charging = {"A": 1, "B": 2 if self.applied_a else 5, "C": 3}.get(view.state, 4)
+        return self.meter_values() | {
+            "charging_state": charging,
+            "cable_state": 0 if view.state == "A" else 7,
+            "error_code": 0,
+            "serial_number": 22000001,
+            "product_type": self.product_type,
+            "firmware_version": 0x030A1000,
+            "energy_total": (2000.0 + view.session_energy_kwh) * _W_PER_KW,
+            "failsafe_current_readback": self.settings["failsafe_current"],
+            "watchdog_timeout_readback": self.settings["watchdog_timeout"],
+        }
+
+
+def _utf16(text: str) -> str:
+    """Text as a register string of one UTF-16BE character per register (ASCII only)."""
+    return "".join(f"\x00{char}" for char in text)
+
+
 def _zero_or_within(value: Value, low: float, high: float) -> bool:
     if not isinstance(value, float | int):
         return False
@@ -706,6 +871,8 @@ _CHARGER_CLASSES: Final[Mapping[str, type[ChargerDevice]]] = {
     "abb_terra_ac": AbbTerraDevice,
     "evse_wb_din": EvseWbDevice,
     "alfen_eve": AlfenDevice,
+    "vestel_evc04": VestelDevice,
+    "keba_p30_p40": KebaDevice,
 }
 
 

@@ -16,6 +16,10 @@ fail-safe current work:
 - Alfen Eve: the setpoint (1210) is only valid for the station's validity time, after
   which the socket falls back to its safe current (1212, read-only over Modbus, set in
   the installer app). The setpoint is therefore re-written on a cadence.
+- Vestel EVC04: fail-safe current and timeout registers, and an alive register the master
+  must write within the timeout (`maintain` does, every quarter of it).
+- KEBA P30/P40: fail-safe current and timeout with read-backs; the timeout is re-written
+  every half timeout (evcc's heartbeat).
 - EVSE-WB/DIN: no watchdog at all; `arm_watchdog` raises `Unsupported` and
   `has_watchdog` is False, so the caller can tell the user. It does write the current
   the board starts at after a power cut (register 2000) and keeps it checked.
@@ -229,6 +233,10 @@ class Charger(ABC):
         Call it every cycle while the controller is healthy; stop calling it (and stop
         talking to the charger) when the charger should fall back.
         """
+        if self._readbacks:
+            # A read showed the charger lost a setting (its read-back differs): write it now.
+            for name, value in self._wanted.items():
+                await self._ensure(name, value)
         now = self._clock()
         if self._wanted and (self._next_verify_at is None or now >= self._next_verify_at):
             self._next_verify_at = now + self._verify_interval_s
@@ -243,6 +251,15 @@ class Charger(ABC):
         if limit_a != 0 and not MIN_CHARGE_A <= limit_a <= self.max_limit_a:
             msg = f"{what} {limit_a} A: must be 0 or {MIN_CHARGE_A}..{self.max_limit_a} A"
             raise ValueError(msg)
+
+    @staticmethod
+    def _whole_seconds(timeout_s: float, low: int, high: int, *, what: str) -> int:
+        """Round a timeout to the whole seconds a register takes; ValueError outside."""
+        seconds = round(timeout_s)
+        if not low <= seconds <= high:
+            msg = f"{what} {timeout_s} s: must be {low}..{high} s"
+            raise ValueError(msg)
+        return seconds
 
     async def _write(self, register: Register, value: Value) -> None:
         words = encode(register, value)
@@ -473,10 +490,9 @@ class AbbTerraAc(Charger):
     async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:
         """Communication timeout in s (0x4106) and fallback current in A (0x4109)."""
         self._check_limit(failsafe_a, what="fail-safe current")
-        seconds = round(timeout_s)
-        if not self._MIN_TIMEOUT_S <= seconds <= self._MAX_TIMEOUT_S:
-            msg = f"communication timeout {timeout_s} s: must be 10..65535 s"
-            raise ValueError(msg)
+        seconds = self._whole_seconds(
+            timeout_s, self._MIN_TIMEOUT_S, self._MAX_TIMEOUT_S, what="communication timeout"
+        )
         self._wanted = {"watchdog_timeout": seconds, "failsafe_current": failsafe_a}
         for name, value in self._wanted.items():
             await self._ensure(name, value)
@@ -500,12 +516,6 @@ class AbbTerraAc(Charger):
             self._rewrite_at = self._clock() + self.REWRITE_INTERVAL_S
         for name, value in self._wanted.items():
             await self._ensure(name, value)
-
-    async def maintain(self) -> None:
-        """Re-write settings the charger lost (seen in a read) at once, then verify."""
-        for name, value in self._wanted.items():
-            await self._ensure(name, value)
-        await super().maintain()
 
 
 class AlfenEve(Charger):
@@ -677,11 +687,215 @@ class EvseWbDin(_CodedStateCharger):
         await self._write(await self._current_register(), limit_a)
 
 
+_CABLE_AND_CHARGING_FIELDS: Final = (
+    "cable_state",
+    "charging_state",
+    "current_l1",
+    "current_l2",
+    "current_l3",
+)
+
+
+class _HeartbeatCharger(Charger):
+    """
+    A charger with a cable and a charging state, and a watchdog that needs a heartbeat.
+
+    The heartbeat is one register written more often than the fail-safe timeout.
+    `arm_watchdog` writes the fail-safe current and timeout (checked like any persistent
+    setting) and the first heartbeat; `maintain` writes a heartbeat every
+    `1 / _HEARTBEATS_PER_TIMEOUT` of the timeout (at least every second).
+    """
+
+    MIN_TIMEOUT_S: ClassVar[int]
+    MAX_TIMEOUT_S: ClassVar[int]
+    _HEARTBEATS_PER_TIMEOUT: ClassVar[int]
+    _MIN_HEARTBEAT_S: Final = 1.0
+    _fast_fields = _CABLE_AND_CHARGING_FIELDS
+    heartbeat_interval_s: float | None = None
+    """How often `maintain` writes the heartbeat (None before `arm_watchdog`)."""
+    _heartbeat_at: float | None = None
+
+    @abstractmethod
+    def _letter(self, cable: int, charging: int) -> ChargerState:
+        """Map the cable and charging state to a state letter (NoResponse if garbage)."""
+
+    @abstractmethod
+    async def _heartbeat(self) -> None:
+        """Write the sign of life."""
+
+    def _reading(self, values: dict[str, Value | None]) -> ChargerReading:
+        cable, charging = values.get("cable_state"), values.get("charging_state")
+        if not isinstance(cable, int) or not isinstance(charging, int):
+            raise self._bad_state((cable, charging))
+        return super()._reading({**values, "charger_state": self._letter(cable, charging)})
+
+    def _state(self, raw: Value | None) -> ChargerState:
+        return ChargerState(str(raw))
+
+    async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:
+        """Fail-safe current and timeout (whole seconds), then the heartbeat cadence."""
+        self._check_limit(failsafe_a, what="fail-safe current")
+        timeout = self._whole_seconds(
+            timeout_s, self.MIN_TIMEOUT_S, self.MAX_TIMEOUT_S, what="fail-safe timeout"
+        )
+        self._wanted = {"failsafe_current": failsafe_a, "watchdog_timeout": timeout}
+        await self._verify_settings()
+        self._next_verify_at = self._clock() + self._verify_interval_s
+        self.heartbeat_interval_s = max(
+            self._MIN_HEARTBEAT_S, timeout / self._HEARTBEATS_PER_TIMEOUT
+        )
+        await self._beat()
+        return WatchdogStatus(
+            timeout_s=float(timeout),
+            failsafe_a=failsafe_a,
+            failsafe_matches=True,
+            rewrite_interval_s=self.heartbeat_interval_s,
+        )
+
+    async def maintain(self) -> None:
+        """Check the settings, and write the heartbeat when it is due."""
+        await super().maintain()
+        if self.heartbeat_interval_s is None or self._heartbeat_at is None:
+            return
+        if self._clock() - self._heartbeat_at >= self.heartbeat_interval_s:
+            await self._beat()
+
+    async def _beat(self) -> None:
+        await self._heartbeat()
+        self._heartbeat_at = self._clock()
+
+
+class VestelEvc04(_HeartbeatCharger):
+    """
+    Vestel EVC04 (also Webasto / Ampure Unite, E.ON Drive vBox): Modbus TCP, unit id 255.
+
+    State as evcc `vestel.go`: a cable state (1004) of 2 or more means a car is plugged in
+    (B), and charging state (1001) 1 means it charges (C); otherwise A. The limit (5004) is
+    whole amperes written with FC6; 0 pauses. Watchdog: the master must write 1 to the alive
+    register (6000) more often than the fail-safe timeout (2002, s), or the charger falls
+    back to the fail-safe current (2000, A). evcc writes the alive register every quarter
+    of the timeout; `maintain` does the same. The two fail-safe registers come from one
+    community source (registers.yaml): they are written and then checked every minute.
+    """
+
+    max_limit_a = 32
+    MIN_TIMEOUT_S = 3
+    """The charger clears the alive register every half timeout, at least 3 s (my-gekko)."""
+    MAX_TIMEOUT_S = 0xFFFF
+    _HEARTBEATS_PER_TIMEOUT = 4
+    _CABLE_WITH_CAR: Final = 2
+    _CABLE_STATES: Final = range(4)
+    _CHARGING: Final = 1
+    _full_fields = (
+        *_CABLE_AND_CHARGING_FIELDS,
+        "power_total",
+        "energy_total",
+        "energy_session",
+        "current_limit",
+    )
+
+    def _letter(self, cable: int, charging: int) -> ChargerState:
+        if cable not in self._CABLE_STATES:
+            raise self._bad_state((cable, charging))
+        if cable < self._CABLE_WITH_CAR:
+            return ChargerState.A
+        return ChargerState.C if charging == self._CHARGING else ChargerState.B
+
+    async def _heartbeat(self) -> None:
+        await self._write(self._profile.registers["alive"], 1)
+
+
+class KebaP30P40(_HeartbeatCharger):
+    """
+    KEBA KeContact P30 / P40 (Modbus TCP, unit id 255; also BMW and SolarEdge wallboxes).
+
+    Every value is a 32-bit register pair read alone (evcc: no reads across values; the
+    profile allows 2 registers per read). State as evcc `keba-modbus.go`: no car (cable
+    state bit 2 clear) A; charging state 3 C; 4 (error) E; otherwise B. Limits are mA
+    (5004, FC6). A P30 takes only 6-63 A there and pauses with its enable register (5014 =
+    0); a P40 pauses with 5004 = 0. The product type (1016) tells them apart.
+
+    Watchdog: fail-safe current (5016, mA) and timeout (5018, 10-600 s), read back at
+    1600/1602 (KEBA's guide, as cited by two community drivers). Without a write for the
+    timeout the charger applies the fail-safe current; the heartbeat re-writes the timeout
+    every half timeout, as evcc does. The settings are not persisted (5020): after a
+    reboot the read-back differs and they are written again.
+    """
+
+    max_limit_a = 32
+    MIN_TIMEOUT_S = 10
+    MAX_TIMEOUT_S = 600
+    _HEARTBEATS_PER_TIMEOUT = 2
+    _CAR_BIT: Final = 1 << 2
+    _STATES: Final = range(6)
+    _LETTERS: Final = {3: ChargerState.C, 4: ChargerState.E}
+    """Charging state 3 charging, 4 error; the others with a car are B."""
+    _full_fields = (
+        *_CABLE_AND_CHARGING_FIELDS,
+        "power_total",
+        "energy_total",
+        "failsafe_current_readback",
+        "watchdog_timeout_readback",
+    )
+    _readbacks: ClassVar[Mapping[str, str]] = {
+        "watchdog_timeout": "watchdog_timeout_readback",
+        "failsafe_current": "failsafe_current_readback",
+    }
+    _series: str | None = None
+    _enabled: bool | None = None
+
+    def _letter(self, cable: int, charging: int) -> ChargerState:
+        if charging not in self._STATES:
+            raise self._bad_state((cable, charging))
+        if not cable & self._CAR_BIT:
+            return ChargerState.A
+        return self._LETTERS.get(charging, ChargerState.B)
+
+    async def series(self) -> str:
+        """Return "P30" or "P40" from the product type (read once); Unsupported otherwise."""
+        if self._series is None:
+            code = str((await self._reader.read(["product_type"]))["product_type"])
+            if len(code) == 6 and code.startswith("3"):  # noqa: PLR2004
+                self._series = "P30"
+            elif len(code) == 7 and code.startswith("4"):  # noqa: PLR2004
+                self._series = "P40"
+            else:
+                msg = f"charger {self.device_id}: product type {code} is no KEBA P30 or P40"
+                raise Unsupported(msg)
+        return self._series
+
+    async def _write_limit(self, limit_a: int) -> None:
+        registers = self._profile.registers
+        if await self.series() == "P40":
+            await self._write(registers["current_limit"], limit_a)
+            return
+        # P30: 5004 takes 6-63 A only; the enable register pauses and resumes.
+        if limit_a == 0:
+            await self._write(registers["enable"], 0)
+            self._enabled = False
+            return
+        await self._write(registers["current_limit"], limit_a)
+        if self._enabled is not True:
+            await self._write(registers["enable"], 1)
+            self._enabled = True
+
+    async def _verify_settings(self) -> None:
+        self._check_settings(await self._reader.read(list(self._readbacks.values())))
+        for name, value in self._wanted.items():
+            await self._ensure(name, value)
+
+    async def _heartbeat(self) -> None:
+        registers = self._profile.registers
+        await self._write(registers["watchdog_timeout"], self._wanted["watchdog_timeout"])
+
+
 _DRIVERS: Final[dict[str, type[Charger]]] = {
     "heidelberg_energy_control": HeidelbergEnergyControl,
     "abb_terra_ac": AbbTerraAc,
     "alfen_eve": AlfenEve,
     "evse_wb_din": EvseWbDin,
+    "vestel_evc04": VestelEvc04,
+    "keba_p30_p40": KebaP30P40,
 }
 
 SUPPORTED_CHARGERS: Final = frozenset(_DRIVERS)

@@ -2,12 +2,12 @@
 Find the supported meters and chargers on a port or gateway, without writing anything.
 
 For each serial setting the supported devices ship with (9600 8N1, 2400 8N1, 9600 8E1,
-19200 8E1 for the first wave), the scan walks a device-id range. Each id is probed once
-with one short read, a short timeout and no retry: any answer, even a Modbus exception,
-means a device is there. Only then is it fingerprinted: identification registers first
-(Carlo Gavazzi model id, ABB product type, Eastron meter code, Heidelberg layout version,
-...), plausible values second (a voltage where a model keeps its voltage). The model ids
-returned are the `id`s in `registers.yaml`.
+19200 8E1; the second wave's meters add none), the scan walks a device-id range. Each id
+is probed once with one short read, a short timeout and no retry: any answer, even a
+Modbus exception, means a device is there. Only then is it fingerprinted: identification
+registers first (Carlo Gavazzi model id, ABB product type, Eastron meter code, Heidelberg
+layout version, Shelly and Schneider model strings...), plausible values second (a voltage
+and a frequency where a model keeps them). The model ids returned are the `id`s in `registers.yaml`.
 
 Modbus TCP and RTU-over-TCP gateways are scanned the same way, over ids only; a gateway's
 "target device failed to respond" exception counts as silence.
@@ -49,11 +49,26 @@ FIRST_WAVE_CHARGERS: Final = (
     "alfen_eve",
 )
 FIRST_WAVE: Final = (*FIRST_WAVE_METERS, *FIRST_WAVE_CHARGERS)
+SECOND_WAVE_CHARGERS: Final = ("vestel_evc04", "keba_p30_p40")
+SECOND_WAVE_METERS: Final = (
+    "shelly_pro_3em",
+    "schneider_iem3x5x",
+    "finder_7m38",
+    "bernecker_mpm3pm",
+    "orno_we514_515",
+    "eastron_sdm72dm_v1",
+)
+SCANNED_METERS: Final = (*FIRST_WAVE_METERS, *SECOND_WAVE_METERS)
+SCANNED_CHARGERS: Final = (*FIRST_WAVE_CHARGERS, *SECOND_WAVE_CHARGERS)
+SCANNED: Final = (*SCANNED_METERS, *SCANNED_CHARGERS)
+"""Every model the scan can identify (the default serial lines are theirs)."""
 
 QUICK_IDS: Final = range(1, 17)
 """The default id range: factory ids are 1 (50 for Mennekes), installers number from 1."""
 MAX_DEVICE_ID: Final = 247
 ALL_IDS: Final = range(1, MAX_DEVICE_ID + 1)
+MAX_UNIT_ID: Final = 255
+"""Modbus TCP unit ids go to 255: devices on their own socket often answer only there."""
 
 _PROBE_REGISTER: Final = 0
 _PROBE_REPLY_MARGIN_S: Final = 0.1
@@ -153,7 +168,17 @@ type BusFactory = Callable[[BusSettings], ScanBus]
 type ProgressCallback = Callable[[ScanProgress], None]
 
 
-def default_serial_lines(profile_ids: Iterable[str] = FIRST_WAVE) -> list[SerialLine]:
+def tcp_unit_ids(profile_ids: Iterable[str] = SCANNED) -> list[int]:
+    """Return the unit ids TCP-only models answer on by default, beyond the quick range."""
+    ids = set()
+    for profile_id in profile_ids:
+        profile = get_profile(profile_id)
+        if profile.serial is None and profile.tcp is not None and profile.tcp.unit_id:
+            ids.add(profile.tcp.unit_id)
+    return sorted(i for i in ids if i not in QUICK_IDS and 1 <= i <= MAX_UNIT_ID)
+
+
+def default_serial_lines(profile_ids: Iterable[str] = SCANNED) -> list[SerialLine]:
     """Return the distinct serial settings the models ship with, most common first."""
     counts: Counter[SerialLine] = Counter()
     for profile_id in profile_ids:
@@ -210,7 +235,7 @@ class Scanner:
         self, port: str, *, lines: Sequence[SerialLine] | None = None
     ) -> ScanResult:
         """
-        Scan an RS-485 port at each of `lines` (default: the first wave's settings).
+        Scan an RS-485 port at each of `lines` (default: the scanned models' settings).
 
         Raises `ConnectionLost` when the port cannot be opened at any of the settings (one
         it refuses is skipped and listed in `skipped`). Cancelling the task closes the
@@ -220,8 +245,15 @@ class Scanner:
         return await self._scan([line.settings(port) for line in chosen])
 
     async def scan_tcp(self, host: str, port: int, *, rtu_framing: bool = False) -> ScanResult:
-        """Scan a Modbus TCP gateway (or an RTU-over-TCP one with `rtu_framing`) over ids."""
-        return await self._scan([TcpSettings(host, port, "rtu" if rtu_framing else "socket")])
+        """
+        Scan a Modbus TCP gateway (or an RTU-over-TCP one with `rtu_framing`) over ids.
+
+        Over Modbus TCP the unit ids that TCP-only models answer on by default (255 for
+        Vestel and KEBA) are probed after the range: one probe each.
+        """
+        settings = TcpSettings(host, port, "rtu" if rtu_framing else "socket")
+        extra = () if rtu_framing else tcp_unit_ids()
+        return await self._scan([settings], extra_ids=[i for i in extra if i not in self._ids])
 
     def _report(
         self, done: int, total: int, settings: BusSettings, device_id: int, found: int
@@ -233,8 +265,11 @@ class Scanner:
                 )
             )
 
-    async def _scan(self, all_settings: Sequence[BusSettings]) -> ScanResult:
-        total = len(all_settings) * len(self._ids)
+    async def _scan(
+        self, all_settings: Sequence[BusSettings], *, extra_ids: Sequence[int] = ()
+    ) -> ScanResult:
+        ids = [*self._ids, *extra_ids]
+        total = len(all_settings) * len(ids)
         done = 0
         found: list[FoundDevice] = []
         unidentified: list[tuple[BusSettings, int]] = []
@@ -247,11 +282,11 @@ class Scanner:
                 # Some adapters (and Linux ptys) refuse a parity or speed: scan the others.
                 await bus.close()  # release whatever the failed open left behind
                 skipped.append((settings, str(err)))
-                done += len(self._ids)
-                self._report(done, total, settings, self._ids[-1], len(found))
+                done += len(ids)
+                self._report(done, total, settings, ids[-1], len(found))
                 continue
             try:
-                for device_id in self._ids:
+                for device_id in ids:
                     if self._cancel.is_set():
                         return ScanResult(
                             devices=tuple(found),
@@ -502,6 +537,122 @@ async def _eastron_values(probe: _Probe) -> str | None:
     return "eastron_sdm230"
 
 
+_NOT_SUPPORTED: Final = ""
+"""A fingerprint's answer for a model it knows but Headroom cannot read: stop looking."""
+# Shelly model codes (Victron's Shelly handler): the Pro 3EM, -400 and 3CT63 share a prefix.
+_SHELLY_PRO_3EM: Final = "SPEM-003CE"
+_SHELLY: Final = ("SPEM-", "S3EM-")
+
+
+def _swapped_bytes(text: str) -> str:
+    """Return the string as read with the two bytes of each register the other way round."""
+    padded = text.ljust(len(text) + len(text) % 2, "\x00")
+    return "".join(padded[i + 1] + padded[i] for i in range(0, len(padded), 2)).rstrip("\x00 ")
+
+
+async def _shelly(probe: _Probe) -> str | None:
+    if not _own_socket(probe.settings):
+        return None  # Modbus TCP only: never behind a serial line
+    model = await probe.value("shelly_pro_3em", "model")
+    if not isinstance(model, str):
+        return None
+    # Shelly's documentation says ASCII (high byte first); the Victron handler reads the
+    # bytes of each register swapped. Either way the code is unmistakable.
+    text = next((t for t in (model, _swapped_bytes(model)) if t.startswith(_SHELLY)), None)
+    if text is None:
+        return None
+    if not text.startswith(_SHELLY_PRO_3EM):
+        return _NOT_SUPPORTED  # another Shelly meter: its MAC would pass for an SDM's voltage
+    # The triphase profile (the default) keeps phase A at 31020; the monophase one does not.
+    voltage = await probe.number("shelly_pro_3em", "voltage_l1")
+    return "shelly_pro_3em" if _between(voltage, *_ANY_V) else _NOT_SUPPORTED
+
+
+def _own_socket(settings: BusSettings) -> bool:
+    """Tell whether `settings` reach a device speaking Modbus TCP itself (no serial line)."""
+    return isinstance(settings, TcpSettings) and settings.framer == "socket"
+
+
+async def _vestel(probe: _Probe) -> str | None:
+    if not _own_socket(probe.settings):
+        return None
+    # UTF-16BE: one character per register (evcc), so every other byte is NUL.
+    brand = await probe.value("vestel_evc04", "brand")
+    text = brand.replace("\x00", "").strip() if isinstance(brand, str) else ""
+    if not text or not text.isprintable():
+        return None
+    cable = await probe.value("vestel_evc04", "cable_state")
+    charging = await probe.value("vestel_evc04", "charging_state")
+    limit = await probe.number("vestel_evc04", "current_limit")
+    plausible = cable in range(4) and charging in range(2) and _between(limit, 0, 80)
+    return "vestel_evc04" if plausible else None
+
+
+_KEBA_CABLE_STATES: Final = frozenset({0, 1, 3, 5, 7})
+
+
+async def _keba(probe: _Probe) -> str | None:
+    if not _own_socket(probe.settings):
+        return None
+    product = await probe.value("keba_p30_p40", "product_type")
+    code = str(product) if isinstance(product, int) else ""
+    if not (len(code) == 6 and code[0] == "3") and not (len(code) == 7 and code[0] == "4"):  # noqa: PLR2004
+        return None
+    cable = await probe.value("keba_p30_p40", "cable_state")
+    charging = await probe.value("keba_p30_p40", "charging_state")
+    plausible = cable in _KEBA_CABLE_STATES and charging in range(6)
+    return "keba_p30_p40" if plausible else None
+
+
+async def _schneider_iem(probe: _Probe) -> str | None:
+    model = await probe.value("schneider_iem3x5x", "meter_model")
+    if not isinstance(model, str) or not model.startswith("iEM3"):
+        return None
+    voltage = await probe.number("schneider_iem3x5x", "voltage_l1")
+    return "schneider_iem3x5x" if _between(voltage, *_ANY_V) else None
+
+
+async def _mains(probe: _Probe, profile_id: str) -> str | None:
+    """Identify `profile_id` by a mains voltage and frequency where it keeps them."""
+    voltage = await probe.number(profile_id, "voltage_l1")
+    if not _between(voltage, *_MAINS_V):
+        return None
+    frequency = await probe.number(profile_id, "frequency")
+    return profile_id if _between(frequency, *_MAINS_HZ) else None
+
+
+async def _orno_single_phase(probe: _Probe) -> str | None:
+    return await _mains(probe, "orno_we514_515")
+
+
+async def _finder(probe: _Probe) -> str | None:
+    return await _mains(probe, "finder_7m38")
+
+
+async def _mpm3pm(probe: _Probe) -> str | None:
+    return await _mains(probe, "bernecker_mpm3pm")
+
+
+async def _sdm72_v1(probe: _Probe) -> str | None:
+    """
+    Identify an SDM72D-M v1: it keeps totals only (no voltages, no meter code).
+
+    Eastron's power and counters decode as finite floats while nothing usable answers where
+    an SDM keeps its voltage. A device reading exactly zero everywhere is not taken for
+    one: a v1 with no load and empty counters stays unidentified.
+    """
+    if await probe.number("eastron_sdm630", "voltage_l1"):
+        return None  # an SDM with voltages is one of the others
+    values = [
+        await probe.number("eastron_sdm72dm_v1", name)
+        for name in ("power_total", "energy_import", "energy_export", "energy_total")
+    ]
+    power, *counters = values
+    if power is None or any(c is None or c < 0 for c in counters) or not any(values):
+        return None
+    return "eastron_sdm72dm_v1"
+
+
 _FINGERPRINTS: Final[tuple[Callable[[_Probe], Awaitable[str | None]], ...]] = (
     # identification registers: cheap and unambiguous
     _carlo_gavazzi,
@@ -512,10 +663,19 @@ _FINGERPRINTS: Final[tuple[Callable[[_Probe], Awaitable[str | None]], ...]] = (
     _abb_terra,
     _alfen,
     _dtsu666,
+    _shelly,
+    _vestel,
+    _keba,
+    _schneider_iem,
     # plausible values where a model keeps its voltage
     _ddsu666,
     _orno,
+    _orno_single_phase,
+    _finder,
+    _mpm3pm,
     _eastron_values,
+    # totals only, where the others keep their voltage
+    _sdm72_v1,
 )
 
 
@@ -525,5 +685,5 @@ async def identify(bus: ScanBus, settings: BusSettings, device_id: int) -> str |
     for fingerprint in _FINGERPRINTS:
         model = await fingerprint(probe)
         if model is not None:
-            return model
+            return model or None
     return None

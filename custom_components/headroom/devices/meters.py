@@ -169,9 +169,17 @@ class Meter:
         """
         Read the meter: every field it has, or only `fields` (e.g. `CONTROL_FIELDS`).
 
-        Fields the model lacks are skipped, not errors. Raises `NoResponse` when a phase
-        current is garbage, and the transport's `DeviceError`s.
+        Fields the model lacks are skipped, not errors, except the phase currents of a read
+        for balancing (`CONTROL_FIELDS`): a model without them (the SDM72D-M v1 keeps totals
+        only) raises `Unsupported`, since a missing current must never pass for 0 A. Raises
+        `NoResponse` when a phase current is garbage, and the transport's `DeviceError`s.
         """
+        if fields is not None and not self.has_phase_currents and "current_l1" in fields:
+            msg = (
+                f"meter {self.device_id} ({self._profile.name}) measures no phase currents: "
+                "it cannot protect the breaker; use a meter that measures each phase"
+            )
+            raise Unsupported(msg)
         wanted = self._available if fields is None else [f for f in self._available if f in fields]
         if self._ratios is None:
             await self.read_ratios()

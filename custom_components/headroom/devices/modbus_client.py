@@ -35,6 +35,8 @@ _NEVER_DISCONNECT: Final = 1_000_000_000
 MAX_READ_COUNT: Final = 125
 MAX_WRITE_COUNT: Final = 123
 MAX_DEVICE_ID: Final = 247
+MAX_TCP_UNIT_ID: Final = 255
+"""Modbus TCP unit ids go to 255 (Vestel, KEBA answer on 255); RTU device ids stop at 247."""
 _MAX_ADDRESS: Final = 0xFFFF
 
 type _PymodbusClient = AsyncModbusSerialClient | AsyncModbusTcpClient
@@ -64,6 +66,8 @@ class ModbusClient:
         self._lost = asyncio.Event()
         self._client = make_client(self._connection_changed)
         self._client.set_max_no_responses(_NEVER_DISCONNECT)
+        tcp = isinstance(self._client, AsyncModbusTcpClient)
+        self._max_id = MAX_TCP_UNIT_ID if tcp else MAX_DEVICE_ID
         self._description = description
         self._path = path
 
@@ -153,7 +157,7 @@ class ModbusClient:
         self, device_id: int, address: int, count: int, *, timeout_s: float
     ) -> list[int]:
         """Read holding registers (FC 3) within `timeout_s`."""
-        _check_read(device_id, address, count)
+        _check_read(device_id, address, count, self._max_id)
         response = await self._request(
             lambda: self._client.read_holding_registers(address, count=count, device_id=device_id),
             function_code=3,
@@ -165,7 +169,7 @@ class ModbusClient:
         self, device_id: int, address: int, count: int, *, timeout_s: float
     ) -> list[int]:
         """Read input registers (FC 4) within `timeout_s`."""
-        _check_read(device_id, address, count)
+        _check_read(device_id, address, count, self._max_id)
         response = await self._request(
             lambda: self._client.read_input_registers(address, count=count, device_id=device_id),
             function_code=4,
@@ -177,7 +181,7 @@ class ModbusClient:
         self, device_id: int, address: int, value: int, *, timeout_s: float
     ) -> None:
         """Write one holding register (FC 6) within `timeout_s`."""
-        _check_write(device_id, address, [value])
+        _check_write(device_id, address, [value], self._max_id)
         await self._request(
             lambda: self._client.write_register(address, value, device_id=device_id),
             function_code=6,
@@ -188,7 +192,7 @@ class ModbusClient:
         self, device_id: int, address: int, values: Sequence[int], *, timeout_s: float
     ) -> None:
         """Write one or more holding registers (FC 16) within `timeout_s`."""
-        _check_write(device_id, address, values)
+        _check_write(device_id, address, values, self._max_id)
         await self._request(
             lambda: self._client.write_registers(address, list(values), device_id=device_id),
             function_code=16,
@@ -278,15 +282,15 @@ async def _bounded[T](awaitable: Awaitable[T], timeout_s: float, lost: asyncio.E
         await asyncio.gather(task, watcher, return_exceptions=True)
 
 
-def _check_read(device_id: int, address: int, count: int) -> None:
-    _check_common(device_id, address)
+def _check_read(device_id: int, address: int, count: int, max_id: int) -> None:
+    _check_common(device_id, address, max_id)
     if not 1 <= count <= MAX_READ_COUNT or address + count - 1 > _MAX_ADDRESS:
         msg = f"cannot read {count} registers from {address}"
         raise ValueError(msg)
 
 
-def _check_write(device_id: int, address: int, values: Sequence[int]) -> None:
-    _check_common(device_id, address)
+def _check_write(device_id: int, address: int, values: Sequence[int], max_id: int) -> None:
+    _check_common(device_id, address, max_id)
     if not 1 <= len(values) <= MAX_WRITE_COUNT or address + len(values) - 1 > _MAX_ADDRESS:
         msg = f"cannot write {len(values)} registers at {address}"
         raise ValueError(msg)
@@ -295,9 +299,9 @@ def _check_write(device_id: int, address: int, values: Sequence[int]) -> None:
         raise ValueError(msg)
 
 
-def _check_common(device_id: int, address: int) -> None:
-    if not 0 <= device_id <= MAX_DEVICE_ID:
-        msg = f"device id {device_id} is outside 0..247"
+def _check_common(device_id: int, address: int, max_id: int) -> None:
+    if not 0 <= device_id <= max_id:
+        msg = f"device id {device_id} is outside 0..{max_id}"
         raise ValueError(msg)
     if not 0 <= address <= _MAX_ADDRESS:
         msg = f"register address {address} is outside 0..65535"

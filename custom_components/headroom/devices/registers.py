@@ -342,6 +342,13 @@ _CANONICAL_NAMES: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
             "power_sum": "power_total",
             "energy_delivered_sum": "energy_total",
         },
+        "vestel_evc04": {
+            "charging_current": "current_limit",
+            "active_power": "power_total",
+            "session_energy": "energy_session",
+            "failsafe_timeout": "watchdog_timeout",
+            "alive_register": "alive",
+        },
         "evse_wb_din": {
             "vehicle_state": "charger_state",
             "configured_current": "current_limit",

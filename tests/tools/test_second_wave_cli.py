@@ -1,0 +1,331 @@
+"""
+The second-wave meters on the simulator: `scripts/scan` finds each at its factory settings
+and `scripts/read` decodes it; a mixed bus and a gateway with both waves.
+
+A pty carries no parity (the kernel refuses PARENB here), so a meter that ships with even
+parity is scanned at its baud rate and 8N1; FakeBus tests in `tests/devices` cover parity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+from custom_components.headroom.devices.bus import Bus, TcpSettings
+from custom_components.headroom.devices.chargers import create_charger
+from custom_components.headroom.devices.discovery import SECOND_WAVE_METERS, Scanner, SerialLine
+from custom_components.headroom.devices.registers import get_profile
+from tools import read, scan
+from tools.simulator.line import LineSettings
+from tools.simulator.simulator import DeviceSpec, Simulator
+from tools.simulator.site import StaticCharger, StaticSite
+
+HOUSE_A = (4.0, 2.0, 1.0)
+SERIAL_METERS = [m for m in SECOND_WAVE_METERS if get_profile(m).serial is not None]
+SHELLY = "shelly_pro_3em"
+
+
+def _site() -> StaticSite:
+    return StaticSite(
+        house_currents_a=HOUSE_A,
+        chargers=[StaticCharger(name=n, response_s=0.0) for n in ("garage", "driveway")],
+    )
+
+
+async def _start(
+    tmp_path: Path, devices: Sequence[DeviceSpec], *, baudrate: int = 9600, **ports: int | None
+) -> Simulator:
+    simulator = Simulator(
+        _site(),
+        devices,
+        line=LineSettings(baudrate, "N", 1),
+        link=tmp_path / "ttyRS485",
+        **{"modbus_tcp_port": None, "rtu_over_tcp_port": None, "native_tcp_port": None} | ports,
+    )
+    await simulator.start()
+    return simulator
+
+
+async def _cli(
+    main: Callable[[list[str]], int], argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str, str]:
+    # main() runs its own event loop: in a thread, while the simulator serves on this one.
+    code = await asyncio.to_thread(main, argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _check_values(model: str, values: dict[str, object], grid: Sequence[float]) -> None:
+    """What the simulated site shows, after every scale the driver applies."""
+    profile = get_profile(model)
+    phases = 3 if profile.phases == 3 else 1
+    assert values["power_total"] == pytest.approx(230.0 * sum(grid[:phases]), rel=0.01)
+    if model == "eastron_sdm72dm_v1":  # totals only
+        assert set(values) == {"power_total", "energy_import", "energy_export"}
+    else:
+        assert values["current_l1"] == pytest.approx(grid[0], abs=0.05)
+        assert values["voltage_l1"] == pytest.approx(230.0, abs=0.5)
+        if phases == 3:
+            assert [values["current_l2"], values["current_l3"]] == pytest.approx(grid[1:], abs=0.05)
+    if "frequency" in values:
+        assert values["frequency"] == pytest.approx(50.0)
+    if "energy_import" in values:
+        assert isinstance(values["energy_import"], float)
+        assert values["energy_import"] > 0
+
+
+@pytest.mark.parametrize("model", SERIAL_METERS)
+async def test_scan_and_read_each_serial_meter_at_its_factory_settings(
+    tmp_path: Path, model: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    serial = get_profile(model).serial
+    assert serial is not None
+    simulator = await _start(
+        tmp_path, [DeviceSpec(model, serial.device_id)], baudrate=serial.baudrate
+    )
+    try:
+        where = ["--port", str(simulator.endpoints().pty), "--line", f"{serial.baudrate}:N:1"]
+        code, out, err = await _cli(scan.main, [*where, "--json"], capsys)
+        assert code == 0, err
+        assert json.loads(out) == [
+            {
+                "kind": "meter",
+                "model": model,
+                "device_id": serial.device_id,
+                "baudrate": serial.baudrate,
+                "parity": "N",
+                "stopbits": 1,
+            }
+        ]
+        argv = [*where, "--model", model, "--id", str(serial.device_id), "--json"]
+        code, out, err = await _cli(read.main, argv, capsys)
+        assert (code, err) == (0, "")
+        document = json.loads(out)
+        assert (document["kind"], document["model"]) == ("meter", model)
+        _check_values(model, document["values"], simulator.site.grid_currents_a())
+    finally:
+        await simulator.close()
+
+
+async def test_shelly_scanned_and_read_on_its_own_socket(
+    tmp_path: Path, socket_enabled: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    del socket_enabled
+    simulator = await _start(tmp_path, [DeviceSpec(SHELLY, 1)], native_tcp_port=0)
+    try:
+        where = ["--tcp", f"127.0.0.1:{simulator.endpoints().native_tcp_port}"]
+        code, out, err = await _cli(scan.main, [*where, "--json"], capsys)
+        assert code == 0, err
+        assert json.loads(out) == [
+            {
+                "kind": "meter",
+                "model": SHELLY,
+                "device_id": 1,
+                "baudrate": None,
+                "parity": None,
+                "stopbits": None,
+            }
+        ]
+        code, out, err = await _cli(
+            read.main, [*where, "--model", SHELLY, "--id", "1", "--json"], capsys
+        )
+        assert (code, err) == (0, "")
+        values = json.loads(out)["values"]
+        _check_values(SHELLY, values, simulator.site.grid_currents_a())
+        assert "frequency" not in values  # not read: one source only
+    finally:
+        await simulator.close()
+
+
+async def test_shelly_with_modbus_off_says_what_to_switch_on(
+    socket_enabled: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Modbus off: the Shelly refuses port 502. Both commands say where to enable it."""
+    del socket_enabled
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    where = ["--tcp", f"127.0.0.1:{port}"]
+    code, _, err = await _cli(read.main, [*where, "--model", SHELLY, "--id", "1"], capsys)
+    assert code == 1
+    (line,) = err.strip().splitlines()
+    assert "Settings > Modbus > Enable" in line
+    code, _, err = await _cli(scan.main, where, capsys)
+    assert code == 1
+    assert "Settings > Modbus > Enable" in err.strip().splitlines()[-1]
+
+
+MIXED = (
+    DeviceSpec("eastron_sdm630", 1),
+    DeviceSpec("heidelberg_energy_control", 2, "garage"),
+    DeviceSpec("finder_7m38", 3),
+    DeviceSpec("bernecker_mpm3pm", 4),
+    DeviceSpec("eastron_sdm72dm_v1", 5),
+    DeviceSpec("orno_we514_515", 6),
+    DeviceSpec("orno_we516_517", 7),
+    DeviceSpec("schneider_iem3x5x", 8),
+    DeviceSpec("abb_terra_ac", 9, "driveway"),
+    DeviceSpec("chint_dtsu666", 10),
+    DeviceSpec("eastron_sdm230", 11),
+    DeviceSpec("chint_ddsu666", 12),
+    DeviceSpec("carlogavazzi_em3xx", 13),
+    DeviceSpec("abb_b2x", 14),
+)
+
+
+@pytest.fixture
+async def mixed(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Simulator]:
+    del socket_enabled
+    simulator = await _start(tmp_path, MIXED, rtu_over_tcp_port=0)
+    yield simulator
+    await simulator.close()
+
+
+async def test_mixed_bus_and_gateway_find_both_waves(mixed: Simulator) -> None:
+    """First- and second-wave devices on one line, scanned directly and through a gateway."""
+    expected = [(s.device_id, s.model) for s in MIXED]
+    endpoints = mixed.endpoints()
+    before = {i: dict(d.settings) for i, d in mixed.devices.items()}
+    on_the_line = await Scanner().scan_serial(str(endpoints.pty), lines=[SerialLine(9600, "N", 1)])
+    assert [(d.device_id, d.model) for d in on_the_line.devices] == expected
+    assert on_the_line.unidentified == ()
+    assert endpoints.rtu_over_tcp_port is not None
+    gateway = await Scanner().scan_tcp("127.0.0.1", endpoints.rtu_over_tcp_port, rtu_framing=True)
+    assert [(d.device_id, d.model) for d in gateway.devices] == expected
+    assert gateway.unidentified == ()
+    assert {i: dict(d.settings) for i, d in mixed.devices.items()} == before  # never writes
+
+
+VESTEL = "vestel_evc04"
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def vestel(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Simulator]:
+    del socket_enabled
+    simulator = await _start(tmp_path, [DeviceSpec(VESTEL, 255, "garage")], native_tcp_port=0)
+    yield simulator
+    await simulator.close()
+
+
+async def test_vestel_scanned_at_unit_255_and_read(
+    vestel: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = ["--tcp", f"127.0.0.1:{vestel.endpoints().native_tcp_port}"]
+    code, out, err = await _cli(scan.main, [*where, "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out) == [
+        {
+            "kind": "charger",
+            "model": VESTEL,
+            "device_id": 255,
+            "baudrate": None,
+            "parity": None,
+            "stopbits": None,
+        }
+    ]
+    assert "[17/17]" in err  # the quick range and unit 255: one probe more
+    code, out, err = await _cli(
+        read.main, [*where, "--model", VESTEL, "--id", "255", "--json"], capsys
+    )
+    assert (code, err) == (0, "")
+    values = json.loads(out)["values"]
+    assert values["state"] == "B"  # the simulated car is plugged in, nothing offered yet
+    assert values["current_limit"] == 0
+    assert values["energy_total"] == pytest.approx(3000.0)
+
+
+async def test_vestel_falls_back_without_the_alive_register(vestel: Simulator) -> None:
+    """Armed, then silent: after the timeout the charger applies the fail-safe current."""
+    port = vestel.endpoints().native_tcp_port
+    assert port is not None
+    device = vestel.tcp_devices[255]
+    bus = Bus(TcpSettings("127.0.0.1", port), timeout_s=1.0)
+    await bus.connect()
+    try:
+        clock = _Clock()
+        charger = create_charger(bus.device(255), get_profile(VESTEL), clock=clock)
+        status = await charger.arm_watchdog(timeout_s=15, failsafe_a=6)
+        assert status.rewrite_interval_s == pytest.approx(3.75)
+        await charger.set_limit(16)
+        assert device.applied_a == 16
+        for _ in range(10):  # healthy: the alive register every quarter of the timeout
+            vestel.advance(3.75)
+            clock.now += 3.75
+            await charger.maintain()
+        assert device.applied_a == 16
+        assert (await charger.read()).setpoint_a == 16
+        vestel.advance(15.0)  # Home Assistant stopped
+        assert device.applied_a == 6
+        clock.now += 15.0
+        await charger.maintain()  # back: alive again, and the site writes its limit
+        await charger.set_limit(16)
+        assert device.applied_a == 16
+    finally:
+        await bus.close()
+
+
+KEBA = "keba_p30_p40"
+
+
+@pytest.fixture
+async def keba(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Simulator]:
+    del socket_enabled
+    simulator = await _start(tmp_path, [DeviceSpec(KEBA, 255, "garage")], native_tcp_port=0)
+    yield simulator
+    await simulator.close()
+
+
+async def test_keba_scanned_at_unit_255_and_read(
+    keba: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every value read alone (the simulated P30 refuses reads across values)."""
+    where = ["--tcp", f"127.0.0.1:{keba.endpoints().native_tcp_port}"]
+    code, out, err = await _cli(scan.main, [*where, "--json"], capsys)
+    assert code == 0, err
+    assert [(d["model"], d["device_id"]) for d in json.loads(out)] == [(KEBA, 255)]
+    code, out, err = await _cli(
+        read.main, [*where, "--model", KEBA, "--id", "255", "--json"], capsys
+    )
+    assert (code, err) == (0, "")
+    values = json.loads(out)["values"]
+    assert values["state"] == "B"
+    assert values["energy_total"] == pytest.approx(2000.0)
+    assert values["current_limit"] is None  # write-only on a P30: not known
+
+
+async def test_keba_falls_back_when_nothing_is_written(keba: Simulator) -> None:
+    port = keba.endpoints().native_tcp_port
+    assert port is not None
+    device = keba.tcp_devices[255]
+    bus = Bus(TcpSettings("127.0.0.1", port), timeout_s=1.0)
+    await bus.connect()
+    try:
+        clock = _Clock()
+        charger = create_charger(bus.device(255), get_profile(KEBA), clock=clock)
+        await charger.set_limit(16)
+        status = await charger.arm_watchdog(timeout_s=20, failsafe_a=6)
+        assert status.rewrite_interval_s == 10
+        for _ in range(6):  # healthy: the heartbeat every half timeout
+            keba.advance(10.0)
+            clock.now += 10.0
+            await charger.maintain()
+        assert device.applied_a == 16
+        keba.advance(20.0)  # Home Assistant stopped
+        assert device.applied_a == 6
+        await charger.pause()  # back: the site's next command applies
+        assert device.applied_a == 0
+    finally:
+        await bus.close()

@@ -68,6 +68,7 @@ from .flow_common import (
     charger_settings_data,
     charger_settings_schema,
     charger_unique_id,
+    device_id_field,
     fail_safe_errors,
     finite_only,
     found_line,
@@ -232,7 +233,7 @@ class HeadroomConfigFlow(ScanSteps, domain=DOMAIN):
             ),
             probatio.Required(
                 CONF_DEVICE_ID, default=float(defaults.get(CONF_DEVICE_ID, 1))
-            ): number_field(1, 247),
+            ): device_id_field(self.draft.bus[CONF_CONNECTION]),
         }
         if self.draft.bus[CONF_CONNECTION] == CONNECTION_SERIAL:
             fields.update(line_fields(defaults))

@@ -99,6 +99,8 @@ BAUDRATES: Final = ("1200", "2400", "4800", "9600", "19200", "38400", "57600", "
 PARITIES: Final = ("N", "E", "O")
 STOPBITS: Final = ("1", "2")
 MAX_NAME_LENGTH: Final = 64
+MAX_RTU_ID: Final = 247
+MAX_TCP_UNIT_ID: Final = 255
 PHASE_CHOICES: Final[Mapping[Supply, tuple[str, ...]]] = {
     Supply.SINGLE_PHASE: ("1",),
     Supply.SPLIT_PHASE: ("1_2", "1", "2"),
@@ -374,3 +376,12 @@ def finite_only(values: Mapping[str, Any]) -> dict[str, Any]:
 def charger_unique_id(data: Mapping[str, Any]) -> str:
     """Identify a charger by its bus and device id."""
     return f"{site_unique_id(data)}_{data[CONF_DEVICE_ID]}"
+
+
+def device_id_field(connection: str) -> Any:
+    """
+    Return the device id field: 1-247 on RS-485, up to 255 behind a Modbus TCP gateway.
+
+    Some chargers on their own IP answer unit id 255 only (KEBA, Vestel).
+    """
+    return number_field(1, MAX_RTU_ID if connection == CONNECTION_SERIAL else MAX_TCP_UNIT_ID)

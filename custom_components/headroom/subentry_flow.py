@@ -36,9 +36,9 @@ from .flow_common import (
     charger_settings_data,
     charger_settings_schema,
     charger_unique_id,
+    device_id_field,
     line_data,
     line_fields,
-    number_field,
     probe_device,
     select_field,
 )
@@ -88,7 +88,9 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
                 [SelectOptionDict(value=m, label=get_profile(m).name) for m in models],
                 CONF_MODEL,
             ),
-            probatio.Required(CONF_DEVICE_ID, default=2.0): number_field(1, 247),
+            probatio.Required(CONF_DEVICE_ID, default=2.0): device_id_field(
+                entry.data[CONF_CONNECTION]
+            ),
         }
         if serial:
             fields.update(line_fields(entry.data))

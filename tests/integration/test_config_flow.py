@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
+import probatio as vol
 import pytest
 from homeassistant.config_entries import SOURCE_USB, SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
@@ -27,6 +28,7 @@ from custom_components.headroom.devices.discovery import (
 from custom_components.headroom.devices.errors import ConnectionLost
 from custom_components.headroom.devices.probe import serial_port_problem
 from custom_components.headroom.diagnostics import async_get_config_entry_diagnostics
+from custom_components.headroom.flow_common import device_id_field
 from tests.integration.helpers import (
     CARPORT_ID,
     GARAGE_ID,
@@ -820,3 +822,12 @@ async def test_a_running_site_learns_its_adapter_without_a_reload(
     assert result["reason"] == "already_configured"
     assert entry.data["usb_id"]
     assert entry.runtime_data.coordinator is coordinator
+
+
+def test_device_ids_up_to_255_only_behind_a_gateway() -> None:
+    # KEBA and Vestel chargers answer unit id 255 on their own IP; RS-485 stops at 247.
+    device_id_field("tcp")(255)
+    device_id_field("rtu_over_tcp")(255)
+    device_id_field("serial")(247)
+    with pytest.raises(vol.Invalid):
+        device_id_field("serial")(248)

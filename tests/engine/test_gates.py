@@ -241,6 +241,16 @@ def test_ride_through_budget(cycles, balance_wh, riding):
     assert result is riding
 
 
+def test_ride_through_budget_does_not_count_the_time_out_of_solar_only_mode():
+    budget = RideThrough()
+    budget.update(solar_w=0.0, import_w=0.0, now=0.0, settings=RIDE)
+    budget.update(solar_w=4000.0, import_w=0.0, now=3600.0, settings=RIDE)
+    budget.pause()
+    # Back in solar-only mode 10 hours later: only what comes from now on counts.
+    assert budget.update(solar_w=0.0, import_w=1380.0, now=39600.0, settings=RIDE)
+    assert budget.balance_j / 3600.0 == pytest.approx(100.0)
+
+
 @pytest.mark.parametrize(
     ("riding", "stopped_at"),
     [

@@ -412,9 +412,13 @@ class Balancer:
         solar_a = {charger_id: share.current_a for charger_id, share in shared.items()}
         if settings.mode == Mode.SOLAR:
             solar_a = _surplus_left_over(ahead, demands, limits, solar_a)
-        riding = settings.mode == Mode.SOLAR and self._ride_through.update(
-            solar_w=draw_w - import_w, import_w=import_w, now=now, settings=settings.solar
-        )
+        riding = False
+        if settings.mode == Mode.SOLAR:
+            riding = self._ride_through.update(
+                solar_w=draw_w - import_w, import_w=import_w, now=now, settings=settings.solar
+            )
+        else:
+            self._ride_through.pause()
         for charger in order:
             if settings.mode != Mode.SOLAR or not charger.wants:
                 charger.memory.solar.reset()

@@ -92,6 +92,10 @@ class RideThrough:
         self.last_at = now
         return self.balance_j > 0.0
 
+    def pause(self) -> None:
+        """Stop counting (not in solar-only mode): the time until the next update is none."""
+        self.last_at = None
+
 
 @dataclass(slots=True)
 class SolarGate:

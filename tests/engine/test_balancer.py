@@ -833,6 +833,59 @@ def test_the_car_that_ran_longer_gives_way_on_a_cloud_and_turns_come_over_the_da
     assert both_s <= switches * SOLAR.stop_delay_s
 
 
+def cloud_after_sun(cloud_s: int, **solar: float) -> list[Step]:
+    """One 1-phase car: 3 kW of PV for 30 minutes, then a cloud leaves 500 W for `cloud_s`."""
+    settings = site(
+        charger(max_a=32.0),
+        mode=Mode.SOLAR,
+        timing=SOLAR_TIMING,
+        solar=dataclasses.replace(SOLAR, stop_import_wh=10.0, **solar),
+    )
+    loop = Loop(
+        settings,
+        {"a": Car()},
+        house_a=lambda _now: (2.0,),
+        pv_w=lambda now: 500.0 if 1800 <= now < 1800 + cloud_s else 3000.0,
+    )
+    return loop.run(1800 + cloud_s + 300)
+
+
+@pytest.mark.parametrize(
+    ("share", "cloud_s", "pauses"),
+    [
+        # 30 minutes on 2540 W earn 10 % of 1270 Wh: 127 Wh, enough for the 1340 W the car
+        # draws from the grid at its minimum for five minutes...
+        (0.1, 300, 0),
+        # ...not for fifteen: it stops once the budget is spent (the stop delay is over).
+        (0.1, 900, 1),
+        # No budget: the 10 Wh stop budget stops it within seconds, as before.
+        (0.0, 300, 1),
+    ],
+)
+def test_solar_only_rides_through_a_passing_cloud_on_its_grid_budget(share, cloud_s, pauses):
+    steps = cloud_after_sun(cloud_s, ride_through_share=share, ride_through_wh=300.0)
+    charging = [currents(step.decision)["a"] > 0.0 for step in steps]
+    assert sum(1 for was, now in itertools.pairwise(charging) if was and not now) == pauses
+    in_cloud = [step for step in steps if 1800 <= step.now < 1800 + cloud_s]
+    grid_wh = sum(max(0.0, -step.surplus_w) for step in in_cloud) / 3600.0
+    # The cloud costs at most the budget saved up, plus the 10 Wh stop budget of one dip.
+    assert grid_wh <= 127.0 * (share > 0.0) + 10.0 + 1380.0 * 5 / 3600.0
+
+
+def test_on_a_cloud_the_car_that_joined_last_gives_way():
+    # a runs alone on 2500 W; 6000 W lets b join (a is at its 16 A maximum); a cloud leaves
+    # 2000 W, one minimum: b, the last to start, gives way and a keeps running.
+    loop = two_solar_cars(
+        lambda now: 2500.0 if now < 300 else 6000.0 if now < 900 else 2000.0,
+        ride_through_share=0.0,
+    )
+    steps = loop.run(900)
+    assert running(steps[-1]) == {"a", "b"}
+    steps = loop.run(600)
+    assert all("a" in running(step) for step in steps)
+    assert running(steps[-1]) == {"a"}
+
+
 # --- settings --------------------------------------------------------------------------------
 
 

@@ -371,7 +371,13 @@ def test_solar_only_stays_within_the_grid_tolerance_once_settled(
         chargers=(ChargerSettings(charger_id="a", phases=phases, max_a=32.0),),
         mode=Mode.SOLAR,
         timing=TimingSettings(raise_hold_s=10.0, min_pause_s=30.0),
-        solar=SolarSettings(start_delay_s=30.0, stop_delay_s=60.0, grid_tolerance_w=tolerance_w),
+        # Without a ride-through budget: with one, a car may ride on (next property).
+        solar=SolarSettings(
+            start_delay_s=30.0,
+            stop_delay_s=60.0,
+            grid_tolerance_w=tolerance_w,
+            ride_through_share=0.0,
+        ),
     )
     loop = Loop(
         site,
@@ -385,6 +391,65 @@ def test_solar_only_stays_within_the_grid_tolerance_once_settled(
         ev_w = sum(step.draw_a["a"]) * 230.0
         pv_left_w = max(0.0, pv_w - sum(step.house_a) * 230.0)
         assert ev_w - pv_left_w <= tolerance_w + EPS
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    pv_w=st.lists(st.sampled_from([0.0, 800.0, 1500.0, 3000.0, 4500.0, 9000.0]), min_size=8),
+    house_a=st.floats(0.0, 10.0),
+    mode_lines=st.sampled_from([((1,), None), ((1, 2, 3), None), ((1, 2, 3), 1)]),
+    share=st.sampled_from([0.01, 0.025, 0.1]),
+)
+def test_solar_only_rides_through_clouds_only_on_the_grid_energy_it_saved(
+    pv_w, house_a, mode_lines, share
+):
+    """
+    Riding through clouds costs at most the budget's share of the solar energy taken.
+
+    The grid energy beyond the tolerance over a cloudy run is at most `share` of the solar
+    energy the car took, plus, for each cloud, the stop budget and the seconds the car
+    takes to follow a cut at its maximum.
+    """
+    phases, car_lines = mode_lines
+    supply = Supply.SINGLE_PHASE if phases == (1,) else Supply.THREE_PHASE
+    solar = SolarSettings(
+        start_delay_s=30.0,
+        stop_delay_s=60.0,
+        grid_tolerance_w=100.0,
+        stop_import_wh=10.0,
+        ride_through_share=share,
+    )
+    site = SiteSettings(
+        supply=supply,
+        voltage_v=230.0,
+        breaker_a=63.0,
+        margin_a=1.0,
+        fail_safe_a=6.0,
+        chargers=(ChargerSettings(charger_id="a", phases=phases, max_a=32.0),),
+        mode=Mode.SOLAR,
+        timing=TimingSettings(raise_hold_s=10.0, min_pause_s=30.0),
+        solar=solar,
+    )
+    spell_s = 120
+
+    def pv_now_w(now: float) -> float:
+        return pv_w[min(int(now) // spell_s, len(pv_w) - 1)]
+
+    loop = Loop(
+        site,
+        {"a": Car(lines=car_lines)},
+        house_a=lambda _now: [house_a / len(phases)] * len(supply.phases),
+        pv_w=pv_now_w,
+    )
+    solar_j = beyond_j = 0.0
+    for step in loop.run(spell_s * len(pv_w)):
+        ev_w = sum(step.draw_a["a"]) * 230.0
+        pv_left_w = max(0.0, pv_now_w(step.now) - sum(step.house_a) * 230.0)
+        solar_j += min(ev_w, pv_left_w)
+        beyond_j += max(0.0, ev_w - pv_left_w - solar.grid_tolerance_w)
+    lines = len(phases) if car_lines is None else car_lines
+    per_cloud_j = solar.stop_import_wh * 3600.0 + 32.0 * 230.0 * lines * (3.0 + 2.0)
+    assert beyond_j <= share * solar_j + len(pv_w) * per_cloud_j + EPS
 
 
 @FAST

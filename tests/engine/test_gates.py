@@ -6,7 +6,7 @@ import pytest
 
 from custom_components.headroom.engine.gates import CarCap, PauseClock, RaiseGate
 from custom_components.headroom.engine.model import Constraint, SolarSettings
-from custom_components.headroom.engine.solar import SolarGate
+from custom_components.headroom.engine.solar import RideThrough, SolarGate
 
 HOLD_S = 10.0
 
@@ -207,3 +207,71 @@ def test_solar_gate_counts_how_long_it_ran_until_the_car_leaves():
     assert gate.ran_s == 320.0  # from 60 s to 380 s
     gate.reset()
     assert gate.ran_s == 0.0
+
+
+# --- ride-through budget -------------------------------------------------------------------
+
+RIDE = SolarSettings(ride_through_share=0.025, ride_through_wh=300.0)
+
+
+@pytest.mark.parametrize(
+    ("cycles", "balance_wh", "riding"),
+    [
+        # Each cycle's powers held since the cycle before. Nothing earned yet: a car that
+        # falls short stops as before.
+        ([(0.0, 0.0, 0.0)], 0.0, False),
+        # An hour on 4 kW of sun earns 2.5 % of 4 kWh: 100 Wh to spend on clouds.
+        ([(0.0, 0.0, 0.0), (3600.0, 4000.0, 0.0)], 100.0, True),
+        # Two minutes of 1380 W from the grid at the minimum spend 46 Wh of it...
+        ([(0.0, 0.0, 0.0), (3600.0, 4000.0, 0.0), (3720.0, 0.0, 1380.0)], 54.0, True),
+        # ...five minutes spend it all: the car stops as before.
+        ([(0.0, 0.0, 0.0), (3600.0, 4000.0, 0.0), (3900.0, 0.0, 1380.0)], -15.0, False),
+        # A whole sunny day saves no more than one fill (300 Wh).
+        ([(0.0, 0.0, 0.0), (36000.0, 8000.0, 0.0)], 300.0, True),
+        # Solar and grid power at once (a thin cloud): it earns and spends.
+        ([(0.0, 0.0, 0.0), (3600.0, 1000.0, 400.0)], -375.0, False),
+    ],
+)
+def test_ride_through_budget(cycles, balance_wh, riding):
+    budget = RideThrough()
+    result = False
+    for now, solar_w, import_w in cycles:
+        result = budget.update(solar_w=solar_w, import_w=import_w, now=now, settings=RIDE)
+    assert budget.balance_j / 3600.0 == pytest.approx(balance_wh)
+    assert result is riding
+
+
+def test_ride_through_budget_does_not_count_the_time_out_of_solar_only_mode():
+    budget = RideThrough()
+    budget.update(solar_w=0.0, import_w=0.0, now=0.0, settings=RIDE)
+    budget.update(solar_w=4000.0, import_w=0.0, now=3600.0, settings=RIDE)
+    budget.pause()
+    # Back in solar-only mode 10 hours later: only what comes from now on counts.
+    assert budget.update(solar_w=0.0, import_w=1380.0, now=39600.0, settings=RIDE)
+    assert budget.balance_j / 3600.0 == pytest.approx(100.0)
+
+
+@pytest.mark.parametrize(
+    ("riding", "stopped_at"),
+    [
+        # Short from 200 s with 2 kW from the grid: the 10 Wh stop budget ends it at 220 s.
+        (False, 220.0),
+        # Riding through: neither the stop budget nor the stop delay stops it.
+        (True, None),
+    ],
+)
+def test_solar_gate_rides_through_while_the_budget_lasts(riding, stopped_at):
+    settings = SolarSettings(start_delay_s=60.0, stop_delay_s=180.0, stop_import_wh=10.0)
+    gate = SolarGate()
+    for now in range(0, 200, 10):
+        gate.update(covered=True, now=float(now), import_w=0.0, settings=settings)
+    first_off = None
+    for now in range(200, 600, 10):
+        on = gate.update(
+            covered=False, now=float(now), import_w=2000.0, settings=settings, riding=riding
+        )
+        if not on and first_off is None:
+            first_off = float(now)
+    assert first_off == stopped_at
+    # Once the budget is spent, the delays that ran meanwhile stop it at once.
+    assert not gate.update(covered=False, now=600.0, import_w=2000.0, settings=settings)

@@ -29,7 +29,7 @@ from .model import (
     Supply,
 )
 from .plausibility import implausible_currents
-from .solar import DrawHistory, SolarGate, grid_import_w, solar_power_w
+from .solar import DrawHistory, RideThrough, SolarGate, grid_import_w, solar_power_w
 
 _CAR_PRESENT = frozenset({ChargerState.B, ChargerState.C, ChargerState.D})
 _CHARGING = frozenset({ChargerState.C, ChargerState.D})
@@ -135,6 +135,7 @@ class Balancer:
         self._fail_safe_a = fail_safe_currents_a(settings)
         self._last_allocation: dict[float, tuple[object, dict[str, Share]]] = {}
         self._draw_history = DrawHistory(keep_s=settings.solar.surplus_stale_after_s)
+        self._ride_through = RideThrough()
         self._memory: dict[str, _Memory] = {}
         zeros = tuple(0.0 for _ in settings.supply.phases)
         self._house_a = zeros
@@ -411,6 +412,13 @@ class Balancer:
         solar_a = {charger_id: share.current_a for charger_id, share in shared.items()}
         if settings.mode == Mode.SOLAR:
             solar_a = _surplus_left_over(ahead, demands, limits, solar_a)
+        riding = False
+        if settings.mode == Mode.SOLAR:
+            riding = self._ride_through.update(
+                solar_w=draw_w - import_w, import_w=import_w, now=now, settings=settings.solar
+            )
+        else:
+            self._ride_through.pause()
         for charger in order:
             if settings.mode != Mode.SOLAR or not charger.wants:
                 charger.memory.solar.reset()
@@ -420,7 +428,11 @@ class Balancer:
                     now=now,
                     import_w=import_w,
                     settings=settings.solar,
+                    # A car giving way at the end of its turn does not ride: that is no cloud.
+                    riding=riding and charger.charger_id in ahead,
                 )
+        if settings.mode == Mode.SOLAR:
+            solar_a = _riders_keep_their_minimum(candidates, demands, power_w, weights, solar_a)
         return solar_a
 
     def _demand(
@@ -720,10 +732,13 @@ def _solar_order(candidates: list[_Charger], *, turn_s: float) -> tuple[list[_Ch
     Order the chargers for a surplus that may not carry every car's minimum.
 
     Within a priority, running cars go first, so a waiting car starts only on what they
-    leave and the surplus keeps as many cars running as it carries; then the car that has
-    run less on the surplus. A running car that has run `turn_s` longer than a waiting one
-    of its priority loses its place, so the cars take turns over the day, not on every
-    cloud. Returns the order and the running cars that keep their place.
+    leave and the surplus keeps as many cars running as it carries; among them the one
+    that started first (on a cloud, the last to start is the first to give way: a car
+    that joined on a sunny spell, not the one that has run all along); then the waiting
+    cars, the one that has run less on the surplus first. A running car that has run
+    `turn_s` longer than a waiting one of its priority loses its place, so the cars take
+    turns over the day, not on every cloud. Returns the order and the running cars that
+    keep their place.
     """
     least_s: dict[int, float] = {}
     for charger in candidates:
@@ -739,7 +754,10 @@ def _solar_order(candidates: list[_Charger], *, turn_s: float) -> tuple[list[_Ch
     def key(indexed: tuple[int, _Charger]) -> tuple[int, bool, float, int]:
         index, charger = indexed
         behind = charger.charger_id not in ahead
-        return (-charger.settings.priority, behind, charger.memory.solar.ran_s, index)
+        since = charger.memory.pause.running_since
+        # Among the running cars, the last to start is the first to give way.
+        rank = charger.memory.solar.ran_s if behind or since is None else since
+        return (-charger.settings.priority, behind, rank, index)
 
     ordered = [charger for _, charger in sorted(enumerate(candidates), key=key)]
     return ordered, ahead
@@ -771,3 +789,40 @@ def _surplus_left_over(
         key: filled[key].current_a if key in ahead else share_a if saturated else 0.0
         for key, share_a in shared_a.items()
     }
+
+
+def _riders_keep_their_minimum(
+    candidates: list[_Charger],
+    demands: list[Demand],
+    power_w: float,
+    weights: dict[str, float],
+    solar_a: dict[str, float],
+) -> dict[str, float]:
+    """
+    Take the minimum of the running cars the surplus no longer covers out of it first.
+
+    Such a car keeps its minimum on grid power (riding through a cloud while the budget
+    lasts, or through its stop delay); the others share only what is left of the surplus
+    (never below their own minimum), so the cars together draw no more from the grid than
+    that car's minimum needs.
+    """
+    riders = {
+        c.charger_id
+        for c in candidates
+        if c.memory.solar.on and solar_a.get(c.charger_id, 0.0) <= 0.0
+    }
+    if not riders:
+        return solar_a
+    left_w = power_w - sum(
+        d.min_a * weights[d.charger_id] for d in demands if d.charger_id in riders
+    )
+    others = [
+        replace(d, min_a=0.0, need_a=0.0)
+        for d in demands
+        if d.charger_id not in riders and solar_a.get(d.charger_id, 0.0) > 0.0
+    ]
+    if not others:
+        return solar_a
+    limit = Limit(reason=Constraint.SOLAR, capacity=max(0.0, left_w), weights=weights)
+    shared = allocate(others, [limit], whole_amps=False)
+    return {**solar_a, **{key: share.current_a for key, share in shared.items()}}

@@ -96,6 +96,12 @@ class SolarSettings:
     stop_import_wh: float = 10.0
     """Solar only: stop before the stop delay once this much grid energy has gone into
     the cars since the surplus fell short of their minimum."""
+    ride_through_share: float = 0.025
+    """Solar only: a running car rides through a cloud at its minimum on grid power while
+    the cars have drawn from the grid less than this share of the solar energy they took
+    (see `solar.RideThrough`); meanwhile the stop delay and stop budget wait."""
+    ride_through_wh: float = 300.0
+    """Solar only: the most grid energy saved up for riding through clouds."""
     grid_tolerance_w: float = 100.0
     """Solar only: grid import tolerated while following the surplus."""
     surplus_stale_after_s: float = 30.0

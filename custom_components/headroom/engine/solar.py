@@ -64,8 +64,47 @@ class DrawHistory:
 
 
 @dataclass(slots=True)
+class RideThrough:
+    """
+    Solar only: the grid energy the cars may spend to ride through passing clouds.
+
+    A bucket: every watt-hour of solar energy the cars take adds `ride_through_share` of a
+    watt-hour, up to `ride_through_wh`; every watt-hour they draw from the grid takes one
+    out. While it holds energy, a running car whose minimum the surplus no longer covers
+    keeps charging at its minimum instead of stopping: a homeowner's car keeps charging
+    at 6 A through a passing cloud, paying from the grid at most that share of the solar
+    energy it took (plus the bucket's one fill), and a long overcast spell stops it as
+    before once the bucket is empty.
+    """
+
+    balance_j: float = 0.0
+    last_at: float | None = None
+
+    def update(
+        self, *, solar_w: float, import_w: float, now: float, settings: SolarSettings
+    ) -> bool:
+        """Feed the cars' solar and grid power now; return whether a car may ride through."""
+        if self.last_at is not None:
+            elapsed_s = max(0.0, now - self.last_at)
+            earned_j = settings.ride_through_share * max(0.0, solar_w) * elapsed_s
+            self.balance_j += earned_j - max(0.0, import_w) * elapsed_s
+            self.balance_j = min(self.balance_j, settings.ride_through_wh * _J_PER_WH)
+        self.last_at = now
+        return self.balance_j > 0.0
+
+    def pause(self) -> None:
+        """Stop counting (not in solar-only mode): the time until the next update is none."""
+        self.last_at = None
+
+
+@dataclass(slots=True)
 class SolarGate:
-    """Solar only: whether a charger may run, with start and stop delays against flapping."""
+    """
+    Solar only: whether a charger may run, with start and stop delays against flapping.
+
+    While the site's ride-through budget (`RideThrough`) lasts, a running car whose
+    minimum the surplus no longer covers keeps charging at its minimum instead of stopping.
+    """
 
     on: bool = False
     covered_since: float | None = None
@@ -77,7 +116,13 @@ class SolarGate:
     """How long it has run on the surplus since its car came: who goes first next."""
 
     def update(
-        self, *, covered: bool, now: float, import_w: float, settings: SolarSettings
+        self,
+        *,
+        covered: bool,
+        now: float,
+        import_w: float,
+        settings: SolarSettings,
+        riding: bool = False,
     ) -> bool:
         """
         Feed whether the surplus covers the charger's minimum now; return whether it runs.
@@ -85,7 +130,8 @@ class SolarGate:
         It starts once the surplus has covered the minimum for the start delay and stops
         once it has not for the stop delay, or sooner once the grid energy drawn since
         then reaches the stop budget (a cloud that takes all the PV should not cost three
-        minutes of grid power); in between it keeps its state.
+        minutes of grid power); in between it keeps its state. While `riding` (the site's
+        ride-through budget lasts, see `RideThrough`) a running car does not stop.
         """
         if self.on:
             self.ran_s += now - self.last_at
@@ -103,7 +149,8 @@ class SolarGate:
             else:
                 self.short_import_j += import_w * (now - self.last_at)
             over_budget = self.short_import_j >= settings.stop_import_wh * _J_PER_WH
-            if now - self.short_since >= settings.stop_delay_s or over_budget:
+            stop = now - self.short_since >= settings.stop_delay_s or over_budget
+            if stop and not riding:
                 self.on = False
         self.last_at = now
         return self.on

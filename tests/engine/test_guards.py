@@ -19,6 +19,7 @@ from custom_components.headroom.engine.fail_safe import (
 from custom_components.headroom.engine.model import (
     ChargerState,
     Constraint,
+    Mode,
     Supply,
     TimingSettings,
 )
@@ -213,3 +214,29 @@ def test_a_capacity_cut_still_keeps_its_minimum_pause():
     for now in range(21, 200):
         decision = balancer.step(snapshot(float(now), (2.0,), idle_car))
     assert currents(decision)["a"] == 0.0
+
+
+def test_min_solar_does_not_trade_the_surplus_between_two_cars():
+    # Found by the constant-inputs property: two chargers that cannot measure, a surplus
+    # 1 W short of both minimums. Each car runs at its minimum anyway in Minimum + solar;
+    # handing one of them the other's share made them swap 6 A and 8 A every 30 s.
+    settings = site(
+        charger("ev1", (1, 2), 8.0),
+        charger("ev2", (1, 2), 8.0),
+        supply=Supply.SPLIT_PHASE,
+        voltage_v=120.0,
+        breaker_a=16.0,
+        margin_a=0.0,
+        mode=Mode.MIN_SOLAR,
+    )
+    balancer = Balancer(settings)
+    cars = (reading("ev1", None, ChargerState.C), reading("ev2", None, ChargerState.C))
+    changes = 0
+    for now in range(0, 2300, 10):
+        decision = balancer.step(
+            snapshot(float(now), (0.0, 0.0), *cars, surplus_w=-1.0, surplus_at=float(now))
+        )
+        if now >= 300:
+            changes += sum(command.changed for command in decision.commands)
+    assert changes == 0
+    assert currents(decision) == {"ev1": 6.0, "ev2": 6.0}

@@ -391,8 +391,13 @@ class Balancer:
         )
         weights = {c.charger_id: settings.voltage_v * _active_lines(c) for c in candidates}
         demands = []
+        # Minimum + solar: every car runs at its minimum anyway, so the surplus is shared
+        # by all of them; admitting only those whose minimum the surplus covers would hand
+        # one car the share of another that charges from the grid regardless, and the two
+        # would trade it back and forth.
+        floor_a = 0.0 if settings.mode == Mode.MIN_SOLAR else None
         for charger in candidates:
-            need_a = charger.min_a
+            need_a = charger.min_a if floor_a is None else floor_a
             if settings.mode == Mode.SOLAR and charger.memory.solar.on:
                 # A running charger keeps going while the import stays within tolerance.
                 need_a -= settings.solar.grid_tolerance_w / weights[charger.charger_id]
@@ -401,7 +406,7 @@ class Balancer:
                 Demand(
                     charger_id=charger.charger_id,
                     priority=charger.settings.priority,
-                    min_a=charger.min_a,
+                    min_a=charger.min_a if floor_a is None else floor_a,
                     need_a=need_a,
                     cap_a=cap_a,
                     cap_reason=reason,

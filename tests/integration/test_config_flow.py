@@ -120,6 +120,17 @@ async def finish_scan(hass: HomeAssistant, result: dict[str, Any]) -> dict[str, 
     return await hass.config_entries.flow.async_configure(result["flow_id"])
 
 
+async def to_charger_step(hass: HomeAssistant, port: str, chargers: list[str]) -> dict[str, Any]:
+    """Scan `port`, take the meter, describe the site, choose `chargers`: at the first one."""
+    FakeScanner.outcome = found_on(SerialSettings(port, 9600))
+    result = await scan_serial(hass, port)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"meter": "0"})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], SITE)
+    return await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"chargers": chargers, "add_manual": False}
+    )
+
+
 SITE = {"name": "Home", "supply": "three_phase", "voltage_v": 230, "breaker_a": 25, "margin_a": 1}
 CHARGER = {"phases": "1_2_3", "max_a": 16, "shared_circuit": False, "priority": 1}
 
@@ -678,14 +689,7 @@ async def test_site_step_refuses_infinity_in_the_form(hass: HomeAssistant) -> No
 async def test_fail_safe_above_what_the_breaker_carries_is_an_error(
     hass: HomeAssistant, simulator: Simulator
 ) -> None:
-    port = simulator.endpoints().pty or ""
-    FakeScanner.outcome = found_on(SerialSettings(port, 9600))
-    result = await scan_serial(hass, port)
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"meter": "0"})
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], SITE)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"chargers": ["1", "2"], "add_manual": False}
-    )
+    result = await to_charger_step(hass, simulator.endpoints().pty or "", ["1", "2"])
     for name in ("Garage", "Carport"):
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {"name": name, **CHARGER}
@@ -709,14 +713,7 @@ async def test_fail_safe_above_what_the_breaker_carries_is_an_error(
 
 
 async def test_a_charger_needs_a_name(hass: HomeAssistant, simulator: Simulator) -> None:
-    port = simulator.endpoints().pty or ""
-    FakeScanner.outcome = found_on(SerialSettings(port, 9600))
-    result = await scan_serial(hass, port)
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"meter": "0"})
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], SITE)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"chargers": ["1"], "add_manual": False}
-    )
+    result = await to_charger_step(hass, simulator.endpoints().pty or "", ["1"])
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"name": " ", **CHARGER}
     )

@@ -125,8 +125,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: HeadroomConfigEntry) -> 
         coordinator=coordinator, site_device_id=site_device.id, structure=structure(entry)
     )
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
-    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    # The loop goes on while the platforms are set up: they can take a second or two.
     coordinator.start_ticking()
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
 

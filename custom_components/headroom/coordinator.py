@@ -85,6 +85,8 @@ class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
         self._ticking: asyncio.Task[None] | None = None
         self._stopping = False
         self._in_cycle = False
+        self._last_cycle_at: float | None = None
+        """When the last cycle started, on the event loop's clock."""
         self._identities: dict[str, DeviceIdentity] = {}
         """The identities already in the device registry, by the site's device key."""
 
@@ -101,6 +103,7 @@ class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
 
     async def _async_update_data(self) -> CycleResult:
         """Run one cycle. A port that is gone fails no update: the site's entities tell it."""
+        self._last_cycle_at = asyncio.get_running_loop().time()
         now = self.clock()
         details = self.site.detail_keys(self._cycles) if self._cycles else True
         self._cycles += 1
@@ -137,7 +140,8 @@ class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         interval_s = CYCLE_INTERVAL.total_seconds()
-        next_at = loop.time() + interval_s
+        # One second after the last cycle (setup's first one), not after the tick started.
+        next_at = (self._last_cycle_at or loop.time()) + interval_s
         while True:
             await asyncio.sleep(max(0.0, next_at - loop.time()))
             self._in_cycle = True

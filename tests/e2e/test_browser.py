@@ -43,6 +43,7 @@ SCREENSHOTS_ENV = "HEADROOM_SCREENSHOTS"
 UI_TIMEOUT_MS = 90_000
 SCAN_TIMEOUT_MS = 90_000
 CHARGER_PHASES = {"garage": 3, "carport": 1}
+SOLAR_SWITCH = "switch.headroom_solar_only_charging"
 
 
 def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -192,6 +193,15 @@ def check_live_entities(client: HassClient) -> None:
 
 def toggle_solar_only(page: sync_api.Page, base: str, client: HassClient, shots: Path) -> None:
     """Turn on solar-only charging on the site's device page; the chargers follow."""
+    # Naming a PV surplus source adds its sensor: the entry reloads. Wait until it is back
+    # (the surplus sensor has a value, the switch is off again), or the click lands on a
+    # switch that is being torn down.
+    client.wait_for_state("sensor.headroom_pv_surplus", timeout_s=60)
+    wait_until(
+        lambda: (client.state(SOLAR_SWITCH) or {}).get("state") == "off",
+        30,
+        "the solar-only switch did not come back after the reload",
+    )
     before_w = ev_power_w(client)
     device_id = client.request(
         "POST",
@@ -202,13 +212,21 @@ def toggle_solar_only(page: sync_api.Page, base: str, client: HassClient, shots:
     page.get_by_text("Solar-only charging").first.wait_for()
     page.screenshot(path=str(shots / "site-device-fast.png"))
     named = page.get_by_role("switch", name=re.compile("Solar-only charging"))
-    # The switch input sits under its thumb: click through it.
-    (named if named.count() else page.get_by_role("switch")).first.click(force=True)
-    wait_until(
-        lambda: (client.state("switch.headroom_solar_only_charging") or {}).get("state") == "on",
-        20,
-        "the solar-only switch did not turn on",
-    )
+    switch = (named if named.count() else page.get_by_role("switch")).first
+
+    def is_on() -> bool:
+        return (client.state(SOLAR_SWITCH) or {}).get("state") == "on"
+
+    # The switch input sits under its thumb: click through it. A click the page swallowed
+    # (it was still rendering) is repeated, only while the switch is still off.
+    for _ in range(3):
+        switch.click(force=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not is_on():
+            time.sleep(0.5)
+        if is_on():
+            break
+    wait_until(is_on, 10, "the solar-only switch did not turn on")
 
     def follows_solar() -> bool:
         binding = client.state("sensor.headroom_binding_constraint") or {}

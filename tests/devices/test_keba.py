@@ -82,8 +82,8 @@ async def test_p30_pauses_with_the_enable_register() -> None:
     charger, device = _keba()
     limit, enable = PROFILE.registers["current_limit"], PROFILE.registers["enable"]
     await charger.set_limit(16)
-    await charger.pause()
-    await charger.resume(10)
+    await charger.set_limit(0)  # pause
+    await charger.set_limit(10)  # resume
     assert [decode(limit, w) for w in device.written(limit)] == [16, 10]
     assert [decode(enable, w) for w in device.written(enable)] == [1, 0, 1]
     assert {code for _, _, code in device.writes} == {6}
@@ -93,7 +93,7 @@ async def test_p40_pauses_with_zero_amperes() -> None:
     charger, device = _keba(product_type=P40)
     limit = PROFILE.registers["current_limit"]
     await charger.set_limit(16)
-    await charger.pause()
+    await charger.set_limit(0)  # pause
     assert [decode(limit, w) for w in device.written(limit)] == [16, 0]
     assert device.written(PROFILE.registers["enable"]) == []
 

@@ -105,7 +105,7 @@ async def test_chargers_follow_the_limit(mixed: tuple[Simulator, Bus], device_id
     assert after.setpoint_a == pytest.approx(10)
     if charger.profile.has("current_l1"):
         assert after.current_l1_a == pytest.approx(10, abs=0.1)
-    await charger.pause()
+    await charger.set_limit(0)  # pause
     simulator.advance(0.1)
     assert (await charger.read()).setpoint_a == 0
     if charger.has_watchdog:

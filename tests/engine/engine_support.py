@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from custom_components.headroom.engine import Balancer
@@ -79,6 +80,15 @@ def currents(decision: Decision) -> dict[str, float]:
     return {command.charger_id: command.current_a for command in decision.commands}
 
 
+def setpoint_changes(decisions: Iterable[Decision]) -> int:
+    """Count the commands that differ from the charger's previous one, decision to decision."""
+    return sum(
+        command.current_a != currents(before).get(command.charger_id)
+        for before, after in itertools.pairwise(decisions)
+        for command in after.commands
+    )
+
+
 @dataclass
 class Car:
     """A car behind one charger: it follows its setpoint after a delay, up to its maximum."""
@@ -131,6 +141,7 @@ class Loop:
     balancer: Balancer = field(init=False)
     now: float = 0.0
     history: list[Step] = field(default_factory=list)
+    sent_a: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.balancer = Balancer(self.settings)
@@ -185,7 +196,9 @@ class Loop:
             )
         )
         for command in decision.commands:
-            if command.changed:
+            # The car hears a setpoint when it differs from the one sent last (the site's rule).
+            if self.sent_a.get(command.charger_id) != command.current_a:
+                self.sent_a[command.charger_id] = command.current_a
                 self.cars[command.charger_id].command(self.now, command.current_a)
         step = Step(
             now=self.now,

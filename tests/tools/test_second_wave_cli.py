@@ -325,7 +325,7 @@ async def test_keba_falls_back_when_nothing_is_written(keba: Simulator) -> None:
         assert device.applied_a == 16
         keba.advance(20.0)  # Home Assistant stopped
         assert device.applied_a == 6
-        await charger.pause()  # back: the site's next command applies
+        await charger.set_limit(0)  # back: the site's next command applies
         assert device.applied_a == 0
     finally:
         await bus.close()

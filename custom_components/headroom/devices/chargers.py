@@ -173,11 +173,6 @@ class Charger(ABC):
         return self._transport.device_id
 
     @property
-    def limit_a(self) -> int | None:
-        """The last limit this driver wrote (None before the first)."""
-        return self._limit_a
-
-    @property
     def disabled_registers(self) -> dict[str, str]:
         """Optional registers the charger refused and that are no longer read, and why."""
         return dict(self._reader.disabled)
@@ -205,17 +200,6 @@ class Charger(ABC):
         await self._write_limit(limit_a)
         self._limit_a = limit_a
         self._limit_written_at = self._clock()
-
-    async def pause(self) -> None:
-        """Stop offering current (the car stays plugged in)."""
-        await self.set_limit(0)
-
-    async def resume(self, limit_a: int) -> None:
-        """Offer current again, at `limit_a` (at least 6 A)."""
-        if limit_a < MIN_CHARGE_A:
-            msg = f"resume needs at least {MIN_CHARGE_A} A, not {limit_a}"
-            raise ValueError(msg)
-        await self.set_limit(limit_a)
 
     @abstractmethod
     async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:

@@ -53,8 +53,6 @@ class _Memory:
     """What the balancer remembers about one charger between steps."""
 
     setpoint_a: float
-    must_write: bool = False
-    """The charger's own limit is unknown or invalid: write the next command anyway."""
     previous_a: float = 0.0
     rise: RaiseGate = field(default_factory=RaiseGate)
     pause: PauseClock = field(default_factory=PauseClock)
@@ -271,7 +269,7 @@ class Balancer:
             # rewritten after a restart; an unknown or invalid one is written at once.
             reported_a = reading.setpoint_a if reading is not None else None
             setpoint_a = _valid_setpoint_a(reported_a, charger)
-            memory = _Memory(setpoint_a=setpoint_a, must_write=setpoint_a != reported_a)
+            memory = _Memory(setpoint_a=setpoint_a)
             self._memory[charger.charger_id] = memory
         readable = reading is not None and reading.state is not None
         lines_a = _line_currents_a(charger, reading, self._settings.supply)
@@ -551,17 +549,13 @@ class Balancer:
         self, charger: _Charger, current_a: float, reason: Constraint, now: float
     ) -> ChargerCommand:
         memory = charger.memory
-        changed = current_a != memory.setpoint_a or memory.must_write
-        memory.must_write = False
         if current_a != memory.setpoint_a:
             memory.pause.changed(old_a=memory.setpoint_a, new_a=current_a, reason=reason, now=now)
             memory.previous_a = memory.setpoint_a
             memory.setpoint_a = current_a
             memory.rise.changed(now)
         memory.pause.wait(waiting=charger.wants and current_a <= 0.0, now=now)
-        return ChargerCommand(
-            charger_id=charger.charger_id, current_a=current_a, reason=reason, changed=changed
-        )
+        return ChargerCommand(charger_id=charger.charger_id, current_a=current_a, reason=reason)
 
     def _fail_safe(self, chargers: list[_Charger], now: float) -> Decision:
         """Send every enabled charger to the fail-safe current at once: the meter is silent."""

@@ -211,8 +211,6 @@ class ChargerCommand:
     current_a: float
     """0 = paused, otherwise within [min_a, max_a]; whole amperes."""
     reason: Constraint
-    changed: bool
-    """True when this differs from the last command: only changed setpoints are written."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

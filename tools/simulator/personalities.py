@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Final
 
 from custom_components.headroom.devices.discovery import SCANNED_CHARGERS, SCANNED_METERS
 from custom_components.headroom.devices.registers import Profile, Register, Value, get_profile
+from custom_components.headroom.engine.model import MIN_CHARGE_A
 
 from .devices import ProfileDevice
 from .frames import ILLEGAL_DATA_ADDRESS, ILLEGAL_DATA_VALUE, READ_INPUT, ModbusError
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 _SQRT3: Final = math.sqrt(3)
 _S_PER_H: Final = 3600.0
 _W_PER_KW: Final = 1000.0
-_MIN_CHARGE_A: Final = 6.0
 _PHASES: Final = 3
 
 # The simulated models are the ones discovery looks for: the scan must find every one.
@@ -382,7 +382,7 @@ class HeidelbergDevice(ChargerDevice):
     def validate(self, name: str, value: Value) -> None:
         """Currents are 0 or 6.0-16.0 A; standby 0 or 4."""
         if name in {"current_limit", "failsafe_current"} and not _zero_or_within(
-            value, _MIN_CHARGE_A, 16.0
+            value, MIN_CHARGE_A, 16.0
         ):
             raise ModbusError(ILLEGAL_DATA_VALUE)
         if name == "standby_control" and value not in {0, 4}:
@@ -414,7 +414,7 @@ class HeidelbergDevice(ChargerDevice):
         """State 2-10 (A1..F), currents in 0.1 A, voltage, power and energy."""
         view = self.view()
         l1, l2, l3 = self.line_currents()
-        pwm = self.applied_a >= _MIN_CHARGE_A
+        pwm = self.applied_a >= MIN_CHARGE_A
         state = {
             "A": 3 if pwm else 2,
             "B": 5 if pwm else 4,
@@ -482,7 +482,7 @@ class AbbTerraDevice(ChargerDevice):
         if self.in_failsafe or self.now_s - self._last_request_s < timeout_s:
             return
         fallback_a = float(self.settings["failsafe_current"])
-        self.error = fallback_a < _MIN_CHARGE_A
+        self.error = fallback_a < MIN_CHARGE_A
         self.fall_back(0.0 if self.error else fallback_a)
 
     def validate(self, name: str, value: Value) -> None:
@@ -492,7 +492,7 @@ class AbbTerraDevice(ChargerDevice):
             raise ModbusError(ILLEGAL_DATA_VALUE)
         if name == "watchdog_timeout" and number < 10:  # noqa: PLR2004
             raise ModbusError(ILLEGAL_DATA_VALUE)
-        if name == "failsafe_current" and not _zero_or_within(value, _MIN_CHARGE_A, 32.0):
+        if name == "failsafe_current" and not _zero_or_within(value, MIN_CHARGE_A, 32.0):
             raise ModbusError(ILLEGAL_DATA_VALUE)
 
     def apply(self, name: str, value: Value) -> None:
@@ -505,7 +505,7 @@ class AbbTerraDevice(ChargerDevice):
     def values(self) -> Mapping[str, Value]:
         """State in byte 1 of a u32 (0 A .. 4 C2, 5 other), currents in mA."""
         view = self.view()
-        pwm = self.applied_a >= _MIN_CHARGE_A
+        pwm = self.applied_a >= MIN_CHARGE_A
         # A limit below 6 A stops the session: "other" (5), not B1/C1 (vendor doc 5.15,
         # JernejHren session_state.py), until a limit of 6 A or more resumes it.
         paused = view.state != "A" and not pwm
@@ -580,7 +580,7 @@ class EvseWbDevice(ChargerDevice):
 
     def validate(self, name: str, value: Value) -> None:
         """Accept a limit of 0 or 6-80 A (in the unit in force)."""
-        if name == "current_limit" and not _zero_or_within(self._amps(value), _MIN_CHARGE_A, 80.0):
+        if name == "current_limit" and not _zero_or_within(self._amps(value), MIN_CHARGE_A, 80.0):
             raise ModbusError(ILLEGAL_DATA_VALUE)
 
     def apply(self, name: str, value: Value) -> None:
@@ -594,7 +594,7 @@ class EvseWbDevice(ChargerDevice):
     def values(self) -> Mapping[str, Value]:
         """State 1-5 (A, B, C, D, failure), offered current, EVSE state."""
         view = self.view()
-        pwm = self.applied_a >= _MIN_CHARGE_A
+        pwm = self.applied_a >= MIN_CHARGE_A
         offered = self.applied_a * 100 if self.centiamps else self.applied_a
         return {
             "current_offered": int(offered) if pwm else 0,
@@ -650,7 +650,7 @@ class AlfenDevice(ChargerDevice):
         view = self.view()
         l1, l2, l3 = self.line_currents()
         voltage = self._site.voltage_v(1)
-        pwm = self.applied_a >= _MIN_CHARGE_A
+        pwm = self.applied_a >= MIN_CHARGE_A
         state = {"A": "A", "B": "B2" if pwm else "B1", "C": "C2" if pwm else "C1"}.get(
             view.state, view.state
         )

@@ -13,10 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Protocol
 
+from custom_components.headroom.engine.model import MIN_CHARGE_A
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-MIN_CHARGE_A: Final = 6.0
 _W_PER_KW: Final = 1000.0
 _S_PER_H: Final = 3600.0
 

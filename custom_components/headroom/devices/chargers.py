@@ -48,6 +48,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar, Final
 
+from custom_components.headroom.engine.model import MIN_CHARGE_A
+
 from .errors import DeviceRefused, NoResponse, Unsupported
 from .identity import DeviceIdentity, read_identity
 from .planner import RegisterReader
@@ -56,9 +58,6 @@ from .registers import Register, encode
 if TYPE_CHECKING:
     from .registers import Profile, Value
     from .transport import RegisterTransport
-
-MIN_CHARGE_A: Final = 6
-"""IEC 61851: no conforming car charges below 6 A; a limit is 0 or at least this."""
 
 DEFAULT_VERIFY_INTERVAL_S: Final = 60.0
 """How often `maintain` reads back persistent settings to see whether they were lost."""
@@ -233,7 +232,7 @@ class Charger(ABC):
             msg = f"{what} must be whole amperes, not {limit_a!r}"
             raise TypeError(msg)
         if limit_a != 0 and not MIN_CHARGE_A <= limit_a <= self.max_limit_a:
-            msg = f"{what} {limit_a} A: must be 0 or {MIN_CHARGE_A}..{self.max_limit_a} A"
+            msg = f"{what} {limit_a} A: must be 0 or {MIN_CHARGE_A:g}..{self.max_limit_a} A"
             raise ValueError(msg)
 
     @staticmethod

@@ -63,13 +63,9 @@ from .flow_common import (
     probe_device,
     select_field,
     site_errors,
-    site_unique_id,
 )
 from .options_flow import HeadroomOptionsFlow
-from .settings import (
-    bus_settings,
-    describe_bus,
-)
+from .settings import bus_settings
 from .subentry_flow import ChargerSubentryFlow
 
 
@@ -105,10 +101,7 @@ class HeadroomConfigFlow(ChargerSteps, domain=DOMAIN):
                 "bus": self._bus_label(),
                 "found": str(len(self.draft.found)),
                 # The line settings without the port: "19200 8E1, 9600 8E1".
-                "skipped": ", ".join(
-                    describe_bus(settings).removeprefix(f"{self._bus_label()} ")
-                    for settings in self.draft.skipped
-                ),
+                "skipped": ", ".join(settings.line for settings in self.draft.skipped),
             },
         )
 
@@ -247,7 +240,7 @@ class HeadroomConfigFlow(ChargerSteps, domain=DOMAIN):
             else:
                 bus[CONF_HOST] = user_input[CONF_HOST]
                 bus[CONF_PORT] = int(user_input[CONF_PORT])
-            unique_id = site_unique_id(bus)
+            unique_id = bus_settings(bus).key
             await self.async_set_unique_id(unique_id)
             if unique_id != entry.unique_id:
                 self._abort_if_unique_id_configured()

@@ -67,6 +67,7 @@ from .settings import (
     RULES,
     Problem,
     ProblemKey,
+    bus_settings,
     number,
     number_problem,
 )
@@ -334,13 +335,6 @@ def bus_only(data: Mapping[str, Any]) -> dict[str, Any]:
     return {key: data[key] for key in keys if key in data}
 
 
-def site_unique_id(bus: Mapping[str, Any]) -> str:
-    """Identify a site by its port or gateway: one site per bus."""
-    if bus[CONF_CONNECTION] == CONNECTION_SERIAL:
-        return f"serial:{bus[CONF_DEVICE]}"
-    return f"tcp:{bus[CONF_HOST]}:{bus[CONF_PORT]}"
-
-
 def site_errors(user_input: Mapping[str, Any]) -> dict[str, str]:
     """Check the site's name, supply and breaker settings."""
     errors = number_errors(user_input, (CONF_VOLTAGE, CONF_BREAKER, CONF_MARGIN))
@@ -375,7 +369,7 @@ def finite_only(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def charger_unique_id(data: Mapping[str, Any]) -> str:
     """Identify a charger by its bus and device id."""
-    return f"{site_unique_id(data)}_{data[CONF_DEVICE_ID]}"
+    return f"{bus_settings(data).key}_{data[CONF_DEVICE_ID]}"
 
 
 def device_id_field(connection: str) -> Any:

@@ -58,13 +58,8 @@ from .flow_common import (
     number_field,
     port_error,
     select_field,
-    site_unique_id,
 )
-from .settings import (
-    bus_key,
-    bus_settings,
-    describe_bus,
-)
+from .settings import bus_settings
 
 if TYPE_CHECKING:
     import asyncio
@@ -155,7 +150,7 @@ class ScanSteps(ConfigFlow):
                     self._move_site(entry, {**bus_only(entry.data), CONF_DEVICE: device})
                 return self.async_abort(reason="already_configured")
         self.draft.bus = {CONF_CONNECTION: CONNECTION_SERIAL, CONF_DEVICE: device}
-        await self.async_set_unique_id(site_unique_id(self.draft.bus))
+        await self.async_set_unique_id(bus_settings(self.draft.bus).key)
         # A site set up by hand on this port learns its adapter's identity now.
         self._abort_if_unique_id_configured(updates={CONF_USB_ID: usb_id}, reload_on_update=False)
         self.draft.usb_id = usb_id
@@ -186,7 +181,7 @@ class ScanSteps(ConfigFlow):
         elif user_input is not None:
             self.draft.bus[CONF_DEVICE] = user_input[CONF_DEVICE]
             self.draft.scan_all = bool(user_input[CONF_SCAN_ALL])
-            await self.async_set_unique_id(site_unique_id(self.draft.bus))
+            await self.async_set_unique_id(bus_settings(self.draft.bus).key)
             self._abort_if_unique_id_configured()
             return await self.async_step_scan()
         return self.async_show_form(
@@ -214,7 +209,7 @@ class ScanSteps(ConfigFlow):
             self.draft.bus[CONF_HOST] = user_input[CONF_HOST]
             self.draft.bus[CONF_PORT] = int(user_input[CONF_PORT])
             self.draft.scan_all = bool(user_input[CONF_SCAN_ALL])
-            await self.async_set_unique_id(site_unique_id(self.draft.bus))
+            await self.async_set_unique_id(bus_settings(self.draft.bus).key)
             self._abort_if_unique_id_configured()
             return await self.async_step_scan()
         return self.async_show_form(
@@ -292,9 +287,7 @@ class ScanSteps(ConfigFlow):
         return bus_settings({**self.draft.bus, CONF_BAUDRATE: DEFAULT_BAUDRATE})
 
     def _bus_label(self) -> str:
-        if self.draft.bus[CONF_CONNECTION] == CONNECTION_SERIAL:
-            return str(self.draft.bus[CONF_DEVICE])
-        return f"{self.draft.bus[CONF_HOST]}:{self.draft.bus[CONF_PORT]}"
+        return bus_settings(self.draft.bus).label
 
     def _found_of(self, kind: str) -> list[tuple[int, FoundDevice]]:
         return [
@@ -303,21 +296,21 @@ class ScanSteps(ConfigFlow):
 
     def _found_label(self, found: FoundDevice) -> str:
         profile = get_profile(found.model)
-        return f"{profile.name}, id {found.device_id} ({describe_bus(found.settings)})"
+        return f"{profile.name}, id {found.device_id} ({found.settings.line})"
 
     def _move_site(self, entry: ConfigEntry, bus: Mapping[str, Any]) -> None:
         """Move a site and the chargers on its port to the port `bus`; reload it."""
         self._move_chargers(entry, bus)
         self.hass.config_entries.async_update_entry(
-            entry, data={**entry.data, **bus}, unique_id=site_unique_id(bus)
+            entry, data={**entry.data, **bus}, unique_id=bus_settings(bus).key
         )
         self.hass.config_entries.async_schedule_reload(entry.entry_id)
 
     def _move_chargers(self, entry: ConfigEntry, bus: Mapping[str, Any]) -> None:
         """Chargers that were on the site's old port move with it."""
-        old = bus_key(bus_settings(entry.data))
+        old = bus_settings(entry.data).key
         for subentry in entry.get_subentries_of_type(SUBENTRY_CHARGER):
-            if bus_key(bus_settings(subentry.data)) == old:
+            if bus_settings(subentry.data).key == old:
                 self.hass.config_entries.async_update_subentry(
                     entry, subentry, data={**subentry.data, **bus_only(bus)}
                 )

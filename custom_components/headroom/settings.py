@@ -121,23 +121,9 @@ def bus_settings(data: Mapping[str, Any]) -> BusSettings:
     )
 
 
-def bus_key(settings: BusSettings) -> tuple[str, ...]:
-    """Identify the physical port or gateway: devices with one key share one bus."""
-    if isinstance(settings, SerialSettings):
-        return ("serial", settings.port)
-    return ("tcp", settings.host, str(settings.port))
-
-
 def line_conflict(first: BusSettings, second: BusSettings) -> bool:
     """Tell whether two devices on one port need different line settings or framing."""
-    return bus_key(first) == bus_key(second) and first != second
-
-
-def describe_bus(settings: BusSettings) -> str:
-    """Say where a device is, the way an installer reads it: `/dev/ttyUSB0 9600 8N1`."""
-    if isinstance(settings, SerialSettings):
-        return f"{settings.port} {settings.baudrate} 8{settings.parity}{settings.stopbits}"
-    return f"{settings.host}:{settings.port}"
+    return first.key == second.key and first != second
 
 
 def charger_phases(value: Iterable[int | str]) -> tuple[int, ...]:

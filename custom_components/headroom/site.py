@@ -52,7 +52,6 @@ from .engine.model import (
     SurplusReading,
 )
 from .engine.plausibility import implausible_currents
-from .settings import DeviceLocation, bus_key, describe_bus
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Mapping
@@ -61,6 +60,7 @@ if TYPE_CHECKING:
     from .devices.chargers import Charger, WatchdogStatus
     from .devices.identity import DeviceIdentity
     from .engine import Balancer
+    from .settings import DeviceLocation
 
 METER_KEY = "meter"
 """Key of the meter in `CycleResult.identities` (chargers use their charger ids)."""
@@ -658,15 +658,15 @@ def build_site(
     port need different line settings, and `Unsupported` for a charger model without a
     driver.
     """
-    buses: dict[tuple[str, ...], Bus] = {}
+    buses: dict[str, Bus] = {}
 
     def bus_for(settings: BusSettings) -> Bus:
-        key = bus_key(settings)
+        key = settings.key
         bus = buses.get(key)
         if bus is None:
             bus = buses[key] = Bus(settings)
         elif bus.settings != settings:
-            msg = f"{describe_bus(bus.settings)} and {describe_bus(settings)} share one port"
+            msg = f"{settings.label} cannot serve {bus.settings.line} and {settings.line} at once"
             raise LineConflictError(msg)
         return bus
 

@@ -44,7 +44,6 @@ from .flow_common import (
 )
 from .settings import (
     RULES,
-    bus_key,
     bus_settings,
     line_conflict,
     number,
@@ -106,7 +105,7 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         bus = None
         if entry.state is ConfigEntryState.LOADED:
             buses = entry.runtime_data.coordinator.site.buses
-            bus = next((b for b in buses if bus_key(b.settings) == bus_key(settings)), None)
+            bus = next((b for b in buses if b.settings.key == settings.key), None)
         if bus is None:
             error, _ = await probe_device(
                 self.hass, settings, charger[CONF_MODEL], charger[CONF_DEVICE_ID]

@@ -347,7 +347,7 @@ async def test_slow_open_raises_connection_lost(socket_enabled: None):
 
 
 async def test_client_refuses_requests_before_it_is_open(line: RtuLine):
-    client = ModbusClient.serial(line.pair.client_path, baudrate=9600)
+    client = ModbusClient.serial(line.pair.client_path, baudrate=9600, label="the pty")
     with pytest.raises(ConnectionLost, match="is not open"):
         await client.read_holding(1, 0, 1, timeout_s=0.1)
 
@@ -381,7 +381,7 @@ class FailingPymodbusClient:
     ],
 )
 async def test_pymodbus_exceptions_map_to_device_errors(error, expected):
-    client = ModbusClient(lambda _hook: FailingPymodbusClient(error), description="x", path=None)
+    client = ModbusClient(lambda _hook: FailingPymodbusClient(error), label="x", path=None)
     with pytest.raises(expected):
         await client.read_input(1, 0, 1, timeout_s=0.1)
 
@@ -389,7 +389,7 @@ async def test_pymodbus_exceptions_map_to_device_errors(error, expected):
 async def test_open_failures_of_any_kind_are_connection_lost():
     # pyserial lets termios.error (not an OSError) escape, e.g. when a pty refuses parity.
     error = termios.error(22, "Invalid argument")
-    client = ModbusClient(lambda _hook: FailingPymodbusClient(error), description="x", path=None)
+    client = ModbusClient(lambda _hook: FailingPymodbusClient(error), label="x", path=None)
     with pytest.raises(ConnectionLost, match="Invalid argument"):
         await client.connect(timeout_s=1)
 
@@ -570,3 +570,32 @@ async def test_line_parity_on_a_pty_opens_without_parity(line: RtuLine):
     assert open_parity(SerialSettings("/dev/ttyUSB0", 9600, "E")) == "E"
     async with Bus(settings, timeout_s=0.2, retries=1) as bus:
         assert await bus.device(1).read_holding(0, 2) == VALUES[:2]
+
+
+@pytest.mark.parametrize(
+    ("settings", "key", "label", "line"),
+    [
+        (
+            SerialSettings("/dev/ttyUSB0", 19200, "E"),
+            "serial:/dev/ttyUSB0",
+            "serial port /dev/ttyUSB0",
+            "19200 8E1",
+        ),
+        (
+            TcpSettings("192.0.2.1", 502),
+            "tcp:192.0.2.1:502",
+            "Modbus TCP gateway 192.0.2.1:502",
+            "socket framing",
+        ),
+        (
+            TcpSettings("192.0.2.1", 502, framer="rtu"),
+            "tcp:192.0.2.1:502",
+            "RTU-over-TCP gateway 192.0.2.1:502",
+            "rtu framing",
+        ),
+    ],
+)
+def test_a_bus_has_one_key_and_one_label(settings, key, label, line):
+    # The key is also the site's unique id: existing entries depend on its form.
+    assert (settings.key, settings.label, settings.line) == (key, label, line)
+    assert SerialSettings("/dev/ttyUSB0", 9600).key == SerialSettings("/dev/ttyUSB0", 19200).key

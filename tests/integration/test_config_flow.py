@@ -632,7 +632,7 @@ async def test_line_settings_the_adapter_refused_are_named(
     result = await scan_serial(hass, port)
     assert result["step_id"] == "scan_skipped"
     assert result["description_placeholders"] == {
-        "bus": port,
+        "bus": f"serial port {port}",
         "found": "1",
         "skipped": "19200 8E1, 9600 8E1",
     }

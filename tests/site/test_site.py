@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from custom_components.headroom.devices.bus import SerialSettings, TcpSettings
 from custom_components.headroom.devices.chargers import create_charger
 from custom_components.headroom.devices.errors import NoResponse
 from custom_components.headroom.devices.identity import DeviceIdentity
@@ -15,7 +14,6 @@ from custom_components.headroom.settings import (
     ChargerConfig,
     ProblemKey,
     SettingsError,
-    describe_bus,
     site_settings,
     validate,
 )
@@ -127,11 +125,6 @@ def test_settings_problems() -> None:
         METER_DATA, {**OPTIONS, "circuit_a": 20.0}, [charger_config(shared_circuit=True)]
     )
     assert rated.circuits_a == {"shared": 20.0}
-
-
-def test_describe_bus() -> None:
-    assert describe_bus(SerialSettings("/dev/ttyUSB0", 19200, "E")) == "/dev/ttyUSB0 19200 8E1"
-    assert describe_bus(TcpSettings("192.0.2.1", 502)) == "192.0.2.1:502"
 
 
 async def test_identity_is_read_once_per_device_then_on_return() -> None:

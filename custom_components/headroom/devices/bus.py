@@ -57,6 +57,21 @@ class SerialSettings:
     bytesize: int = 8
 
     @property
+    def key(self) -> str:
+        """Identify the port: devices with one key share one bus, and a site is one per key."""
+        return f"serial:{self.port}"
+
+    @property
+    def label(self) -> str:
+        """Name the port for people (messages, logs, forms): `serial port /dev/ttyUSB0`."""
+        return f"serial port {self.port}"
+
+    @property
+    def line(self) -> str:
+        """The line settings the way an installer writes them: `9600 8N1`."""
+        return f"{self.baudrate} {self.bytesize}{self.parity}{self.stopbits}"
+
+    @property
     def char_time_s(self) -> float:
         """Seconds one character takes on the wire (start, data, parity, stop bits)."""
         bits = 1 + self.bytesize + (0 if self.parity == "N" else 1) + self.stopbits
@@ -77,6 +92,22 @@ class TcpSettings:
     host: str
     port: int
     framer: Literal["socket", "rtu"] = "socket"
+
+    @property
+    def key(self) -> str:
+        """Identify the gateway: devices with one key share one bus, and a site is one per key."""
+        return f"tcp:{self.host}:{self.port}"
+
+    @property
+    def label(self) -> str:
+        """Name the gateway for people: `Modbus TCP gateway 192.0.2.1:502`."""
+        kind = "RTU-over-TCP gateway" if self.framer == "rtu" else "Modbus TCP gateway"
+        return f"{kind} {self.host}:{self.port}"
+
+    @property
+    def line(self) -> str:
+        """How frames travel on it: `socket framing` (Modbus TCP) or `rtu framing`."""
+        return f"{self.framer} framing"
 
 
 type BusSettings = SerialSettings | TcpSettings
@@ -268,7 +299,7 @@ class Bus:
         no_answer_retries_left = policy.retries
         while True:
             if self._closed:
-                msg = f"the bus on {self._client.description} is closed"
+                msg = f"the bus on {self._settings.label} is closed"
                 raise ConnectionLost(msg)
             if not self._client.connected:
                 await self._reconnect()
@@ -308,7 +339,7 @@ class Bus:
         wait_s = self._next_connect_at - time.monotonic()
         if wait_s > 0:
             msg = (
-                f"{self._client.description} is unavailable; "
+                f"{self._settings.label} is unavailable; "
                 f"next reconnection attempt in {wait_s:.1f} s"
             )
             raise ConnectionLost(msg)
@@ -323,7 +354,7 @@ class Bus:
             raise
         if self._ever_connected:
             self.stats.reconnects += 1
-            _LOGGER.info("reconnected to %s", self._client.description)
+            _LOGGER.info("reconnected to %s", self._settings.label)
         self._ever_connected = True
         self._backoff_s = self._reconnection.backoff_min_s
         self._next_connect_at = 0.0
@@ -443,5 +474,8 @@ def _build_client(settings: BusSettings) -> ModbusClient:
             parity=open_parity(settings),
             stopbits=settings.stopbits,
             bytesize=settings.bytesize,
+            label=settings.label,
         )
-    return ModbusClient.tcp(settings.host, settings.port, rtu_framing=settings.framer == "rtu")
+    return ModbusClient.tcp(
+        settings.host, settings.port, rtu_framing=settings.framer == "rtu", label=settings.label
+    )

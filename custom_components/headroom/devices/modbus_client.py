@@ -55,24 +55,25 @@ class ModbusClient:
         self,
         make_client: Callable[[Callable[[bool], None]], _PymodbusClient],
         *,
-        description: str,
+        label: str,
         path: str | None,
     ) -> None:
         """
         Wrap a pymodbus client; use `serial()` or `tcp()` to build one.
 
-        `make_client` receives the hook pymodbus calls when the link opens or drops.
+        `make_client` receives the hook pymodbus calls when the link opens or drops; `label`
+        names the port or gateway in messages (the bus settings' `label`).
         """
         self._lost = asyncio.Event()
         self._client = make_client(self._connection_changed)
         self._client.set_max_no_responses(_NEVER_DISCONNECT)
         tcp = isinstance(self._client, AsyncModbusTcpClient)
         self._max_id = MAX_TCP_UNIT_ID if tcp else MAX_DEVICE_ID
-        self._description = description
+        self._label = label
         self._path = path
 
     @classmethod
-    def serial(
+    def serial(  # noqa: PLR0913 (the line settings, and the label the bus gives the port)
         cls,
         port: str,
         *,
@@ -80,6 +81,7 @@ class ModbusClient:
         parity: str = "N",
         stopbits: int = 1,
         bytesize: int = 8,
+        label: str,
     ) -> ModbusClient:
         """Build an RTU client on a serial port (a device path or a pyserial URL)."""
         return cls(
@@ -95,14 +97,13 @@ class ModbusClient:
                 reconnect_delay=0,
                 trace_connect=on_connect,
             ),
-            description=f"serial port {port}",
+            label=label,
             path=None if "://" in port else port,
         )
 
     @classmethod
-    def tcp(cls, host: str, port: int, *, rtu_framing: bool = False) -> ModbusClient:
+    def tcp(cls, host: str, port: int, *, rtu_framing: bool = False, label: str) -> ModbusClient:
         """Build a Modbus TCP client, or an RTU-over-TCP one with `rtu_framing`."""
-        kind = "RTU-over-TCP gateway" if rtu_framing else "Modbus TCP gateway"
         return cls(
             lambda on_connect: AsyncModbusTcpClient(
                 host,
@@ -113,14 +114,9 @@ class ModbusClient:
                 reconnect_delay=0,
                 trace_connect=on_connect,
             ),
-            description=f"{kind} {host}:{port}",
+            label=label,
             path=None,
         )
-
-    @property
-    def description(self) -> str:
-        """Say what this client talks to, for messages and logs."""
-        return self._description
 
     @property
     def connected(self) -> bool:
@@ -136,12 +132,12 @@ class ModbusClient:
         except TimeoutError:
             self._client.close()
             # pymodbus 3.13's connect() itself sleeps 0.1 s after opening.
-            msg = f"cannot open {self._description} within {timeout_s:g} s"
+            msg = f"cannot open {self._label} within {timeout_s:g} s"
             raise ConnectionLost(msg) from None
         except Exception as err:
             # pyserial lets termios.error (not an OSError) escape from opening a port.
             self._client.close()
-            msg = f"cannot open {self._description}: {err!r}"
+            msg = f"cannot open {self._label}: {err!r}"
             raise ConnectionLost(msg) from err
         if opened and self._client.connected:
             self._lost.clear()
@@ -206,7 +202,7 @@ class ModbusClient:
     def _registers(self, response: ModbusPDU, count: int) -> list[int]:
         # A frame with a good CRC but the wrong length is not the answer we asked for.
         if len(response.registers) != count:
-            msg = f"expected {count} registers, got {len(response.registers)} ({self._description})"
+            msg = f"expected {count} registers, got {len(response.registers)} ({self._label})"
             raise NoResponse(msg)
         return list(response.registers)
 
@@ -214,26 +210,26 @@ class ModbusClient:
         self, call: Callable[[], Awaitable[ModbusPDU]], *, function_code: int, timeout_s: float
     ) -> ModbusPDU:
         if not self.connected:
-            msg = f"{self._description} is not open"
+            msg = f"{self._label} is not open"
             raise ConnectionLost(msg)
         try:
             response = await _bounded(call(), timeout_s, self._lost)
         except TimeoutError as exc:
             if not self.connected:
                 raise ConnectionLost(self._lost_message(None)) from exc
-            msg = f"no answer within {timeout_s * 1000:.0f} ms ({self._description})"
+            msg = f"no answer within {timeout_s * 1000:.0f} ms ({self._label})"
             raise NoResponse(msg) from exc
         except ModbusException as exc:
             # ModbusIOException: an answer from another device id or transaction.
             if isinstance(exc, ConnectionException) or not self.connected:
                 raise ConnectionLost(self._lost_message(exc)) from exc
-            msg = f"invalid answer ({self._description}): {exc}"
+            msg = f"invalid answer ({self._label}): {exc}"
             raise NoResponse(msg) from exc
         # pymodbus does not match the answer's function code to the request's.
         if response.function_code & 0x7F != function_code:
             msg = (
                 f"answer with function code {response.function_code} to a function code "
-                f"{function_code} request ({self._description})"
+                f"{function_code} request ({self._label})"
             )
             raise NoResponse(msg)
         if isinstance(response, ExceptionResponse):
@@ -244,19 +240,17 @@ class ModbusClient:
 
     def _lost_message(self, exc: Exception | None) -> str:
         reason = f": {exc}" if exc else ""
-        return f"lost the connection to {self._description}{reason}"
+        return f"lost the connection to {self._label}{reason}"
 
     def _why_not_open(self) -> str:
         if self._path is not None:
             if not os.path.exists(self._path):  # noqa: PTH110 (a device path, not a file)
-                return (
-                    f"cannot open {self._description}: no such device (is the adapter plugged in?)"
-                )
+                return f"cannot open {self._label}: no such device (is the adapter plugged in?)"
             return (
-                f"cannot open {self._description}: "
+                f"cannot open {self._label}: "
                 "it is in use by another program, not permitted, or not a serial port"
             )
-        return f"cannot connect to {self._description}: refused or unreachable"
+        return f"cannot connect to {self._label}: refused or unreachable"
 
 
 async def _bounded[T](awaitable: Awaitable[T], timeout_s: float, lost: asyncio.Event) -> T:

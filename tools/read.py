@@ -31,11 +31,11 @@ from typing import TYPE_CHECKING, Final
 from custom_components.headroom.devices.bus import Bus, SerialSettings, TcpSettings
 from custom_components.headroom.devices.chargers import (
     SUPPORTED_CHARGERS,
-    ChargerReading,
+    ChargerValues,
     create_charger,
 )
 from custom_components.headroom.devices.errors import ConnectionLost, DeviceError
-from custom_components.headroom.devices.meters import Meter, MeterReading
+from custom_components.headroom.devices.meters import Meter, MeterValues
 from custom_components.headroom.devices.registers import Profile, load_profiles
 from tools.scan import MODBUS_TCP_HINT, add_link_arguments
 
@@ -61,7 +61,7 @@ _UNITS: Final = (
 
 
 def _meter_attribute(name: str) -> str:
-    """Return the `MeterReading` attribute of a canonical name (`current_l1` -> `..._a`)."""
+    """Return the `MeterValues` attribute of a canonical name (`current_l1` -> `..._a`)."""
     suffix = next(suffix for prefix, _, suffix in _UNITS if name.startswith(prefix))
     return f"{name}_{suffix}"
 
@@ -130,12 +130,12 @@ def _settings(args: argparse.Namespace, profile: Profile) -> BusSettings:
     return SerialSettings(args.port, line.baudrate, line.parity, line.stopbits)
 
 
-def meter_values(meter: Meter, reading: MeterReading) -> dict[str, Number]:
+def meter_values(meter: Meter, reading: MeterValues) -> dict[str, Number]:
     """Return the canonical names the meter's model has, with the reading's values."""
     return {name: getattr(reading, _meter_attribute(name)) for name in meter.fields}
 
 
-def charger_values(profile: Profile, reading: ChargerReading) -> dict[str, Number]:
+def charger_values(profile: Profile, reading: ChargerValues) -> dict[str, Number]:
     """Return the state letter, the limit and what else the charger's model measures."""
     values: dict[str, Number] = {"state": reading.state.value}
     if profile.has("current_limit") or profile.has("current_limit_readback"):

@@ -48,8 +48,8 @@ if TYPE_CHECKING:
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
     from .coordinator import HeadroomConfigEntry
-    from .devices.chargers import ChargerReading
-    from .devices.meters import MeterReading
+    from .devices.chargers import ChargerValues
+    from .devices.meters import MeterValues
     from .devices.registers import Profile
     from .site import ChargerStatus, CycleResult
 
@@ -79,7 +79,7 @@ class SiteSensorDescription(SensorEntityDescription):
 class MeterSensorDescription(SensorEntityDescription):
     """A sensor of the meter; `register` is the canonical name the model must have."""
 
-    value_fn: Callable[[MeterReading], float | None]
+    value_fn: Callable[[MeterValues], float | None]
     register: str
 
 
@@ -95,7 +95,7 @@ def _phase_value(values: tuple[float, ...], phase: int) -> float | None:
     return round(values[phase - 1], 2) if phase <= len(values) else None
 
 
-def _current(phase: int) -> Callable[[ChargerReading], float | None]:
+def _current(phase: int) -> Callable[[ChargerValues], float | None]:
     return lambda reading: reading.currents_a[phase - 1]
 
 
@@ -266,7 +266,7 @@ METER_SENSORS: tuple[MeterSensorDescription, ...] = (
 
 
 def _reading_value(
-    value_fn: Callable[[ChargerReading], float | None],
+    value_fn: Callable[[ChargerValues], float | None],
 ) -> Callable[[ChargerStatus], float | None]:
     return lambda status: value_fn(status.reading) if status.reading is not None else None
 
@@ -291,9 +291,7 @@ CHARGER_SENSORS: tuple[ChargerSensorDescription, ...] = (
         translation_key="charger_state",
         device_class=SensorDeviceClass.ENUM,
         options=list(CHARGER_STATES.values()),
-        value_fn=lambda status: (
-            CHARGER_STATES[ChargerState(status.reading.state.value)] if status.reading else None
-        ),
+        value_fn=lambda status: CHARGER_STATES[status.reading.state] if status.reading else None,
     ),
     ChargerSensorDescription(
         key="setpoint",

@@ -34,17 +34,14 @@ from typing import TYPE_CHECKING
 
 from .const import CYCLE_INTERVAL, DETAIL_EVERY_CYCLES, HISTORY_CYCLES
 from .devices.bus import Bus
-from .devices.chargers import ChargerReading as DeviceChargerReading
-from .devices.chargers import create_charger
+from .devices.chargers import ChargerValues, create_charger
 from .devices.errors import ConnectionLost, DeviceError, Unsupported
-from .devices.meters import CONTROL_FIELDS, Meter
-from .devices.meters import MeterReading as DeviceMeterReading
+from .devices.meters import CONTROL_FIELDS, Meter, MeterValues
 from .devices.registers import get_profile
 from .engine.fail_safe import fail_safe_currents_a
 from .engine.model import (
     ChargerCommand,
     ChargerReading,
-    ChargerState,
     Constraint,
     Decision,
     MeterReading,
@@ -76,7 +73,7 @@ class ChargerStatus:
     """One charger after a cycle, for the entities and diagnostics."""
 
     charger_id: str
-    reading: DeviceChargerReading | None
+    reading: ChargerValues | None
     """This cycle's reading merged with the last detailed one; None when it did not answer
     (or was not read because the meter is silent)."""
     available: bool
@@ -99,7 +96,7 @@ class CycleResult:
     """What one cycle saw, decided and did."""
 
     at: float
-    meter: DeviceMeterReading | None
+    meter: MeterValues | None
     """The last meter values (this cycle's merged with the last detailed read)."""
     meter_ok: bool
     """The meter answered this cycle with a measurement (always True without a meter)."""
@@ -141,7 +138,7 @@ class _ChargerState:
 
     driver: Charger
     setpoint_a: int | None = None
-    details: DeviceChargerReading | None = None
+    details: ChargerValues | None = None
     armed_for_a: int | None = None
     watchdog: WatchdogStatus | None = None
     watchdog_unsupported: bool = False
@@ -190,7 +187,7 @@ class _IdentityTimer:
 class _CycleLog:
     """Per-charger outcome of the cycle being run."""
 
-    readings: dict[str, DeviceChargerReading | None] = field(default_factory=dict)
+    readings: dict[str, ChargerValues | None] = field(default_factory=dict)
     errors: dict[str, str | None] = field(default_factory=dict)
     lost: list[bool] = field(default_factory=list)
     probed: set[str] = field(default_factory=set)
@@ -220,7 +217,7 @@ class Site:
         self._chargers = {cid: _ChargerState(driver=driver) for cid, driver in chargers.items()}
         self._watchdog_timeout_s = watchdog_timeout_s
         self._last_meter: MeterReading | None = None
-        self._meter_values: DeviceMeterReading | None = None
+        self._meter_values: MeterValues | None = None
         self._meter_reachable = False
         self._identity_timers = {key: _IdentityTimer() for key in (METER_KEY, *chargers)}
         self._identities: dict[str, DeviceIdentity] = {}
@@ -612,7 +609,7 @@ class Site:
 
 
 def _engine_reading(
-    charger_id: str, reading: DeviceChargerReading | None, state: _ChargerState
+    charger_id: str, reading: ChargerValues | None, state: _ChargerState
 ) -> ChargerReading:
     """
     Translate a driver's reading into the engine's.
@@ -632,7 +629,7 @@ def _engine_reading(
     currents = [current for current in reading.currents_a if current is not None]
     return ChargerReading(
         charger_id=charger_id,
-        state=ChargerState(reading.state.value),
+        state=reading.state,
         currents_a=tuple(currents) if currents else None,
         setpoint_a=reading.setpoint_a,
     )

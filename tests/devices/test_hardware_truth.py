@@ -15,7 +15,6 @@ import pytest
 
 from custom_components.headroom.devices.bus import Bus, SerialSettings, TcpSettings
 from custom_components.headroom.devices.chargers import (
-    ChargerState,
     EvseWbDin,
     HeidelbergEnergyControl,
     create_charger,
@@ -25,6 +24,7 @@ from custom_components.headroom.devices.errors import NoResponse, Unsupported
 from custom_components.headroom.devices.meters import CONTROL_FIELDS, Meter
 from custom_components.headroom.devices.planner import RegisterReader
 from custom_components.headroom.devices.registers import get_profile
+from custom_components.headroom.engine.model import ChargerState
 from tools.simulator.devices import ProfileDevice
 from tools.simulator.line import LineSettings
 from tools.simulator.personalities import (

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from custom_components.headroom.devices.bus import TcpSettings
-from custom_components.headroom.devices.chargers import ChargerState, KebaP30P40, create_charger
+from custom_components.headroom.devices.chargers import KebaP30P40, create_charger
 from custom_components.headroom.devices.discovery import identify
 from custom_components.headroom.devices.errors import NoResponse, Unsupported
 from custom_components.headroom.devices.registers import Value, decode, get_profile
+from custom_components.headroom.engine.model import ChargerState
 from tests.devices.fakes import FakeBus, FakeDevice
 from tests.devices.test_vestel import CHARGING as VESTEL_CHARGING
 from tests.devices.test_vestel import _brand

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from custom_components.headroom.devices.bus import Bus, SerialSettings, TcpSettings
-from custom_components.headroom.devices.chargers import ChargerState, create_charger
+from custom_components.headroom.devices.chargers import create_charger
 from custom_components.headroom.devices.discovery import ALL_IDS, Scanner, SerialLine
 from custom_components.headroom.devices.meters import CONTROL_FIELDS, Meter
 from custom_components.headroom.devices.registers import get_profile
+from custom_components.headroom.engine.model import ChargerState
 from tools.simulator.line import LineSettings
 from tools.simulator.simulator import DeviceSpec, Simulator
 from tools.simulator.site import StaticCharger, StaticSite

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from custom_components.headroom.devices.bus import TcpSettings
-from custom_components.headroom.devices.chargers import ChargerState, VestelEvc04, create_charger
+from custom_components.headroom.devices.chargers import VestelEvc04, create_charger
 from custom_components.headroom.devices.discovery import identify
 from custom_components.headroom.devices.errors import NoResponse
 from custom_components.headroom.devices.registers import Value, decode, get_profile
+from custom_components.headroom.engine.model import ChargerState
 from tests.devices.fakes import FakeBus, FakeDevice
 
 PROFILE = get_profile("vestel_evc04")

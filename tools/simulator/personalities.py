@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from .line import LineSettings
-    from .site import ChargerReading, Site
+    from .site import ChargerView, Site
 
 _SQRT3: Final = math.sqrt(3)
 _S_PER_H: Final = 3600.0
@@ -283,7 +283,7 @@ class ChargerDevice(ProfileDevice):
         """The limit the charger applies now (the fail-safe current once it fell back)."""
         return self._applied_a
 
-    def view(self) -> ChargerReading:
+    def view(self) -> ChargerView:
         """Return the site's view of this charger."""
         return self._site.charger_view(self.name)
 

@@ -22,7 +22,7 @@ _W_PER_KW: Final = 1000.0
 _S_PER_H: Final = 3600.0
 
 
-class ChargerReading(Protocol):
+class ChargerView(Protocol):
     """What a charger reports about itself (the fields the simulator uses)."""
 
     @property
@@ -73,14 +73,14 @@ class Site(Protocol):
         """Voltage of a supply phase (1-based)."""
         ...
 
-    def charger_view(self, name: str) -> ChargerReading:
+    def charger_view(self, name: str) -> ChargerView:
         """Return a charger's state, line currents, setpoint and session energy."""
         ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StaticChargerView:
-    """A `ChargerReading` of the static site."""
+    """A `ChargerView` of the static site."""
 
     state: str
     currents_a: tuple[float, ...]

@@ -45,10 +45,9 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar, Final
 
-from custom_components.headroom.engine.model import MIN_CHARGE_A
+from custom_components.headroom.engine.model import MIN_CHARGE_A, ChargerState
 
 from .errors import DeviceRefused, NoResponse, Unsupported
 from .identity import DeviceIdentity, read_identity
@@ -69,19 +68,8 @@ _KWH_PER_UNIT: Final = {"kWh": 1.0, "Wh": 0.001, "VAh": 0.001}
 type Clock = Callable[[], float]
 
 
-class ChargerState(StrEnum):
-    """IEC 61851 control-pilot state; the same letters as the engine's `ChargerState`."""
-
-    A = "A"  # no vehicle
-    B = "B"  # vehicle connected, not charging
-    C = "C"  # charging
-    D = "D"  # charging, ventilation required
-    E = "E"  # error
-    F = "F"  # charger not available
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ChargerReading:
+class ChargerValues:
     """One read of a charger; None where the model has no such value or sent garbage."""
 
     state: ChargerState
@@ -176,7 +164,7 @@ class Charger(ABC):
         """Optional registers the charger refused and that are no longer read, and why."""
         return dict(self._reader.disabled)
 
-    async def read(self, *, full: bool = True) -> ChargerReading:
+    async def read(self, *, full: bool = True) -> ChargerValues:
         """
         Read state and phase currents, plus setpoint, power and energy when `full`.
 
@@ -291,7 +279,7 @@ class Charger(ABC):
     def _garbage(self, what: str, raw: object) -> NoResponse:
         return NoResponse(f"charger {self.device_id}: {what} is not valid ({raw!r})")
 
-    def _reading(self, values: dict[str, Value | None]) -> ChargerReading:
+    def _reading(self, values: dict[str, Value | None]) -> ChargerValues:
         currents: dict[str, float | None] = {}
         for phase in _PHASES:
             name = f"current_{phase}"
@@ -304,7 +292,7 @@ class Charger(ABC):
             "current_limit_readback" if "current_limit_readback" in values else "current_limit"
         )
         power = _number(values.get("power_total"))
-        return ChargerReading(
+        return ChargerValues(
             state=self._state(values.get("charger_state")),
             current_l1_a=currents.get("l1"),
             current_l2_a=currents.get("l2"),
@@ -457,7 +445,7 @@ class AbbTerraAc(Charger):
     _rewrite_at: float = 0.0
     _socket_lock: Value | None = None
 
-    def _reading(self, values: dict[str, Value | None]) -> ChargerReading:
+    def _reading(self, values: dict[str, Value | None]) -> ChargerValues:
         self._socket_lock = values.get("socket_lock_state")
         return super()._reading(values)
 
@@ -527,7 +515,7 @@ class AlfenEve(Charger):
             return ChargerState(raw[:1])
         raise self._bad_state(raw)
 
-    def _reading(self, values: dict[str, Value | None]) -> ChargerReading:
+    def _reading(self, values: dict[str, Value | None]) -> ChargerValues:
         values = {
             name: 0.0 if name in self._UNWIRED_LINES and value is None else value
             for name, value in values.items()
@@ -653,7 +641,7 @@ class EvseWbDin(_CodedStateCharger):
             return await self._check_config()
         return self._limit_register
 
-    async def read(self, *, full: bool = True) -> ChargerReading:
+    async def read(self, *, full: bool = True) -> ChargerValues:
         """Read state (and the configured limit); the board measures no current."""
         if full:
             due = self._config_due_at is None or self._clock() >= self._config_due_at
@@ -706,7 +694,7 @@ class _HeartbeatCharger(Charger):
     async def _heartbeat(self) -> None:
         """Write the sign of life."""
 
-    def _reading(self, values: dict[str, Value | None]) -> ChargerReading:
+    def _reading(self, values: dict[str, Value | None]) -> ChargerValues:
         cable, charging = values.get("cable_state"), values.get("charging_state")
         if not isinstance(cable, int) or not isinstance(charging, int):
             raise self._bad_state((cable, charging))

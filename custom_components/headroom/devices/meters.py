@@ -53,7 +53,7 @@ METER_FIELDS: Final = (
     "energy_export",
     "frequency",
 )
-"""Canonical register names a `MeterReading` is built from."""
+"""Canonical register names a `MeterValues` is built from."""
 
 CONTROL_FIELDS: Final = (*(f"current_{p}" for p in PHASES), "power_total")
 """What the control loop needs every cycle: the fewest registers, the shortest bus time."""
@@ -86,7 +86,7 @@ class Ratios:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MeterReading:
+class MeterValues:
     """
     One read of a meter; None where the model has no such value or sent garbage.
 
@@ -122,7 +122,7 @@ def _within(value: float | None, low: float, high: float) -> float | None:
 
 
 class Meter:
-    """A meter on a bus: reads its profile's registers into `MeterReading`s."""
+    """A meter on a bus: reads its profile's registers into `MeterValues`s."""
 
     def __init__(self, transport: RegisterTransport, profile: Profile) -> None:
         """Drive the meter at `transport` as the model `profile` (kind must be meter)."""
@@ -165,7 +165,7 @@ class Meter:
         """Optional registers the meter refused and that are no longer read, and why."""
         return dict(self._reader.disabled)
 
-    async def read(self, *, fields: Collection[str] | None = None) -> MeterReading:
+    async def read(self, *, fields: Collection[str] | None = None) -> MeterValues:
         """
         Read the meter: every field it has, or only `fields` (e.g. `CONTROL_FIELDS`).
 
@@ -223,7 +223,7 @@ class Meter:
         self._ratios = Ratios(current=float(ct), voltage=round(float(vt), 1))
         return self._ratios
 
-    def _reading(self, values: dict[str, Value | None]) -> MeterReading:
+    def _reading(self, values: dict[str, Value | None]) -> MeterValues:
         ratios = self._ratios or Ratios()
 
         def scaled(name: str, ratio: float) -> float | None:
@@ -259,7 +259,7 @@ class Meter:
         power_l1 = power("power_l1")
         if power_l1 is None and self._profile.phases == 1:
             power_l1 = power_total  # a single-phase meter's total is its phase power
-        return MeterReading(
+        return MeterValues(
             current_l1_a=currents.get("l1"),
             current_l2_a=currents.get("l2"),
             current_l3_a=currents.get("l3"),

@@ -247,8 +247,9 @@ def number_problem(rule: NumberRule, value: object) -> Problem | None:
 
 
 def _value(mapping: Mapping[str, Any], rule: NumberRule) -> float:
-    """Return a number that `number_problem` accepted (its default when absent)."""
-    result = number(mapping.get(rule.key, rule.default))
+    """Return a number that `number_problem` accepted (its default when absent or None)."""
+    value = mapping.get(rule.key)
+    result = number(rule.default if value is None else value)
     if result is None:  # pragma: no cover (checked first)
         msg = f"{rule.key} was not checked"
         raise AssertionError(msg)

@@ -127,6 +127,15 @@ def test_settings_problems() -> None:
     assert rated.circuits_a == {"shared": 20.0}
 
 
+@pytest.mark.parametrize("key", ["meter_stale_after_s", "watchdog_timeout_s", "margin_a"])
+def test_a_stored_null_is_the_default_not_a_crash(key: str) -> None:
+    # number_problem takes a stored None for "absent": the value read later must agree.
+    problems, settings = validate(METER_DATA, {**OPTIONS, key: None}, [charger_config()])
+    assert problems == []
+    absent = {name: value for name, value in OPTIONS.items() if name != key}
+    assert settings == validate(METER_DATA, absent, [charger_config()])[1]
+
+
 async def test_identity_is_read_once_per_device_then_on_return() -> None:
     charger = heidelberg()
     charger.set(HEIDELBERG.registers["app_sw_revision"], 0x0108)

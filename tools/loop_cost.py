@@ -11,7 +11,7 @@ set up through its REST config flow. Every 15 s the benchmark downloads the site
 diagnostics, which keep each of the last cycles' wall time (`duration_s`: nearly all of it
 waiting on the bus) and CPU time (`cpu_s`: the event-loop thread's CPU during the cycle, so
 an upper bound: other Home Assistant work that ran while the cycle waited on the bus is
-counted in it), and reports control cycles and detail cycles (energy counters, voltages;
+counted in it), and reports control cycles and full-read cycles (energy counters, voltages;
 each device every 10th cycle, on a cycle of its own) apart. The control loop ticks every
 second: a gap of more than 1.5 s between two cycles' start times is a skipped cycle (the
 site's own count of ticks it had to skip is in the diagnostics too, and reported beside it).
@@ -41,7 +41,7 @@ SAMPLE_EVERY_S: Final = 15.0
 
 
 def summarize(cycles: list[dict[str, Any]]) -> dict[str, Any]:
-    """Return median, p90 and max of wall and CPU time, control and detail cycles apart."""
+    """Return median, p90 and max of wall and CPU time, control and full-read cycles apart."""
 
     def figures(records: list[dict[str, Any]]) -> dict[str, Any]:
         walls = sorted(record["duration_s"] * 1000 for record in records)
@@ -62,15 +62,15 @@ def summarize(cycles: list[dict[str, Any]]) -> dict[str, Any]:
         "skipped_cycles": sum(round(gap) - 1 for gap in gaps if gap > SKIPPED_GAP_S),
         "gap_max_s": round(max(gaps, default=0.0), 3),
         "all_bus_ms": _stats(sorted(c["duration_s"] * 1000 for c in cycles)) if cycles else {},
-        "control": figures([c for c in cycles if not c["details"]]),
-        "details": figures([c for c in cycles if c["details"]]),
+        "control": figures([c for c in cycles if not c["full"]]),
+        "full": figures([c for c in cycles if c["full"]]),
         # Which cycles were slowest: the first (arming the watchdogs, reading identities)?
         "slowest": [
             {
                 "cycle": index + 1,
                 "bus_ms": round(cycles[index]["duration_s"] * 1000, 1),
                 "writes": cycles[index]["writes"],
-                "details": cycles[index]["details"],
+                "full": cycles[index]["full"],
             }
             for index in slowest
         ],
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         f"(the site counted {summary['skipped_by_site']}), longest gap {summary['gap_max_s']} s, "
         f"cycle p99 {summary['all_bus_ms'].get('p99')} ms"
     )
-    for kind in ("control", "details"):
+    for kind in ("control", "full"):
         figures = summary[kind]
         if not figures["cycles"]:
             continue
@@ -163,8 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             f"CPU median {cpu['median']} ms, p90 {cpu['p90']} ms, max {cpu['max']} ms"
         )
     slowest = ", ".join(
-        f"#{c['cycle']} {c['bus_ms']} ms ({c['writes']} writes"
-        f"{', details' if c['details'] else ''})"
+        f"#{c['cycle']} {c['bus_ms']} ms ({c['writes']} writes{', full read' if c['full'] else ''})"
         for c in summary["slowest"]
     )
     print(f"  slowest (numbered from the first cycle sampled): {slowest}")

@@ -97,7 +97,7 @@ MAX_PRIORITY: Final = 10
 # --- cadence -------------------------------------------------------------------------------
 CYCLE_INTERVAL: Final = timedelta(seconds=1)
 """The control loop: the meter is read every second (DESIGN section 2)."""
-DETAIL_EVERY_CYCLES: Final = 10
-"""Energy counters, voltages and charger details are read every this many cycles."""
+FULL_READ_EVERY_CYCLES: Final = 10
+"""Each device is read in full (energy counters, voltages, setpoints) every this many cycles."""
 HISTORY_CYCLES: Final = 20
 """Cycles of engine input and output kept for diagnostics."""

@@ -105,10 +105,10 @@ class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
         """Run one cycle. A port that is gone fails no update: the site's entities tell it."""
         self._last_cycle_at = asyncio.get_running_loop().time()
         now = self.clock()
-        details = self.site.detail_keys(self._cycles) if self._cycles else True
+        full = self.site.full_read_keys(self._cycles) if self._cycles else True
         self._cycles += 1
         surplus = read_surplus(self.hass, self.config_entry.options, now)
-        result = await self.site.cycle(now, details=details, surplus=surplus)
+        result = await self.site.cycle(now, full=full, surplus=surplus)
         self._follow(result)
         return result
 

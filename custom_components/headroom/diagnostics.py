@@ -106,7 +106,7 @@ async def async_get_config_entry_diagnostics(
                 "writes": record.writes,
                 "duration_s": record.duration_s,
                 "cpu_s": record.cpu_s,
-                "details": record.details,
+                "full": record.full,
             }
             for record in site.history
         ],

@@ -4,7 +4,7 @@ The control loop's glue between the buses, the drivers and the engine (DESIGN se
 No Home Assistant import. One `Site` owns the buses, the meter driver, the charger
 drivers and the `Balancer`; `await site.cycle(now)` does one cycle:
 
-1. reads the meter (the few registers control needs; everything on `details` cycles);
+1. reads the meter (the few registers control needs; everything on `full` cycles);
 2. unless the meter has been silent too long, reads every charger;
 3. builds the engine's `Snapshot`, runs `Balancer.step`;
 4. arms each charger's own watchdog (once, and again when the fail-safe changes) and
@@ -25,18 +25,17 @@ back as soon as it answers.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .const import CYCLE_INTERVAL, DETAIL_EVERY_CYCLES, HISTORY_CYCLES
+from .const import CYCLE_INTERVAL, FULL_READ_EVERY_CYCLES, HISTORY_CYCLES
 from .devices.bus import Bus
 from .devices.chargers import ChargerValues, create_charger
 from .devices.errors import ConnectionLost, DeviceError, Unsupported
-from .devices.meters import CONTROL_FIELDS, Meter, MeterValues
+from .devices.meters import Meter, MeterValues
 from .devices.registers import get_profile
 from .engine.fail_safe import fail_safe_currents_a
 from .engine.model import (
@@ -74,7 +73,7 @@ class ChargerStatus:
 
     charger_id: str
     reading: ChargerValues | None
-    """This cycle's reading merged with the last detailed one; None when it did not answer
+    """This cycle's read merged (by the driver) into its last full one; None when it did not answer
     (or was not read because the meter is silent)."""
     available: bool
     error: str | None
@@ -97,7 +96,7 @@ class CycleResult:
 
     at: float
     meter: MeterValues | None
-    """The last meter values (this cycle's merged with the last detailed read)."""
+    """The last meter values (this cycle's merged, by the driver, into its last full read)."""
     meter_ok: bool
     """The meter answered this cycle with a measurement (always True without a meter)."""
     meter_fresh: bool
@@ -128,8 +127,8 @@ class CycleRecord:
     writes: int
     duration_s: float
     cpu_s: float
-    details: bool
-    """The cycle also read energy counters, voltages and the chargers' details."""
+    full: bool
+    """The cycle also read energy counters, voltages and the chargers' setpoints (a full read)."""
 
 
 @dataclass(slots=True)
@@ -138,7 +137,6 @@ class _ChargerState:
 
     driver: Charger
     setpoint_a: int | None = None
-    details: ChargerValues | None = None
     armed_for_a: int | None = None
     watchdog: WatchdogStatus | None = None
     watchdog_unsupported: bool = False
@@ -272,42 +270,42 @@ class Site:
         if failure is not None and not opened:
             raise failure
 
-    def detail_keys(self, cycle_number: int) -> frozenset[str]:
+    def full_read_keys(self, cycle_number: int) -> frozenset[str]:
         """
-        Return the devices whose details (energy, voltages, setpoints) are read this cycle.
+        Return the devices read in full (energy, voltages, setpoints) this cycle.
 
-        Each device once every `DETAIL_EVERY_CYCLES` cycles, on a cycle of its own, so that
+        Each device once every `FULL_READ_EVERY_CYCLES` cycles, on a cycle of its own, so that
         no cycle carries every slow read at once and pushes the next tick out.
         """
         keys = (METER_KEY, *self._chargers) if self._meter is not None else (*self._chargers,)
-        slot = cycle_number % DETAIL_EVERY_CYCLES
+        slot = cycle_number % FULL_READ_EVERY_CYCLES
         return frozenset(
-            key for index, key in enumerate(keys) if index % DETAIL_EVERY_CYCLES == slot
+            key for index, key in enumerate(keys) if index % FULL_READ_EVERY_CYCLES == slot
         )
 
     async def cycle(
         self,
         now: float,
         *,
-        details: bool | Collection[str] = False,
+        full: bool | Collection[str] = False,
         surplus: SurplusReading | None = None,
     ) -> CycleResult:
         """
         Run one control cycle at `now` (monotonic seconds); never raises a device error.
 
-        `details` also reads energy counters, voltages and the chargers' setpoints and
+        `full` also reads energy counters, voltages and the chargers' setpoints and
         power (slower): True for every device, or the keys of some (`METER_KEY`, charger
-        ids; see `detail_keys`).
+        ids; see `full_read_keys`).
         """
         started = time.perf_counter()
         cpu_started = time.thread_time()
-        detailed = frozenset((METER_KEY, *self._chargers)) if details is True else details or ()
+        full_keys = frozenset((METER_KEY, *self._chargers)) if full is True else full or ()
         log = _CycleLog()
         # Read
-        meter_error = await self._read_meter(now, details=METER_KEY in detailed, log=log)
+        meter_error = await self._read_meter(now, full=METER_KEY in full_keys, log=log)
         blind = self._blind(now)
         if not blind:
-            await self._read_chargers(now, detailed, log)
+            await self._read_chargers(now, full_keys, log)
         # Step
         snapshot = Snapshot(
             now=now,
@@ -334,7 +332,7 @@ class Site:
                 writes=writes,
                 duration_s=duration_s,
                 cpu_s=cpu_s,
-                details=bool(detailed),
+                full=bool(full_keys),
             )
         )
         return CycleResult(
@@ -364,7 +362,7 @@ class Site:
             or now - self._last_meter.at > settings.timing.meter_stale_after_s
         )
 
-    async def _read_chargers(self, now: float, detailed: Collection[str], log: _CycleLog) -> None:
+    async def _read_chargers(self, now: float, full_keys: Collection[str], log: _CycleLog) -> None:
         """Read every charger that answers, and those that did not when they are due."""
         for charger_id, state in self._chargers.items():
             if (
@@ -377,7 +375,7 @@ class Site:
             if state.reachable or now >= state.next_read_at:
                 log.probed.add(charger_id)
                 await self._read_charger(
-                    charger_id, state, now=now, details=charger_id in detailed, log=log
+                    charger_id, state, now=now, full=charger_id in full_keys, log=log
                 )
 
     async def _actuate(
@@ -428,12 +426,12 @@ class Site:
 
     # --- steps --------------------------------------------------------------------------
 
-    async def _read_meter(self, now: float, *, details: bool, log: _CycleLog) -> str | None:
+    async def _read_meter(self, now: float, *, full: bool, log: _CycleLog) -> str | None:
         if self._meter is None:
             return None
         phases = len(self.balancer.settings.supply.phases)
         try:
-            reading = await self._meter.read(fields=None if details else CONTROL_FIELDS)
+            reading = await self._meter.read(full=full)
         except DeviceError as err:
             log.lost.append(isinstance(err, ConnectionLost))
             self._meter_reachable = False
@@ -451,22 +449,12 @@ class Site:
         self._last_meter = MeterReading(
             currents_a=tuple(float(current or 0.0) for current in currents), at=now
         )
-        if details or self._meter_values is None:
-            self._meter_values = reading
-        else:
-            self._meter_values = dataclasses.replace(
-                self._meter_values,
-                current_l1_a=reading.current_l1_a,
-                current_l2_a=reading.current_l2_a,
-                current_l3_a=reading.current_l3_a,
-                power_total_w=reading.power_total_w,
-            )
+        self._meter_values = reading
         return None
 
     async def _read_charger(
-        self, charger_id: str, state: _ChargerState, *, now: float, details: bool, log: _CycleLog
+        self, charger_id: str, state: _ChargerState, *, now: float, full: bool, log: _CycleLog
     ) -> None:
-        full = details or state.details is None
         state.last_request_at = now
         try:
             reading = await state.driver.read(full=full)
@@ -487,16 +475,6 @@ class Site:
         state.fell_back = False
         state.silent_since = None
         state.next_read_at = -math.inf
-        if full:
-            state.details = reading
-        elif state.details is not None:
-            reading = dataclasses.replace(
-                state.details,
-                state=reading.state,
-                current_l1_a=reading.current_l1_a,
-                current_l2_a=reading.current_l2_a,
-                current_l3_a=reading.current_l3_a,
-            )
         log.readings[charger_id] = reading
 
     def _schedule_read(self, state: _ChargerState, now: float) -> None:

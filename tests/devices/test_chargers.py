@@ -128,9 +128,25 @@ async def test_read_charging(profile_id: str) -> None:
         assert (reading.energy_total_kwh or reading.energy_session_kwh or 0) > 0
     fast = await charger.read(full=False)
     assert fast.state is ChargerState.C
-    assert fast.setpoint_a is None
+    assert fast == reading  # the fast read merged into the full one: nothing changed
     assert device.writes == []
     assert charger.device_id == 1
+
+
+async def test_a_fast_read_is_merged_into_the_last_full_read() -> None:
+    charger, device = _charger("heidelberg_energy_control")
+    registers = charger.profile.registers
+    first = await charger.read(full=False)  # nothing to merge into yet: a full read
+    assert (first.setpoint_a, first.energy_total_kwh) == (16, pytest.approx(123.456))
+    device.set(registers["current_l1"], 10.0)
+    device.set(registers["current_limit"], 10)
+    device.set(registers["energy_total"], 130000)
+    fast = await charger.read(full=False)
+    assert (fast.current_l1_a, fast.state) == (10.0, ChargerState.C)
+    # Setpoint and energy are not read on a fast read: the last full read's stay.
+    assert (fast.setpoint_a, fast.energy_total_kwh) == (16, pytest.approx(123.456))
+    full = await charger.read()
+    assert (full.setpoint_a, full.energy_total_kwh) == (10, pytest.approx(130.0))
 
 
 @pytest.mark.parametrize("profile_id", FIRST_WAVE_CHARGERS)

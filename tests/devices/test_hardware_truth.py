@@ -21,7 +21,7 @@ from custom_components.headroom.devices.chargers import (
 )
 from custom_components.headroom.devices.discovery import Scanner, SerialLine
 from custom_components.headroom.devices.errors import NoResponse, Unsupported
-from custom_components.headroom.devices.meters import CONTROL_FIELDS, Meter
+from custom_components.headroom.devices.meters import Meter
 from custom_components.headroom.devices.planner import RegisterReader
 from custom_components.headroom.devices.registers import get_profile
 from custom_components.headroom.engine.model import ChargerState
@@ -110,7 +110,7 @@ async def test_dtsu666_ct_meter_reads_primary_current(line: StartLine) -> None:
     assert reading.voltage_l1_v == pytest.approx(230.0, abs=0.5)
     assert reading.power_total_w == pytest.approx(sum(HOUSE_A) * 230.0, rel=0.01)
     assert reading.energy_import_kwh is None  # sources disagree on the counters with a CT
-    control = await meter.read(fields=CONTROL_FIELDS)
+    control = await meter.read(full=False)
     assert control.current_l1_a == pytest.approx(4.0, abs=0.05)
 
 
@@ -132,7 +132,7 @@ async def test_dtsu666_ratio_not_understood_is_refused(line: StartLine, ct: int,
     sim = await line(DeviceSpec("chint_dtsu666", 5))
     sim.device(5).settings |= {"ct_ratio": ct, "vt_ratio": vt}
     with pytest.raises(Unsupported, match="IrAt"):
-        await sim.meter("chint_dtsu666", 5).read(fields=CONTROL_FIELDS)
+        await sim.meter("chint_dtsu666", 5).read(full=False)
 
 
 # --- 2. EVSE-WB after a reboot, Modbus enable, 0.01 A unit ------------------------------
@@ -352,7 +352,7 @@ async def test_abb_b21_is_found_and_read_as_single_phase(line: StartLine) -> Non
     sim = await line(DeviceSpec("abb_b21", 8))
     # On the 3-phase map a B21 answers "not available" on L2/L3: never usable as abb_b2x.
     with pytest.raises(NoResponse, match="current_l2"):
-        await sim.meter("abb_b2x", 8).read(fields=CONTROL_FIELDS)
+        await sim.meter("abb_b2x", 8).read(full=False)
     await sim.bus.close()
     result = await Scanner(device_ids=range(7, 10)).scan_serial(
         str(sim.simulator.endpoints().pty), lines=[SerialLine(9600, "N", 1)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from custom_components.headroom.devices.errors import NoResponse, Unsupported
-from custom_components.headroom.devices.meters import CONTROL_FIELDS, Meter
+from custom_components.headroom.devices.meters import Meter
 from custom_components.headroom.devices.registers import get_profile
 from tests.devices.fakes import FakeDevice
 from tests.devices.test_profiles import FIRST_WAVE_METERS
@@ -75,10 +75,24 @@ async def test_first_wave_meter_reading(profile_id: str) -> None:
 @pytest.mark.parametrize("profile_id", FIRST_WAVE_METERS)
 async def test_control_read_is_small(profile_id: str) -> None:
     meter, device = _meter(profile_id)
-    reading = await meter.read(fields=CONTROL_FIELDS)
+    reading = await meter.read(full=False)
     assert reading.current_l1_a is not None
     assert reading.voltage_l1_v is None
     assert sum(count for _, _, count in device.reads) <= 12
+
+
+async def test_a_fast_read_is_merged_into_the_last_full_read() -> None:
+    meter, device = _meter("eastron_sdm630")
+    registers = meter.profile.registers
+    alone = await meter.read(full=False)  # before any full read: the fast values alone
+    assert alone.voltage_l1_v is None
+    full = await meter.read()
+    device.set(registers["current_l1"], 20.0)
+    device.set(registers["voltage_l1"], 240.0)
+    fast = await meter.read(full=False)
+    assert fast.current_l1_a == pytest.approx(20.0)
+    assert fast.voltage_l1_v == full.voltage_l1_v  # not read fast: the full read's
+    assert (await meter.read()).voltage_l1_v == pytest.approx(240.0)
 
 
 async def test_garbage_current_is_no_response() -> None:
@@ -88,7 +102,7 @@ async def test_garbage_current_is_no_response() -> None:
         await meter.read()
     meter, device = _meter("eastron_sdm630", current_l1=1e6)
     with pytest.raises(NoResponse, match="current_l1"):
-        await meter.read(fields=CONTROL_FIELDS)
+        await meter.read(full=False)
 
 
 async def test_abb_not_available_current_is_no_response() -> None:
@@ -114,12 +128,11 @@ async def test_meter_without_currents() -> None:
     meter = Meter(FakeDevice.from_profile(profile, {"power_total": 10.0}), profile)
     assert not meter.has_phase_currents
     assert meter.fields == ("power_total", "energy_import", "energy_export")
-    reading = await meter.read(fields=["power_total"])
+    reading = await meter.read()
     assert reading.currents_a == (None, None, None)
     assert reading.power_total_w == 10.0
-    assert await meter.read(fields=["frequency"]) == type(reading)()
     with pytest.raises(Unsupported):  # a balancing read: no current passes for 0 A
-        await meter.read(fields=CONTROL_FIELDS)
+        await meter.read(full=False)
 
 
 def test_a_charger_profile_is_not_a_meter() -> None:

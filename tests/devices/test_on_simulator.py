@@ -17,7 +17,7 @@ import pytest
 from custom_components.headroom.devices.bus import Bus, SerialSettings, TcpSettings
 from custom_components.headroom.devices.chargers import create_charger
 from custom_components.headroom.devices.discovery import ALL_IDS, Scanner, SerialLine
-from custom_components.headroom.devices.meters import CONTROL_FIELDS, Meter
+from custom_components.headroom.devices.meters import Meter
 from custom_components.headroom.devices.registers import get_profile
 from custom_components.headroom.engine.model import ChargerState
 from tools.simulator.line import LineSettings
@@ -87,7 +87,7 @@ async def test_meters_read_the_site(mixed: tuple[Simulator, Bus]) -> None:
         assert reading.voltage_l1_v == pytest.approx(230.0, abs=0.5), spec.model
         if profile.phases == 3:
             assert reading.currents_a[1:] == pytest.approx((2.0, 1.0), abs=0.05), spec.model
-        fast = await meter.read(fields=CONTROL_FIELDS)
+        fast = await meter.read(full=False)
         assert fast.current_l1_a == pytest.approx(4.0, abs=0.05)
 
 

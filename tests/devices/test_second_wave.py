@@ -13,7 +13,7 @@ from custom_components.headroom.devices.discovery import (
     identify,
 )
 from custom_components.headroom.devices.errors import Unsupported
-from custom_components.headroom.devices.meters import CONTROL_FIELDS, Meter
+from custom_components.headroom.devices.meters import Meter
 from custom_components.headroom.devices.registers import Register, get_profile
 from tests.devices.fakes import FakeBus, FakeDevice, first_wave_device
 
@@ -200,7 +200,7 @@ async def test_sdm72_v1_reads_totals_but_never_balances() -> None:
     assert reading.power_total_w == pytest.approx(2800.0)
     assert reading.currents_a == (None, None, None)
     with pytest.raises(Unsupported, match="measures no phase currents"):
-        await meter.read(fields=CONTROL_FIELDS)
+        await meter.read(full=False)
 
 
 async def test_a_model_string_of_another_maker_is_no_shelly() -> None:

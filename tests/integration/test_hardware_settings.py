@@ -74,7 +74,7 @@ async def test_site_lists_refused_registers_per_device() -> None:
         watchdog_timeout_s=15.0,
     )
     assert site.disabled_registers == {}
-    result = await site.cycle(100.0, details=True)
+    result = await site.cycle(100.0, full=True)
     assert result.meter_ok  # the control read carries on without what the meter lacks
     assert set(site.disabled_registers[METER_KEY]) >= {"energy_export", "frequency"}
     assert "garage" not in site.disabled_registers

@@ -71,7 +71,7 @@ async def test_an_unreadable_charger_is_sent_its_fail_safe_and_left_to_its_watch
     grid = meter(29.0)
     garage, carport = charging(2, 10.0), charging(3, 16.0)
     site = two_chargers(grid, garage, carport)
-    await site.cycle(100.0, details=True)
+    await site.cycle(100.0, full=True)
 
     # The carport's answers get lost (corrupt or late); what is sent to it still lands.
     carport.answers_lost = True
@@ -119,7 +119,7 @@ async def test_an_unreadable_charger_is_sent_its_fail_safe_and_left_to_its_watch
 async def test_an_impossible_meter_reading_is_no_measurement() -> None:
     grid = meter(5.0)
     site = two_chargers(grid, charging(2, 0.0), charging(3, 0.0))
-    result = await site.cycle(100.0, details=True)
+    result = await site.cycle(100.0, full=True)
     assert result.meter_ok
     # -40 A on a 32 A supply: a current transformer the wrong way round, or garbage.
     set_grid(grid, -40.0)

@@ -56,7 +56,7 @@ async def test_what_a_charger_is_sent(
 ) -> None:
     b = bench()
     for second in range(100, 115):  # armed, resumed after the raise hold
-        await b.site.cycle(float(second), details=second == 100)
+        await b.site.cycle(float(second), full=second == 100)
     writes = len(b.garage.writes)
     change(b)
     asked = 0

@@ -56,7 +56,7 @@ def make_site(meter_model: str, charger: FakeDevice) -> Site:
 
 async def test_meter_without_phase_currents_cannot_balance() -> None:
     site = make_site("eastron_sdm72dm_v1", heidelberg())
-    result = await site.cycle(100.0, details=True)
+    result = await site.cycle(100.0, full=True)
     assert not result.meter_ok
     assert "no current" in (result.meter_error or "")
     assert result.decision.fail_safe
@@ -73,7 +73,7 @@ async def test_failed_writes_are_retried_and_watchdog_armed_later() -> None:
 
     charger.on_write = refuse
     site = make_site("eastron_sdm630", charger)
-    result = await site.cycle(100.0, details=True)
+    result = await site.cycle(100.0, full=True)
     assert result.chargers["garage"].error == "no answer to the write"
     assert result.chargers["garage"].watchdog is None
 
@@ -144,7 +144,7 @@ async def test_identity_is_read_once_per_device_then_on_return() -> None:
     meter_device.set(get_profile("eastron_sdm630").registers["serial_number"], 4242)
 
     # One device per cycle, after the control writes: the meter first, then the charger.
-    result = await site.cycle(100.0, details=True)
+    result = await site.cycle(100.0, full=True)
     assert result.identities == {METER_KEY: DeviceIdentity(serial_number="4242")}
     result = await site.cycle(101.0)
     assert result.identities["garage"] == DeviceIdentity(firmware="0x0108")

@@ -148,6 +148,7 @@ class Charger(ABC):
         self._next_verify_at: float | None = None
         self._limit_a: int | None = None
         self._limit_written_at: float | None = None
+        self._last_full: ChargerValues | None = None
 
     @property
     def profile(self) -> Profile:
@@ -168,14 +169,29 @@ class Charger(ABC):
         """
         Read state and phase currents, plus setpoint, power and energy when `full`.
 
+        A fast read (not `full`) returns the last full read with this read's state and
+        currents; the first read is a full one whatever `full` says (nothing to merge into).
         Raises `NoResponse` for a garbage state or current, and the transport's errors.
         """
+        full = full or self._last_full is None
+        if full:
+            await self._before_full_read()
         fields = self._full_fields if full else self._fast_fields
         names = [n for n in fields if self._profile.has(n)]
         optional = [n for n in names if n not in self._fast_fields]
         values = await self._reader.read(names, optional=optional)
         self._check_settings(values)
-        return self._reading(values)
+        reading = self._reading(values)
+        if full or self._last_full is None:
+            self._last_full = reading
+            return reading
+        return dataclasses.replace(
+            self._last_full,
+            state=reading.state,
+            current_l1_a=reading.current_l1_a,
+            current_l2_a=reading.current_l2_a,
+            current_l3_a=reading.current_l3_a,
+        )
 
     async def identity(self) -> DeviceIdentity:
         """Read the charger's firmware version and serial number (slow data, see identity)."""
@@ -265,6 +281,9 @@ class Charger(ABC):
                 and not _same(device, self._written[name])
             ):
                 self._written.pop(name)  # the charger lost it (reboot): re-write
+
+    async def _before_full_read(self) -> None:  # noqa: B027 (a hook most models leave empty)
+        """Do what a model needs before a full read (EVSE-WB: check its configuration)."""
 
     def _bad_state(self, raw: object) -> NoResponse:
         return self._garbage("charger_state", raw)
@@ -641,14 +660,12 @@ class EvseWbDin(_CodedStateCharger):
             return await self._check_config()
         return self._limit_register
 
-    async def read(self, *, full: bool = True) -> ChargerValues:
-        """Read state (and the configured limit); the board measures no current."""
-        if full:
-            due = self._config_due_at is None or self._clock() >= self._config_due_at
-            await self._current_register()
-            if due and self._wanted:
-                await self._verify_settings()  # 2000 still the fail-safe current?
-        return await super().read(full=full)
+    async def _before_full_read(self) -> None:
+        """Check the configured limit register (and the fail-safe current in 2000)."""
+        due = self._config_due_at is None or self._clock() >= self._config_due_at
+        await self._current_register()
+        if due and self._wanted:
+            await self._verify_settings()  # 2000 still the fail-safe current?
 
     def _setpoint(self, raw: Value | None) -> float | None:
         scale = self._limit_register.scale if self._limit_register is not None else 1

@@ -12,8 +12,10 @@ Garbage handling (never returned as a value):
 - any other quantity that is garbage or implausible (negative voltage, 0 Hz, negative
   energy counter...) becomes None in the reading.
 
-Only the control registers (`CONTROL_FIELDS`) are required: a register that feeds a sensor
-alone and that the meter refuses is dropped (see `planner`), listed in `disabled_registers`.
+Only the control registers (`FAST_FIELDS`, what a fast read reads) are required: a register
+that feeds a sensor alone and that the meter refuses is dropped (see `planner`), listed in
+`disabled_registers`. A fast read returns the last full read with its own currents and total
+power merged in.
 
 Transformer ratios: a meter whose profile maps `ct_ratio` / `vt_ratio` (Chint DTSU666:
 IrAt 0x0006, UrAt 0x0007) reports secondary-side values that must be multiplied by them
@@ -29,6 +31,7 @@ them (see registers.yaml).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -37,8 +40,6 @@ from .identity import DeviceIdentity, read_identity
 from .planner import RegisterReader
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
-
     from .registers import Profile, Value
     from .transport import RegisterTransport
 
@@ -55,7 +56,7 @@ METER_FIELDS: Final = (
 )
 """Canonical register names a `MeterValues` is built from."""
 
-CONTROL_FIELDS: Final = (*(f"current_{p}" for p in PHASES), "power_total")
+FAST_FIELDS: Final = (*(f"current_{p}" for p in PHASES), "power_total")
 """What the control loop needs every cycle: the fewest registers, the shortest bus time."""
 
 # Plausible ranges (inclusive) per quantity; outside them a value is garbage.
@@ -134,6 +135,7 @@ class Meter:
         self._available = tuple(name for name in METER_FIELDS if profile.has(name))
         self._has_ratios = all(profile.has(name) for name in _RATIO_NAMES)
         self._ratios: Ratios | None = None if self._has_ratios else Ratios()
+        self._last_full: MeterValues | None = None
 
     @property
     def profile(self) -> Profile:
@@ -165,27 +167,40 @@ class Meter:
         """Optional registers the meter refused and that are no longer read, and why."""
         return dict(self._reader.disabled)
 
-    async def read(self, *, fields: Collection[str] | None = None) -> MeterValues:
+    async def read(self, *, full: bool = True) -> MeterValues:
         """
-        Read the meter: every field it has, or only `fields` (e.g. `CONTROL_FIELDS`).
+        Read the meter: every field it has (`full`), or only what balancing needs.
 
-        Fields the model lacks are skipped, not errors, except the phase currents of a read
-        for balancing (`CONTROL_FIELDS`): a model without them (the SDM72D-M v1 keeps totals
-        only) raises `Unsupported`, since a missing current must never pass for 0 A. Raises
-        `NoResponse` when a phase current is garbage, and the transport's `DeviceError`s.
+        A fast read (not `full`) reads `FAST_FIELDS` and returns them merged into the last
+        full read (alone before the first one). Fields the model lacks are skipped, not
+        errors, except the phase currents of a fast read: a model without them (the
+        SDM72D-M v1 keeps totals only) raises `Unsupported`, since a missing current must
+        never pass for 0 A. Raises `NoResponse` when a phase current is garbage, and the
+        transport's `DeviceError`s.
         """
-        if fields is not None and not self.has_phase_currents and "current_l1" in fields:
+        if not full and not self.has_phase_currents:
             msg = (
                 f"meter {self.device_id} ({self._profile.name}) measures no phase currents: "
                 "it cannot protect the breaker; use a meter that measures each phase"
             )
             raise Unsupported(msg)
-        wanted = self._available if fields is None else [f for f in self._available if f in fields]
+        wanted = self._available if full else [f for f in self._available if f in FAST_FIELDS]
         if self._ratios is None:
             await self.read_ratios()
-        optional = [name for name in wanted if name not in CONTROL_FIELDS]
+        optional = [name for name in wanted if name not in FAST_FIELDS]
         values = await self._reader.read(wanted, optional=optional) if wanted else {}
-        return self._reading(values)
+        reading = self._reading(values)
+        if full:
+            self._last_full = reading
+        elif self._last_full is not None:
+            reading = dataclasses.replace(
+                self._last_full,
+                current_l1_a=reading.current_l1_a,
+                current_l2_a=reading.current_l2_a,
+                current_l3_a=reading.current_l3_a,
+                power_total_w=reading.power_total_w,
+            )
+        return reading
 
     async def identity(self) -> DeviceIdentity:
         """Read firmware version and serial number (slow data, see identity), and the ratios."""

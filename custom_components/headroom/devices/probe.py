@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 from .bus import Bus
 from .chargers import create_charger
-from .meters import CONTROL_FIELDS, Meter
+from .meters import Meter
 from .registers import get_profile
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ async def probe(
             await link.connect()
         transport = link.device(device_id, pacing_s=profile.pacing_s)
         if profile.kind == "meter":
-            reading = await Meter(transport, profile).read(fields=CONTROL_FIELDS)
+            reading = await Meter(transport, profile).read(full=False)
             currents = [current for current in reading.currents_a if current is not None]
             return ProbeResult(
                 kind="meter",

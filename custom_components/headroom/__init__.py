@@ -107,8 +107,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: HeadroomConfigEntry) -> 
             translation_placeholders={"error": str(err)},
         ) from err
 
-    coordinator = HeadroomCoordinator(hass, entry, site)
-    coordinator.show_problems(config.problems)
+    coordinator = HeadroomCoordinator(hass, entry, site, config)
     try:
         await coordinator.async_config_entry_first_refresh()
     except Exception:
@@ -136,7 +135,9 @@ async def _async_update_listener(hass: HomeAssistant, entry: HeadroomConfigEntry
     if structure(entry) != entry.runtime_data.structure:
         hass.config_entries.async_schedule_reload(entry.entry_id)
         return
-    entry.runtime_data.coordinator.apply_settings()
+    entry.runtime_data.coordinator.apply_settings(
+        site_config(entry.data, entry.options, chargers_of(entry))
+    )
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: HeadroomConfigEntry) -> bool:

@@ -15,7 +15,7 @@ from .const import CYCLE_INTERVAL, DOMAIN, LOGGER, SUBENTRY_CHARGER
 from .device_info import record_identities
 from .devices.errors import ConnectionLost
 from .repairs import Repairs, SiteHealth
-from .settings import ChargerConfig, Problem, validate, watchdog_timeout_s
+from .settings import ChargerConfig, Problem, SiteConfig
 from .surplus import read_surplus
 
 if TYPE_CHECKING:
@@ -61,8 +61,10 @@ class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
 
     config_entry: HeadroomConfigEntry
 
-    def __init__(self, hass: HomeAssistant, entry: HeadroomConfigEntry, site: Site) -> None:
-        """Drive `site` for `entry`."""
+    def __init__(
+        self, hass: HomeAssistant, entry: HeadroomConfigEntry, site: Site, config: SiteConfig
+    ) -> None:
+        """Drive `site` for `entry`, as `config` (the entry parsed) says."""
         super().__init__(
             hass,
             LOGGER,
@@ -75,8 +77,11 @@ class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
         """Monotonic seconds for the engine (tests step it instead of the wall clock)."""
         self.repairs = Repairs(hass, entry.entry_id, entry.title)
         self.health = SiteHealth(self.repairs, entry.title)
+        self.config = config
+        """The entry as last parsed (its settings are in force unless it has problems)."""
         self.problems: tuple[Problem, ...] = ()
         """Why the entry's settings cannot work; while any, every charger is held at 0 A."""
+        self.show_problems(config.problems)
         self.skipped_cycles = 0
         """Ticks that passed without a cycle because the one before overran them."""
         self.max_house_a = 0.0
@@ -161,19 +166,20 @@ class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
                 self.skipped_cycles += missed
                 next_at += missed * interval_s
 
-    def apply_settings(self) -> None:
-        """Use the entry's current options and charger settings from the next cycle on."""
-        entry = self.config_entry
-        problems, settings = validate(entry.data, entry.options, chargers_of(entry))
-        if settings is None:
+    def apply_settings(self, config: SiteConfig) -> None:
+        """Use `config` (the entry's options and chargers, parsed anew) from the next cycle on."""
+        self.config = config
+        if config.problems:
             # The settings in force stay (they are valid, or the 0 A hold).
-            self.show_problems(problems)
+            self.show_problems(config.problems)
             LOGGER.error(
-                "%s: settings not applied: %s", entry.title, "; ".join(p.detail for p in problems)
+                "%s: settings not applied: %s",
+                self.config_entry.title,
+                "; ".join(p.detail for p in config.problems),
             )
             return
-        self.site.balancer.settings = settings
-        self.site.watchdog_timeout_s = watchdog_timeout_s(entry.options)
+        self.site.balancer.settings = config.settings
+        self.site.watchdog_timeout_s = config.watchdog_timeout_s
         self.show_problems(())
         self.async_update_listeners()
 

@@ -10,7 +10,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from .const import DOMAIN
 from .coordinator import HeadroomConfigEntry, HeadroomCoordinator, chargers_of
 from .device_info import charger_device_info
-from .settings import ChargerConfig, Problem, validate
+from .settings import ChargerConfig, Problem, site_config
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -94,8 +94,7 @@ def update_site_options(entry: HeadroomConfigEntry, changes: Mapping[str, Any]) 
     options = {
         key: value for key, value in {**entry.options, **changes}.items() if value is not None
     }
-    problems, _ = validate(entry.data, options, chargers_of(entry))
-    _check(problems)
+    _check(site_config(entry.data, options, chargers_of(entry)).problems)
     entry.runtime_data.coordinator.hass.config_entries.async_update_entry(entry, options=options)
 
 
@@ -109,14 +108,13 @@ def update_charger(
         ChargerConfig(charger_id=c.charger_id, data=data if c.charger_id == subentry_id else c.data)
         for c in chargers_of(entry)
     ]
-    problems, _ = validate(entry.data, entry.options, chargers)
-    _check(problems)
+    _check(site_config(entry.data, entry.options, chargers).problems)
     entry.runtime_data.coordinator.hass.config_entries.async_update_subentry(
         entry, subentry, data=data
     )
 
 
-def _check(problems: list[Problem]) -> None:
+def _check(problems: tuple[Problem, ...]) -> None:
     if problems:
         problem = problems[0]
         raise ServiceValidationError(

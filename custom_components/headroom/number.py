@@ -16,9 +16,7 @@ from homeassistant.const import EntityCategory, UnitOfElectricCurrent
 from homeassistant.exceptions import ServiceValidationError
 
 from .const import (
-    CONF_BREAKER,
     CONF_BREAKER_LOWERED,
-    CONF_MAX_CURRENT,
     CONF_MAX_LOWERED,
     CONF_PRIORITY,
     DOMAIN,
@@ -35,7 +33,6 @@ from .entity import (
     update_charger,
     update_site_options,
 )
-from .settings import number
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -156,13 +153,13 @@ class HeadroomBreakerNumber(HeadroomEntity, NumberEntity):
     @property
     def native_max_value(self) -> float:
         """Return the installer's rating."""
-        installer_a = number(self.coordinator.config_entry.options.get(CONF_BREAKER))
+        installer_a = self.coordinator.config.installer_breaker_a
         return installer_a if installer_a is not None else MAX_BREAKER_A
 
     async def async_set_native_value(self, value: float) -> None:
         """Lower (or restore) the rating in force, never above the installer's."""
         value = _finite(value)
-        installer_a = number(self.coordinator.config_entry.options.get(CONF_BREAKER))
+        installer_a = self.coordinator.config.installer_breaker_a
         _within_installer(value, installer_a)
         update_site_options(
             self.coordinator.config_entry,
@@ -188,8 +185,7 @@ class HeadroomChargerNumber(HeadroomChargerEntity, NumberEntity):
         self._model_max_a = max_limit_a
 
     def _installer_max_a(self) -> float | None:
-        subentry = self.coordinator.config_entry.subentries.get(self.charger_id)
-        return number(subentry.data.get(CONF_MAX_CURRENT)) if subentry is not None else None
+        return self.coordinator.config.installer_max_a.get(self.charger_id)
 
     @property
     def native_max_value(self) -> float:

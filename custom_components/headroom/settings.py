@@ -524,6 +524,10 @@ class SiteConfig:
     settings: SiteSettings
     problems: tuple[Problem, ...]
     watchdog_timeout_s: float
+    installer_breaker_a: float | None = None
+    """The installer's main breaker rating (a user may lower the one in force, not raise it)."""
+    installer_max_a: Mapping[str, float | None] = dataclass_field(default_factory=dict)
+    """Each charger's maximum as the installer set it, by charger id."""
 
 
 def site_config(
@@ -557,4 +561,8 @@ def site_config(
         settings=settings or hold_settings(data, options, chargers),
         problems=tuple(problems),
         watchdog_timeout_s=watchdog_timeout_s(options),
+        installer_breaker_a=number(options.get(CONF_BREAKER)),
+        installer_max_a={
+            charger.charger_id: number(charger.data.get(CONF_MAX_CURRENT)) for charger in chargers
+        },
     )

@@ -38,6 +38,18 @@ def fail_safe_8(b: Bench) -> None:
     b.site.balancer.settings = dataclasses.replace(b.site.balancer.settings, fail_safe_a=8.0)
 
 
+def timeout_20(b: Bench) -> None:
+    b.site.watchdog_timeout_s = 20.0
+
+
+def same_timeout(b: Bench) -> None:
+    b.site.watchdog_timeout_s = b.site.watchdog_timeout_s
+
+
+def same_fail_safe(b: Bench) -> None:
+    b.site.balancer.settings = dataclasses.replace(b.site.balancer.settings)
+
+
 @pytest.mark.parametrize(
     ("change", "cycles_asked", "writes_at"),
     [
@@ -48,8 +60,13 @@ def fail_safe_8(b: Bench) -> None:
         # A new fail-safe current: armed again once, in a loop that goes on; the timeout it
         # holds already is not written again (persistent settings are written once).
         (fail_safe_8, 20, {FAIL_SAFE: 1, WATCHDOG: 0}),
+        # A new watchdog timeout: the timeout is written once, the fail-safe current is not.
+        (timeout_20, 20, {FAIL_SAFE: 0, WATCHDOG: 1}),
+        # The same timeout or settings again: nothing is armed again.
+        (same_timeout, 20, {FAIL_SAFE: 0, WATCHDOG: 0}),
+        (same_fail_safe, 20, {FAIL_SAFE: 0, WATCHDOG: 0}),
     ],
-    ids=["meter-silent", "fail-safe-changed"],
+    ids=["meter-silent", "fail-safe-changed", "timeout-changed", "same-timeout", "same-settings"],
 )
 async def test_what_a_charger_is_sent(
     change: Callable[[Bench], None], cycles_asked: int, writes_at: dict[int, int]

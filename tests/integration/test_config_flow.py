@@ -772,6 +772,17 @@ async def test_a_replugged_adapter_moves_its_site(hass: HomeAssistant, tmp_path:
     assert entry.unique_id == f"serial:{new}"
     assert {s.data["device"] for s in entry.subentries.values()} == {new}
     assert not hass.config_entries.flow.async_progress()
+    # Seen again where it is now: nothing to move.
+    with (
+        patch("custom_components.headroom.flow_scan.SERIAL_BY_ID", by_id),
+        patch.object(hass.config_entries, "async_schedule_reload") as reload,
+    ):
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": SOURCE_USB}, data=adapter_at(new)
+        )
+    assert result["reason"] == "already_configured"
+    assert entry.data["device"] == new
+    reload.assert_not_called()
     # Another adapter of the same model (its own serial number) is a new site.
     other = adapter_at(str(tmp_path / "ttyACM2"))
     other.serial_number = "5A7B0999"

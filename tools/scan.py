@@ -126,7 +126,7 @@ class _Progress:
 
 def _describe(settings: object) -> str:
     if isinstance(settings, SerialSettings):
-        return f"{settings.port} {settings.baudrate} 8{settings.parity}{settings.stopbits}"
+        return f"{settings.port} {settings.line}"
     return str(getattr(settings, "host", settings))
 
 

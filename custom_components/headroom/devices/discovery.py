@@ -88,8 +88,8 @@ class SerialLine:
     stopbits: Literal[1, 2]
 
     def __str__(self) -> str:
-        """Format as installers write it: `9600 8N1`."""
-        return f"{self.baudrate} 8{self.parity}{self.stopbits}"
+        """Format as installers write it: `9600 8N1` (the same words as `SerialSettings.line`)."""
+        return self.settings("").line
 
     def settings(self, port: str) -> SerialSettings:
         """Return the bus settings for `port` at this line setting."""

@@ -236,6 +236,7 @@ FIRST_WAVE_IDENTITY: dict[str, dict[str, Value]] = {
     "bernecker_mpm3pm": {},
     "orno_we514_515": {},
     "eastron_sdm72dm_v1": {"energy_export": 3.0, "energy_total": 103.0},
+    "ccs_wattnode_modbus": {"model": 205},
 }
 
 

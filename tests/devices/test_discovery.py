@@ -90,6 +90,7 @@ def test_second_wave_is_scanned_on_the_first_wave_lines() -> None:
         "bernecker_mpm3pm",
         "orno_we514_515",
         "eastron_sdm72dm_v1",
+        "ccs_wattnode_modbus",
     }
     assert set(SCANNED) == {*FIRST_WAVE, *SECOND_WAVE_METERS, "vestel_evc04", "keba_p30_p40"}
     assert default_serial_lines() == default_serial_lines(FIRST_WAVE)

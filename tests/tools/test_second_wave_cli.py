@@ -175,6 +175,7 @@ MIXED = (
     DeviceSpec("chint_ddsu666", 12),
     DeviceSpec("carlogavazzi_em3xx", 13),
     DeviceSpec("abb_b2x", 14),
+    DeviceSpec("ccs_wattnode_modbus", 15),
 )
 
 
@@ -329,3 +330,44 @@ async def test_keba_falls_back_when_nothing_is_written(keba: Simulator) -> None:
         assert device.applied_a == 0
     finally:
         await bus.close()
+
+
+WATTNODE = "ccs_wattnode_modbus"
+
+
+async def test_wattnode_on_a_split_phase_panel_scanned_and_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """
+    A WNC-3D-240 at its shipped line (9600 8N1) and the first address an installer sets, on
+    a 120/240 V panel: two legs at 120 V, nothing on phase C.
+    """
+    site = StaticSite(house_currents_a=(20.0, 12.0), voltage_v=120.0)
+    simulator = Simulator(
+        site,
+        [DeviceSpec(WATTNODE, 1)],
+        line=LineSettings(9600, "N", 1),
+        link=tmp_path / "ttyRS485",
+        modbus_tcp_port=None,
+        rtu_over_tcp_port=None,
+        native_tcp_port=None,
+    )
+    await simulator.start()
+    try:
+        where = ["--port", str(simulator.endpoints().pty)]  # the default lines, as shipped
+        code, out, err = await _cli(scan.main, [*where, "--json"], capsys)
+        assert code == 0, err
+        assert [
+            (d["model"], d["device_id"], d["baudrate"], d["parity"]) for d in json.loads(out)
+        ] == [(WATTNODE, 1, 9600, "N")]
+        argv = [*where, "--line", "9600:N:1", "--model", WATTNODE, "--id", "1", "--json"]
+        code, out, err = await _cli(read.main, argv, capsys)
+        assert (code, err) == (0, "")
+        values = json.loads(out)["values"]
+        assert [values["current_l1"], values["current_l2"], values["current_l3"]] == pytest.approx(
+            [20.0, 12.0, 0.0]
+        )
+        assert [values["voltage_l1"], values["voltage_l2"]] == pytest.approx([120.0, 120.0])
+        assert values["power_total"] == pytest.approx(120.0 * 32.0)
+    finally:
+        await simulator.close()

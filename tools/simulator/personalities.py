@@ -69,6 +69,7 @@ _IDENTITY: Final[Mapping[str, Mapping[str, Value]]] = {
     "chint_ddsu666": {},
     "shelly_pro_3em": {"model": "SPEM-003CEBEU"},
     "schneider_iem3x5x": {"meter_model": "iEM3255", "manufacturer": "Schneider Electric"},
+    "ccs_wattnode_modbus": {"model": 205, "serial_number": 100205},  # WNC-3D-240-MB
 }
 
 # Eastron's baud-rate setting codes (holding register 28, a float).

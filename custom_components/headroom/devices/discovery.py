@@ -57,6 +57,7 @@ SECOND_WAVE_METERS: Final = (
     "bernecker_mpm3pm",
     "orno_we514_515",
     "eastron_sdm72dm_v1",
+    "ccs_wattnode_modbus",
 )
 SCANNED_METERS: Final = (*FIRST_WAVE_METERS, *SECOND_WAVE_METERS)
 SCANNED_CHARGERS: Final = (*FIRST_WAVE_CHARGERS, *SECOND_WAVE_CHARGERS)
@@ -612,6 +613,20 @@ async def _schneider_iem(probe: _Probe) -> str | None:
     return "schneider_iem3x5x" if _between(voltage, *_ANY_V) else None
 
 
+_WATTNODE: Final = "ccs_wattnode_modbus"
+_WATTNODE_WNC_MODELS: Final = range(201, 208)
+"""Model (1707) of the WNC series: WNC-3Y-208/400/480/600, WNC-3D-240/400/480 (manual)."""
+
+
+async def _wattnode(probe: _Probe) -> str | None:
+    """Identify a WNC series WattNode by its model code and a voltage in its float block."""
+    model = await probe.value(_WATTNODE, "model")
+    if not isinstance(model, int) or model not in _WATTNODE_WNC_MODELS:
+        return None
+    voltage = await probe.number(_WATTNODE, "voltage_l1")
+    return _WATTNODE if _between(voltage, *_ANY_V) else None
+
+
 async def _mains(probe: _Probe, profile_id: str) -> str | None:
     """Identify `profile_id` by a mains voltage and frequency where it keeps them."""
     voltage = await probe.number(profile_id, "voltage_l1")
@@ -631,6 +646,11 @@ async def _finder(probe: _Probe) -> str | None:
 
 async def _mpm3pm(probe: _Probe) -> str | None:
     return await _mains(probe, "bernecker_mpm3pm")
+
+
+async def _wattnode_values(probe: _Probe) -> str | None:
+    """Identify a WattNode without a known model code (WND series) by its float block."""
+    return await _mains(probe, _WATTNODE)
 
 
 async def _sdm72_v1(probe: _Probe) -> str | None:
@@ -667,12 +687,14 @@ _FINGERPRINTS: Final[tuple[Callable[[_Probe], Awaitable[str | None]], ...]] = (
     _vestel,
     _keba,
     _schneider_iem,
+    _wattnode,
     # plausible values where a model keeps its voltage
     _ddsu666,
     _orno,
     _orno_single_phase,
     _finder,
     _mpm3pm,
+    _wattnode_values,
     _eastron_values,
     # totals only, where the others keep their voltage
     _sdm72_v1,

@@ -349,6 +349,15 @@ _CANONICAL_NAMES: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
             "failsafe_timeout": "watchdog_timeout",
             "alive_register": "alive",
         },
+        "ccs_wattnode_modbus": {
+            **{
+                f"{what}_{phase}": f"{what}_l{n}"
+                for n, phase in enumerate("abc", 1)
+                for what in ("current", "voltage", "power")
+            },
+            "energy_pos_sum_nr": "energy_import",
+            "energy_neg_sum_nr": "energy_export",
+        },
         "evse_wb_din": {
             "vehicle_state": "charger_state",
             "configured_current": "current_limit",

@@ -87,6 +87,7 @@ def test_second_wave_is_scanned_on_the_first_wave_lines() -> None:
         "shelly_pro_3em",
         "schneider_iem3x5x",
         "finder_7m38",
+        "finder_7m24",
         "bernecker_mpm3pm",
         "orno_we514_515",
         "eastron_sdm72dm_v1",

@@ -125,6 +125,9 @@ async def test_shelly_fingerprint_is_not_tried_on_a_serial_line() -> None:
         ("schneider_iem3x5x", {"voltage_l1": 900.0}, None),
         ("finder_7m38", {"frequency": 0.0}, None),
         ("finder_7m38", {"voltage_l1": 12.0}, None),
+        ("finder_7m24", {"frequency": 0.0}, None),
+        # a 7M.38 whose L2 and L3 are dead reads as the 1-phase model: L1 and total agree
+        ("finder_7m38", {"voltage_l2": 0.0, "voltage_l3": 0.0}, "finder_7m24"),
         ("bernecker_mpm3pm", {"frequency": 0.0}, None),
         ("orno_we514_515", {"frequency": 0.0}, None),
         ("eastron_sdm72dm_v1", {"energy_import": -1.0}, None),
@@ -163,6 +166,7 @@ LOOK_ALIKES = (
     "orno_we516_517",
     "orno_we514_515",
     "finder_7m38",
+    "finder_7m24",
     "bernecker_mpm3pm",
     "schneider_iem3x5x",
     "carlogavazzi_em3xx",
@@ -263,3 +267,31 @@ async def test_wattnode_split_phase_reads_both_legs_low_word_first() -> None:
     assert reading.energy_import_kwh == pytest.approx(1234.5)
     assert reading.energy_export_kwh == pytest.approx(56.25)
     assert reading.frequency_hz == pytest.approx(60.0)
+
+
+async def test_finder_7m24_reads_one_phase_and_float_watt_hours() -> None:
+    """One phase of the 7M.38 map; the counters are floats in Wh (mbmd, the star.ke.st map)."""
+    profile = get_profile("finder_7m24")
+    values = {
+        "voltage_l1": 231.5,
+        "current_l1": 7.25,
+        "power_total": -1500.0,  # exporting
+        "frequency": 50.0,
+        "energy_import": 123456.5,
+        "energy_export": 2500.0,
+    }
+    device = FakeDevice.from_profile(profile, values, device_id=1)
+    reading = await Meter(FakeBus({1: device}).device(1), profile).read()
+    assert reading.currents_a == (pytest.approx(7.25), None, None)
+    assert (reading.voltage_l1_v, reading.power_total_w) == pytest.approx((231.5, -1500.0))
+    assert (reading.energy_import_kwh, reading.energy_export_kwh) == pytest.approx((123.4565, 2.5))
+    assert await identify(FakeBus({1: device}), SerialSettings("/dev/x", 9600), 1) == "finder_7m24"
+
+
+async def test_finder_7m24_answering_zero_on_l2_is_still_the_7m24() -> None:
+    """Whether a 7M.24 refuses L2/L3 or answers 0 there is not documented: both are a 7M.24."""
+    profile = get_profile("finder_7m24")
+    device = first_wave_device(profile)
+    for address in (2502, 2503, 2504, 2505):
+        device.input[address] = 0
+    assert await identify(FakeBus({1: device}), SerialSettings("/dev/x", 9600), 1) == "finder_7m24"

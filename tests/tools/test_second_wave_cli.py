@@ -176,6 +176,7 @@ MIXED = (
     DeviceSpec("carlogavazzi_em3xx", 13),
     DeviceSpec("abb_b2x", 14),
     DeviceSpec("ccs_wattnode_modbus", 15),
+    DeviceSpec("finder_7m24", 16),
 )
 
 

@@ -54,6 +54,7 @@ SECOND_WAVE_METERS: Final = (
     "shelly_pro_3em",
     "schneider_iem3x5x",
     "finder_7m38",
+    "finder_7m24",
     "bernecker_mpm3pm",
     "orno_we514_515",
     "eastron_sdm72dm_v1",
@@ -641,7 +642,18 @@ async def _orno_single_phase(probe: _Probe) -> str | None:
 
 
 async def _finder(probe: _Probe) -> str | None:
-    return await _mains(probe, "finder_7m38")
+    """
+    Identify a Finder 7M.38 or 7M.24: one float map for both, L1 at 2500.
+
+    The 3-phase 7M.38 keeps a mains voltage on L2 or L3 as well; a 7M.24 has none there
+    (a 7M.38 with two dead phases reads as a 7M.24, whose L1 and total are the same).
+    """
+    if await _mains(probe, "finder_7m38") is None:
+        return None
+    for name in ("voltage_l2", "voltage_l3"):
+        if _between(await probe.number("finder_7m38", name), *_MAINS_V):
+            return "finder_7m38"
+    return "finder_7m24"
 
 
 async def _mpm3pm(probe: _Probe) -> str | None:

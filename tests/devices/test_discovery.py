@@ -13,6 +13,7 @@ from custom_components.headroom.devices.discovery import (
     FIRST_WAVE_CHARGERS,
     FIRST_WAVE_METERS,
     SCANNED,
+    SECOND_WAVE_CHARGERS,
     SECOND_WAVE_METERS,
     FoundDevice,
     Scanner,
@@ -93,7 +94,8 @@ def test_second_wave_is_scanned_on_the_first_wave_lines() -> None:
         "eastron_sdm72dm_v1",
         "ccs_wattnode_modbus",
     }
-    assert set(SCANNED) == {*FIRST_WAVE, *SECOND_WAVE_METERS, "vestel_evc04", "keba_p30_p40"}
+    assert set(SCANNED) == {*FIRST_WAVE, *SECOND_WAVE_METERS, *SECOND_WAVE_CHARGERS}
+    assert set(SECOND_WAVE_CHARGERS) == {"vestel_evc04", "keba_p30_p40", "bender_cc612_cc613"}
     assert default_serial_lines() == default_serial_lines(FIRST_WAVE)
 
 

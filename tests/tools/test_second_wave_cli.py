@@ -19,9 +19,11 @@ import pytest
 from custom_components.headroom.devices.bus import Bus, TcpSettings
 from custom_components.headroom.devices.chargers import create_charger
 from custom_components.headroom.devices.discovery import SECOND_WAVE_METERS, Scanner, SerialLine
+from custom_components.headroom.devices.errors import Unsupported
 from custom_components.headroom.devices.registers import get_profile
 from tools import read, scan
 from tools.simulator.line import LineSettings
+from tools.simulator.personalities import BenderDevice
 from tools.simulator.simulator import DeviceSpec, Simulator
 from tools.simulator.site import StaticCharger, StaticSite
 
@@ -372,3 +374,89 @@ async def test_wattnode_on_a_split_phase_panel_scanned_and_read(
         assert values["power_total"] == pytest.approx(120.0 * 32.0)
     finally:
         await simulator.close()
+
+
+BENDER = "bender_cc612_cc613"
+
+
+@pytest.fixture
+async def bender(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Simulator]:
+    del socket_enabled
+    simulator = await _start(tmp_path, [DeviceSpec(BENDER, 255, "garage")], native_tcp_port=0)
+    yield simulator
+    await simulator.close()
+
+
+async def test_bender_scanned_at_unit_255_and_read(
+    bender: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = ["--tcp", f"127.0.0.1:{bender.endpoints().native_tcp_port}"]
+    code, out, err = await _cli(scan.main, [*where, "--json"], capsys)
+    assert code == 0, err
+    assert [(d["kind"], d["model"], d["device_id"]) for d in json.loads(out)] == [
+        ("charger", BENDER, 255)
+    ]
+    code, out, err = await _cli(
+        read.main, [*where, "--model", BENDER, "--id", "255", "--json"], capsys
+    )
+    assert (code, err) == (0, "")
+    values = json.loads(out)["values"]
+    assert values["state"] == "B"  # a car plugged in, nothing offered yet
+    assert values["current_limit"] == 0
+    assert values["energy_total"] == pytest.approx(4000.0)
+
+
+async def test_bender_without_a_meter_reads_no_currents(
+    bender: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    device = bender.tcp_devices[255]
+    assert isinstance(device, BenderDevice)
+    device.metered = False
+    where = ["--tcp", f"127.0.0.1:{bender.endpoints().native_tcp_port}"]
+    code, out, err = await _cli(
+        read.main, [*where, "--model", BENDER, "--id", "255", "--json"], capsys
+    )
+    assert (code, err) == (0, "")
+    values = json.loads(out)["values"]
+    assert values["current_l1"] is None
+    assert values["state"] == "B"
+
+
+async def test_bender_keeps_its_last_limit_when_home_assistant_stops(bender: Simulator) -> None:
+    """No fail-safe to arm: the site is told (Unsupported), and the README says what happens."""
+    port = bender.endpoints().native_tcp_port
+    assert port is not None
+    device = bender.tcp_devices[255]
+    bus = Bus(TcpSettings("127.0.0.1", port), timeout_s=1.0)
+    await bus.connect()
+    try:
+        clock = _Clock()
+        charger = create_charger(bus.device(255), get_profile(BENDER), clock=clock)
+        with pytest.raises(Unsupported, match="safe current is 10 A"):
+            await charger.arm_watchdog(timeout_s=20, failsafe_a=6)
+        await charger.set_limit(16)
+        assert device.applied_a == 16
+        bender.advance(600.0)  # Home Assistant stopped
+        assert device.applied_a == 16
+        await charger.pause()
+        assert device.applied_a == 0
+    finally:
+        await bus.close()
+
+
+async def test_bender_with_modbus_off_says_what_to_switch_on(
+    socket_enabled: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Energy-manager mode off: port 502 refuses. Both commands name the setting."""
+    del socket_enabled
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    where = ["--tcp", f"127.0.0.1:{port}"]
+    code, _, err = await _cli(read.main, [*where, "--model", BENDER, "--id", "255"], capsys)
+    assert code == 1
+    (line,) = err.strip().splitlines()
+    assert "Modbus TCP Server for energy management systems" in line
+    code, _, err = await _cli(scan.main, where, capsys)
+    assert code == 1
+    assert "Modbus TCP Server for energy management systems" in err.strip().splitlines()[-1]

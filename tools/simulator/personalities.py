@@ -856,6 +856,63 @@ class KebaDevice(ChargerDevice):
         }
 
 
+class BenderDevice(ChargerDevice):
+    """
+    Bender CC612/CC613 in energy-manager mode (Modbus TCP, unit 255).
+
+    The energy manager's limit (1000, A) reaches the car and reads back; 0 pauses. The
+    safe current (131) is set in the web interface, read-only over Modbus. A controller
+    without a meter (`metered` False) answers all ones for currents, power and energy
+    (evcc). It keeps the last limit when the energy manager goes silent: no source read
+    documents a fall-back.
+    """
+
+    safe_current_a: int = 10
+    """What the installer set in the web interface."""
+    _METER: Final = frozenset(
+        {"current_l1", "current_l2", "current_l3", "power_total", "energy_total"}
+    )
+
+    def __init__(
+        self, profile: Profile, device_id: int, site: Site, *, name: str, metered: bool = True
+    ) -> None:
+        """Start with no energy-manager limit written (0 A: nothing offered)."""
+        super().__init__(profile, device_id, site, name=name)
+        self.metered = metered
+        self.settings |= {"current_limit": 0}
+
+    def validate(self, name: str, value: Value) -> None:
+        """Accept 0 or 6-32 A in the limit registers."""
+        if name in {"current_limit", "hems_current_limit_0_1a"} and not _zero_or_within(
+            value, _MIN_CHARGE_A, 32
+        ):
+            raise ModbusError(ILLEGAL_DATA_VALUE)
+
+    def apply(self, name: str, value: Value) -> None:
+        """Pass a limit to the car."""
+        super().apply(name, value)
+        if name == "current_limit" and isinstance(value, int | float):
+            self.command(float(value))
+
+    def _words(self, register: Register, values: Mapping[str, Value]) -> list[int]:
+        if not self.metered and register.name in self._METER:
+            return [0xFFFF] * register.count
+        return super()._words(register, values)
+
+    def values(self) -> Mapping[str, Value]:
+        """Control-pilot state 1-5, the meter in mA, W and Wh."""
+        view = self.view()
+        return self.meter_values() | {
+            "energy_total": 4000.0 + view.session_energy_kwh,
+            "charger_state": {"A": 1, "B": 2, "C": 3, "D": 4}.get(view.state, 5),
+            "failsafe_current": self.safe_current_a,
+            "firmware_version": "5.2",
+            "protocol_version": 0x0100,
+            "relay_state": 1 if view.state == "C" else 0,
+            "charge_point_model": "AMTRON Professional",
+        }
+
+
 def _utf16(text: str) -> str:
     """Text as a register string of one UTF-16BE character per register (ASCII only)."""
     return "".join(f"\x00{char}" for char in text)
@@ -874,6 +931,7 @@ _CHARGER_CLASSES: Final[Mapping[str, type[ChargerDevice]]] = {
     "alfen_eve": AlfenDevice,
     "vestel_evc04": VestelDevice,
     "keba_p30_p40": KebaDevice,
+    "bender_cc612_cc613": BenderDevice,
 }
 
 

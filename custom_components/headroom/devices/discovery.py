@@ -49,7 +49,7 @@ FIRST_WAVE_CHARGERS: Final = (
     "alfen_eve",
 )
 FIRST_WAVE: Final = (*FIRST_WAVE_METERS, *FIRST_WAVE_CHARGERS)
-SECOND_WAVE_CHARGERS: Final = ("vestel_evc04", "keba_p30_p40")
+SECOND_WAVE_CHARGERS: Final = ("vestel_evc04", "keba_p30_p40", "bender_cc612_cc613")
 SECOND_WAVE_METERS: Final = (
     "shelly_pro_3em",
     "schneider_iem3x5x",
@@ -251,7 +251,7 @@ class Scanner:
         Scan a Modbus TCP gateway (or an RTU-over-TCP one with `rtu_framing`) over ids.
 
         Over Modbus TCP the unit ids that TCP-only models answer on by default (255 for
-        Vestel and KEBA) are probed after the range: one probe each.
+        Vestel, KEBA and Bender) are probed after the range: one probe each.
         """
         settings = TcpSettings(host, port, "rtu" if rtu_framing else "socket")
         extra = () if rtu_framing else tcp_unit_ids()
@@ -606,6 +606,29 @@ async def _keba(probe: _Probe) -> str | None:
     return "keba_p30_p40" if plausible else None
 
 
+_BENDER: Final = "bender_cc612_cc613"
+_BENDER_STATES: Final = range(1, 6)
+
+
+async def _bender(probe: _Probe) -> str | None:
+    """
+    Identify a Bender CC612/CC613 in energy-manager mode (its own socket, unit 255).
+
+    No identification register every firmware has (the model string at 142 is missing on
+    legacy firmware): a control-pilot state 1-5 at 122, and amperes where it keeps its
+    safe current (131) and the energy manager's limit (1000). A KEBA or Vestel on the same
+    unit id was recognised before this runs.
+    """
+    if not _own_socket(probe.settings):
+        return None
+    state = await probe.value(_BENDER, "charger_state")
+    if not isinstance(state, int) or state not in _BENDER_STATES:
+        return None
+    safe = await probe.number(_BENDER, "failsafe_current")
+    limit = await probe.number(_BENDER, "current_limit")
+    return _BENDER if _between(safe, 0, 80) and _between(limit, 0, 80) else None
+
+
 async def _schneider_iem(probe: _Probe) -> str | None:
     model = await probe.value("schneider_iem3x5x", "meter_model")
     if not isinstance(model, str) or not model.startswith("iEM3"):
@@ -698,6 +721,7 @@ _FINGERPRINTS: Final[tuple[Callable[[_Probe], Awaitable[str | None]], ...]] = (
     _shelly,
     _vestel,
     _keba,
+    _bender,
     _schneider_iem,
     _wattnode,
     # plausible values where a model keeps its voltage

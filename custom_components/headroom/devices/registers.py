@@ -358,6 +358,12 @@ _CANONICAL_NAMES: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
             "energy_pos_sum_nr": "energy_import",
             "energy_neg_sum_nr": "energy_export",
         },
+        "bender_cc612_cc613": {
+            "cp_state": "charger_state",
+            "hems_current_limit": "current_limit",
+            "safe_current": "failsafe_current",
+            "active_power": "power_total",
+        },
         "evse_wb_din": {
             "vehicle_state": "charger_state",
             "configured_current": "current_limit",
@@ -378,7 +384,7 @@ _SINGLE_PHASE_NAMES: Final[Mapping[str, str]] = MappingProxyType(
 _IDENTIFICATION_ONLY: Final = frozenset({("carlogavazzi_em3xx", "model_id")})
 
 # Profiles whose raw all-ones words mean "not available" (registers.yaml caveats).
-_SENTINEL_PROFILES: Final = frozenset({"abb_b2x", "abb_b21"})
+_SENTINEL_PROFILES: Final = frozenset({"abb_b2x", "abb_b21", "bender_cc612_cc613"})
 
 # Inter-frame delays the research names (evcc defaults), seconds.
 _PACING_S: Final[Mapping[str, float]] = MappingProxyType(

@@ -1,0 +1,89 @@
+"""
+Second-wave charger drivers (Modbus TCP controllers built into many brands).
+
+They build on the base classes in `chargers`; `chargers.create_charger` finds them here
+(`TCP_DRIVERS`), so this module is imported only when one of them is wanted.
+
+- Bender CC612/CC613 (Mennekes AMTRON, Webasto Live, Garo, ebee, ...): the "energy
+  manager" limit (1000); no fail-safe Headroom can arm (see `BenderCc`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, Final
+
+from .chargers import ChargerReading, ChargerState, WatchdogStatus, _CodedStateCharger
+from .errors import Unsupported
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from .chargers import Charger
+    from .registers import Value
+
+_PHASE_CURRENTS: Final = ("current_l1", "current_l2", "current_l3")
+
+
+class BenderCc(_CodedStateCharger):
+    """
+    Bender CC612/CC613 in "Modbus TCP Server for energy management systems" mode, unit 255.
+
+    State from the control pilot (122: 1 A .. 4 D, 5 E: evcc and OpenEMS agree on 1-4).
+    The limit is whole amperes in 1000, written with FC16 and read back; 0 pauses (evcc).
+    Currents in mA; a controller without a meter answers all ones there (evcc reads 0):
+    Headroom then has no currents for it rather than 0 A. Power's all ones (sent now and
+    then, evcc) is no value.
+
+    Fail-safe: the controller has a safe current (131, read-only, set in its web interface;
+    OpenEMS), but no source read says whether or when it applies it when the energy
+    manager goes silent. `arm_watchdog` therefore reads it and raises `Unsupported`, so
+    the site reports a charger it cannot arm, as for EVSE-WB. The limit is still written
+    again every `REWRITE_INTERVAL_S`: should the installer have set a communication
+    timeout, a healthy Headroom never lets it expire.
+    """
+
+    has_watchdog = False
+    max_limit_a = 32
+    REWRITE_INTERVAL_S: Final = 25.0
+    """evcc's cadence for Alfen's validity time; cheap, and harmless without a timeout."""
+    _STATES: ClassVar[Mapping[int, ChargerState]] = {
+        1: ChargerState.A,
+        2: ChargerState.B,
+        3: ChargerState.C,
+        4: ChargerState.D,
+        5: ChargerState.E,
+    }
+    _fast_fields = ("charger_state", *_PHASE_CURRENTS)
+    _full_fields = (*_fast_fields, "current_limit", "power_total", "energy_total")
+
+    def _reading(self, values: dict[str, Value | None]) -> ChargerReading:
+        if all(values.get(name) is None for name in _PHASE_CURRENTS):
+            # No meter fitted: every current is "not available". One alone is garbage.
+            values = {k: v for k, v in values.items() if k not in _PHASE_CURRENTS}
+        return super()._reading(values)
+
+    async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:
+        """Raise Unsupported, naming the safe current set in the controller's web interface."""
+        del timeout_s
+        self._check_limit(failsafe_a, what="fail-safe current")
+        safe = (await self._reader.read(["failsafe_current"]))["failsafe_current"]
+        msg = (
+            f"charger {self.device_id} (Bender CC612/CC613): Headroom cannot arm a fail-safe "
+            f"on it; its safe current is {safe} A, set in its web interface, and whether it "
+            "applies it when Home Assistant stops is not documented"
+        )
+        raise Unsupported(msg)
+
+    async def maintain(self) -> None:
+        """Write the limit again every `REWRITE_INTERVAL_S`."""
+        await super().maintain()
+        if self._limit_a is None or self._limit_written_at is None:
+            return
+        if self._clock() - self._limit_written_at >= self.REWRITE_INTERVAL_S:
+            await self.set_limit(self._limit_a)
+
+
+TCP_DRIVERS: Final[Mapping[str, type[Charger]]] = {
+    "bender_cc612_cc613": BenderCc,
+}
+"""Profile id -> driver, for `chargers.create_charger` (ids listed there as `TCP_CHARGERS`)."""

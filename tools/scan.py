@@ -50,7 +50,7 @@ MODBUS_TCP_HINT = (
     "switch DSW1.3) and firmware 3.10.42 (c-series) or 1.11 (x-series) or later; a Bender "
     "CC612/CC613 (Mennekes AMTRON, Webasto Live, Garo...) only with 'Modbus TCP Server for "
     "energy management systems' switched on in its web interface, register set "
-    "'Ebee/Bender/MENNEKES'"
+    "'Ebee/Bender/MENNEKES'; a Webasto or Ampure NEXT only in mode 'HEMS activated'"
 )
 _MAX_PORT = 65535
 

@@ -95,7 +95,12 @@ def test_second_wave_is_scanned_on_the_first_wave_lines() -> None:
         "ccs_wattnode_modbus",
     }
     assert set(SCANNED) == {*FIRST_WAVE, *SECOND_WAVE_METERS, *SECOND_WAVE_CHARGERS}
-    assert set(SECOND_WAVE_CHARGERS) == {"vestel_evc04", "keba_p30_p40", "bender_cc612_cc613"}
+    assert set(SECOND_WAVE_CHARGERS) == {
+        "vestel_evc04",
+        "keba_p30_p40",
+        "bender_cc612_cc613",
+        "webasto_next",
+    }
     assert default_serial_lines() == default_serial_lines(FIRST_WAVE)
 
 

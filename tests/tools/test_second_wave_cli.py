@@ -460,3 +460,58 @@ async def test_bender_with_modbus_off_says_what_to_switch_on(
     code, _, err = await _cli(scan.main, where, capsys)
     assert code == 1
     assert "Modbus TCP Server for energy management systems" in err.strip().splitlines()[-1]
+
+
+NEXT = "webasto_next"
+
+
+@pytest.fixture
+async def webasto_next(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Simulator]:
+    del socket_enabled
+    simulator = await _start(tmp_path, [DeviceSpec(NEXT, 255, "garage")], native_tcp_port=0)
+    yield simulator
+    await simulator.close()
+
+
+async def test_webasto_next_scanned_at_unit_255_and_read(
+    webasto_next: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every value read alone: the simulated NEXT refuses reads across gaps."""
+    where = ["--tcp", f"127.0.0.1:{webasto_next.endpoints().native_tcp_port}"]
+    code, out, err = await _cli(scan.main, [*where, "--json"], capsys)
+    assert code == 0, err
+    assert [(d["kind"], d["model"], d["device_id"]) for d in json.loads(out)] == [
+        ("charger", NEXT, 255)
+    ]
+    code, out, err = await _cli(
+        read.main, [*where, "--model", NEXT, "--id", "255", "--json"], capsys
+    )
+    assert (code, err) == (0, "")
+    values = json.loads(out)["values"]
+    assert values["state"] == "B"
+    assert values["energy_total"] == pytest.approx(5000.0)
+
+
+async def test_webasto_next_falls_back_when_the_life_bit_stops(webasto_next: Simulator) -> None:
+    port = webasto_next.endpoints().native_tcp_port
+    assert port is not None
+    device = webasto_next.tcp_devices[255]
+    bus = Bus(TcpSettings("127.0.0.1", port), timeout_s=1.0)
+    await bus.connect()
+    try:
+        clock = _Clock()
+        charger = create_charger(bus.device(255), get_profile(NEXT), clock=clock)
+        await charger.set_limit(16)
+        status = await charger.arm_watchdog(timeout_s=20, failsafe_a=6)
+        assert (status.timeout_s, status.rewrite_interval_s) == (20.0, 10.0)
+        for _ in range(6):  # healthy: the life bit every half timeout
+            webasto_next.advance(10.0)
+            clock.now += 10.0
+            await charger.maintain()
+        assert device.applied_a == 16
+        webasto_next.advance(20.0)  # Home Assistant stopped
+        assert device.applied_a == 6
+        await charger.pause()  # back: the site's next command applies
+        assert device.applied_a == 0
+    finally:
+        await bus.close()

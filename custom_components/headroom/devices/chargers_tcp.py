@@ -6,13 +6,20 @@ They build on the base classes in `chargers`; `chargers.create_charger` finds th
 
 - Bender CC612/CC613 (Mennekes AMTRON, Webasto Live, Garo, ebee, ...): the "energy
   manager" limit (1000); no fail-safe Headroom can arm (see `BenderCc`).
+- Webasto / Ampure NEXT: a life bit written every half of the communication timeout set
+  in its web interface, after which it applies its safe current (see `WebastoNext`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, Final
 
-from .chargers import ChargerReading, ChargerState, WatchdogStatus, _CodedStateCharger
+from .chargers import (
+    ChargerReading,
+    ChargerState,
+    WatchdogStatus,
+    _CodedStateCharger,
+)
 from .errors import Unsupported
 
 if TYPE_CHECKING:
@@ -83,7 +90,83 @@ class BenderCc(_CodedStateCharger):
             await self.set_limit(self._limit_a)
 
 
+class WebastoNext(_CodedStateCharger):
+    """
+    Webasto / Ampure NEXT (Modbus TCP, unit 255; the TQ-DM100 register set).
+
+    State 1000 (evcc and OpenEMS): 0 A, 1 B (no permission yet), 3 C, 4 B (paused), 7 E;
+    8 (reserved for another user) is F. The limit is whole amperes in 5004; 0 pauses.
+    Every value is read alone (OpenEMS: "cannot read the gaps"; the planner learns that
+    from the first refusal).
+
+    Watchdog: the communication timeout (2002, s) and the safe current (2000, A) are set
+    in the charger's web interface and only read here (neither source writes them). With
+    a timeout above 0 the master must write 1 to the life bit (6000) within it; evcc does
+    every half timeout, and so does `maintain`. A timeout of 0 means no monitoring:
+    `arm_watchdog` raises `Unsupported` saying where to set one.
+    """
+
+    max_limit_a = 32
+    _HEARTBEATS_PER_TIMEOUT: Final = 2
+    _MIN_HEARTBEAT_S: Final = 1.0
+    _STATES: ClassVar[Mapping[int, ChargerState]] = {
+        0: ChargerState.A,
+        1: ChargerState.B,
+        3: ChargerState.C,
+        4: ChargerState.B,
+        7: ChargerState.E,
+        8: ChargerState.F,
+    }
+    _fast_fields = ("charger_state", *_PHASE_CURRENTS)
+    _full_fields = (*_fast_fields, "power_total", "energy_total")
+    heartbeat_interval_s: float | None = None
+    """How often `maintain` writes the life bit (None before `arm_watchdog`)."""
+    _heartbeat_at: float | None = None
+
+    async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:
+        """
+        Read the timeout and safe current set in the charger, and start the life bit.
+
+        `timeout_s` cannot be written: the charger's own timeout applies (reported back).
+        Raises `Unsupported` when the charger monitors nothing (timeout 0).
+        """
+        del timeout_s
+        self._check_limit(failsafe_a, what="fail-safe current")
+        values = await self._reader.read(["watchdog_timeout", "failsafe_current"])
+        timeout, safe = values["watchdog_timeout"], values["failsafe_current"]
+        if not isinstance(timeout, int) or timeout <= 0:
+            msg = (
+                f"charger {self.device_id} (Webasto NEXT): no communication timeout is set, "
+                "so it never falls back; set one in its web interface (Modbus/HEMS settings)"
+            )
+            raise Unsupported(msg)
+        self.heartbeat_interval_s = max(
+            self._MIN_HEARTBEAT_S, timeout / self._HEARTBEATS_PER_TIMEOUT
+        )
+        await self._beat()
+        safe_a = float(safe) if isinstance(safe, int) else None
+        return WatchdogStatus(
+            timeout_s=float(timeout),
+            failsafe_a=safe_a,
+            failsafe_matches=safe_a is not None and safe_a == failsafe_a,
+            rewrite_interval_s=self.heartbeat_interval_s,
+        )
+
+    async def maintain(self) -> None:
+        """Write the life bit when it is due."""
+        await super().maintain()
+        if self.heartbeat_interval_s is None or self._heartbeat_at is None:
+            return
+        if self._clock() - self._heartbeat_at >= self.heartbeat_interval_s:
+            await self._beat()
+
+    async def _beat(self) -> None:
+        await self._write(self._profile.registers["alive"], 1)
+        self._heartbeat_at = self._clock()
+
+
 TCP_DRIVERS: Final[Mapping[str, type[Charger]]] = {
     "bender_cc612_cc613": BenderCc,
+    "webasto_next": WebastoNext,
 }
 """Profile id -> driver, for `chargers.create_charger` (ids listed there as `TCP_CHARGERS`)."""

@@ -49,7 +49,12 @@ FIRST_WAVE_CHARGERS: Final = (
     "alfen_eve",
 )
 FIRST_WAVE: Final = (*FIRST_WAVE_METERS, *FIRST_WAVE_CHARGERS)
-SECOND_WAVE_CHARGERS: Final = ("vestel_evc04", "keba_p30_p40", "bender_cc612_cc613")
+SECOND_WAVE_CHARGERS: Final = (
+    "vestel_evc04",
+    "keba_p30_p40",
+    "bender_cc612_cc613",
+    "webasto_next",
+)
 SECOND_WAVE_METERS: Final = (
     "shelly_pro_3em",
     "schneider_iem3x5x",
@@ -251,7 +256,7 @@ class Scanner:
         Scan a Modbus TCP gateway (or an RTU-over-TCP one with `rtu_framing`) over ids.
 
         Over Modbus TCP the unit ids that TCP-only models answer on by default (255 for
-        Vestel, KEBA and Bender) are probed after the range: one probe each.
+        Vestel, KEBA, Bender and Webasto NEXT) are probed after the range: one probe each.
         """
         settings = TcpSettings(host, port, "rtu" if rtu_framing else "socket")
         extra = () if rtu_framing else tcp_unit_ids()
@@ -606,6 +611,29 @@ async def _keba(probe: _Probe) -> str | None:
     return "keba_p30_p40" if plausible else None
 
 
+_NEXT: Final = "webasto_next"
+_NEXT_STATES: Final = frozenset({0, 1, 3, 4, 7, 8})
+
+
+async def _webasto_next(probe: _Probe) -> str | None:
+    """
+    Identify a Webasto / Ampure NEXT (its own socket, unit 255) by its holding registers.
+
+    A Vestel keeps its states in input registers and a KEBA its values in register pairs;
+    a NEXT answers single holding registers: a state at 1000 and its hardware's current
+    range (1102-1100: minimum 6-16 A, maximum up to 80 A).
+    """
+    if not _own_socket(probe.settings):
+        return None
+    state = await probe.value(_NEXT, "charger_state")
+    if not isinstance(state, int) or state not in _NEXT_STATES:
+        return None
+    low = await probe.number(_NEXT, "min_current")
+    high = await probe.number(_NEXT, "max_current")
+    plausible = _between(low, 6, 16) and _between(high, 6, 80) and (low or 0) <= (high or 0)
+    return _NEXT if plausible else None
+
+
 _BENDER: Final = "bender_cc612_cc613"
 _BENDER_STATES: Final = range(1, 6)
 
@@ -721,6 +749,7 @@ _FINGERPRINTS: Final[tuple[Callable[[_Probe], Awaitable[str | None]], ...]] = (
     _shelly,
     _vestel,
     _keba,
+    _webasto_next,
     _bender,
     _schneider_iem,
     _wattnode,

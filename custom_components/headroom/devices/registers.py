@@ -364,6 +364,14 @@ _CANONICAL_NAMES: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
             "safe_current": "failsafe_current",
             "active_power": "power_total",
         },
+        "webasto_next": {
+            "charge_point_state": "charger_state",
+            "charge_current": "current_limit",
+            "active_power": "power_total",
+            "safe_current": "failsafe_current",
+            "comm_timeout": "watchdog_timeout",
+            "life_bit": "alive",
+        },
         "evse_wb_din": {
             "vehicle_state": "charger_state",
             "configured_current": "current_limit",

@@ -100,6 +100,7 @@ def test_second_wave_is_scanned_on_the_first_wave_lines() -> None:
         "keba_p30_p40",
         "bender_cc612_cc613",
         "webasto_next",
+        "amperfied_connect",
     }
     assert default_serial_lines() == default_serial_lines(FIRST_WAVE)
 

@@ -515,3 +515,50 @@ async def test_webasto_next_falls_back_when_the_life_bit_stops(webasto_next: Sim
         assert device.applied_a == 0
     finally:
         await bus.close()
+
+
+AMPERFIED = "amperfied_connect"
+
+
+@pytest.fixture
+async def amperfied(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Simulator]:
+    del socket_enabled
+    simulator = await _start(tmp_path, [DeviceSpec(AMPERFIED, 255, "garage")], native_tcp_port=0)
+    yield simulator
+    await simulator.close()
+
+
+async def test_amperfied_connect_scanned_at_unit_255_and_read(
+    amperfied: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = ["--tcp", f"127.0.0.1:{amperfied.endpoints().native_tcp_port}"]
+    code, out, err = await _cli(scan.main, [*where, "--json"], capsys)
+    assert code == 0, err
+    assert [(d["kind"], d["model"], d["device_id"]) for d in json.loads(out)] == [
+        ("charger", AMPERFIED, 255)
+    ]
+    code, out, err = await _cli(
+        read.main, [*where, "--model", AMPERFIED, "--id", "255", "--json"], capsys
+    )
+    assert (code, err) == (0, "")
+    assert json.loads(out)["values"]["state"] == "B"
+
+
+async def test_amperfied_connect_falls_back_when_nothing_is_asked(amperfied: Simulator) -> None:
+    port = amperfied.endpoints().native_tcp_port
+    assert port is not None
+    device = amperfied.tcp_devices[255]
+    bus = Bus(TcpSettings("127.0.0.1", port), timeout_s=1.0)
+    await bus.connect()
+    try:
+        charger = create_charger(bus.device(255), get_profile(AMPERFIED), clock=_Clock())
+        await charger.set_limit(16)
+        await charger.arm_watchdog(timeout_s=20, failsafe_a=6)
+        for _ in range(6):  # healthy: the site reads it every cycle
+            amperfied.advance(5.0)
+            await charger.read(full=False)
+        assert device.applied_a == 16
+        amperfied.advance(20.0)  # Home Assistant stopped
+        assert device.applied_a == 6
+    finally:
+        await bus.close()

@@ -449,6 +449,15 @@ class HeidelbergDevice(ChargerDevice):
         }
 
 
+class AmperfiedConnectDevice(HeidelbergDevice):
+    """Amperfied connect (Modbus TCP, unit 255): the Energy Control, awake on the network."""
+
+    def __init__(self, profile: Profile, device_id: int, site: Site, *, name: str) -> None:
+        """Start as the Energy Control, but with no standby sleep (evcc never disables it)."""
+        super().__init__(profile, device_id, site, name=name)
+        self.settings["standby_control"] = 4
+
+
 class AbbTerraDevice(ChargerDevice):
     """ABB Terra AC: limits in mA (FC 16), timeout in s, fallback current or error."""
 
@@ -1006,6 +1015,7 @@ _CHARGER_CLASSES: Final[Mapping[str, type[ChargerDevice]]] = {
     "keba_p30_p40": KebaDevice,
     "bender_cc612_cc613": BenderDevice,
     "webasto_next": WebastoNextDevice,
+    "amperfied_connect": AmperfiedConnectDevice,
 }
 
 

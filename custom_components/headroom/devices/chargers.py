@@ -20,7 +20,8 @@ fail-safe current work:
   must write within the timeout (`maintain` does, every quarter of it).
 - KEBA P30/P40: fail-safe current and timeout with read-backs; the timeout is re-written
   every half timeout (evcc's heartbeat).
-- Second wave over Modbus TCP (Bender CC612/CC613, Webasto NEXT): in `chargers_tcp`.
+- Second wave over Modbus TCP (Bender CC612/CC613, Webasto NEXT, Amperfied connect): in
+  `chargers_tcp`.
 - EVSE-WB/DIN: no watchdog at all; `arm_watchdog` raises `Unsupported` and
   `has_watchdog` is False, so the caller can tell the user. It does write the current
   the board starts at after a power cut (register 2000) and keeps it checked.
@@ -899,7 +900,7 @@ _DRIVERS: Final[dict[str, type[Charger]]] = {
     "keba_p30_p40": KebaP30P40,
 }
 
-TCP_CHARGERS: Final = ("bender_cc612_cc613", "webasto_next")
+TCP_CHARGERS: Final = ("bender_cc612_cc613", "webasto_next", "amperfied_connect")
 """Second-wave models whose drivers live in `chargers_tcp` (imported when first wanted)."""
 
 SUPPORTED_CHARGERS: Final = frozenset({*_DRIVERS, *TCP_CHARGERS})

@@ -8,6 +8,8 @@ They build on the base classes in `chargers`; `chargers.create_charger` finds th
   manager" limit (1000); no fail-safe Headroom can arm (see `BenderCc`).
 - Webasto / Ampure NEXT: a life bit written every half of the communication timeout set
   in its web interface, after which it applies its safe current (see `WebastoNext`).
+- Amperfied connect.home / connect.business: the Heidelberg Energy Control over Modbus
+  TCP (see `AmperfiedConnect`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, ClassVar, Final
 from .chargers import (
     ChargerReading,
     ChargerState,
+    HeidelbergEnergyControl,
     WatchdogStatus,
     _CodedStateCharger,
 )
@@ -165,7 +168,33 @@ class WebastoNext(_CodedStateCharger):
         self._heartbeat_at = self._clock()
 
 
+class AmperfiedConnect(HeidelbergEnergyControl):
+    """
+    Amperfied connect.home / connect.business: the Energy Control's registers over Modbus TCP.
+
+    Unit id 255 (evcc `amperfied.go`). States, 0.1 A limits, the remote-lock release in F
+    and the watchdog (257, ms; any request resets it; 262 applies after it) are the Energy
+    Control's. Unlike on the RS-485 box, standby (258) is left alone: evcc never writes it
+    on these, and a networked box need not sleep to be found.
+    """
+
+    async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:
+        """Watchdog timeout in ms (257) and fail-safe current (262); standby untouched."""
+        self._check_limit(failsafe_a, what="fail-safe current")
+        timeout_ms = round(timeout_s * 1000)
+        if not 0 < timeout_ms <= self._MAX_TIMEOUT_MS:
+            msg = f"watchdog timeout {timeout_s} s: must be above 0 and at most 65.5 s"
+            raise ValueError(msg)
+        self._wanted = {"watchdog_timeout": timeout_ms, "failsafe_current": failsafe_a}
+        await self._verify_settings()
+        self._next_verify_at = self._clock() + self._verify_interval_s
+        return WatchdogStatus(
+            timeout_s=timeout_ms / 1000, failsafe_a=failsafe_a, failsafe_matches=True
+        )
+
+
 TCP_DRIVERS: Final[Mapping[str, type[Charger]]] = {
+    "amperfied_connect": AmperfiedConnect,
     "bender_cc612_cc613": BenderCc,
     "webasto_next": WebastoNext,
 }

@@ -54,6 +54,7 @@ SECOND_WAVE_CHARGERS: Final = (
     "keba_p30_p40",
     "bender_cc612_cc613",
     "webasto_next",
+    "amperfied_connect",
 )
 SECOND_WAVE_METERS: Final = (
     "shelly_pro_3em",
@@ -256,7 +257,8 @@ class Scanner:
         Scan a Modbus TCP gateway (or an RTU-over-TCP one with `rtu_framing`) over ids.
 
         Over Modbus TCP the unit ids that TCP-only models answer on by default (255 for
-        Vestel, KEBA, Bender and Webasto NEXT) are probed after the range: one probe each.
+        Vestel, KEBA, Bender, Webasto NEXT and Amperfied connect) are probed after the
+        range: one probe each.
         """
         settings = TcpSettings(host, port, "rtu" if rtu_framing else "socket")
         extra = () if rtu_framing else tcp_unit_ids()
@@ -482,7 +484,13 @@ async def _heidelberg(probe: _Probe) -> str | None:
     if not isinstance(layout, int) or layout >> 8 != 1:
         return None
     hw_max = await probe.number("heidelberg_energy_control", "hw_max_current")
-    return "heidelberg_energy_control" if _between(hw_max, 6, 32) else None
+    if not _between(hw_max, 6, 32):
+        return None
+    # The same registers over Modbus TCP at unit 255 are an Amperfied connect: an RS-485
+    # Energy Control behind a gateway has an id of at most 247.
+    if _own_socket(probe.settings) and probe.device_id == MAX_UNIT_ID:
+        return "amperfied_connect"
+    return "heidelberg_energy_control"
 
 
 async def _evse_wb(probe: _Probe) -> str | None:

@@ -323,6 +323,12 @@ _CANONICAL_NAMES: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
             "power": "power_total",
             "energy_since_installation": "energy_total",
         },
+        "amperfied_connect": {
+            "charging_state": "charger_state",
+            "max_current_command": "current_limit",
+            "power": "power_total",
+            "energy_since_installation": "energy_total",
+        },
         "abb_terra_ac": {
             "charging_state": "charger_state",
             "set_charging_current_limit": "current_limit",

@@ -28,6 +28,7 @@ from .model import (
     Snapshot,
     Supply,
 )
+from .peak import chargers_budget_w
 from .plausibility import implausible_currents
 from .solar import DrawHistory, RideThrough, SolarGate, grid_import_w, solar_power_w
 
@@ -37,6 +38,7 @@ _SEVERITY = (
     Constraint.FAIL_SAFE,
     Constraint.BREAKER,
     Constraint.CIRCUIT,
+    Constraint.PEAK,
     Constraint.SOLAR,
     Constraint.CHARGER_MAX,
     Constraint.CAR,
@@ -140,6 +142,7 @@ class Balancer:
         zeros = tuple(0.0 for _ in settings.supply.phases)
         self._house_a = zeros
         self._headroom_a = tuple(settings.breaker_a - settings.margin_a for _ in zeros)
+        self._peak_w: float | None = None
 
     @property
     def settings(self) -> SiteSettings:
@@ -180,6 +183,7 @@ class Balancer:
             self._house_a = tuple(0.0 for _ in settings.supply.phases)
         limit_a = settings.breaker_a - settings.margin_a
         self._headroom_a = tuple(limit_a - house_a for house_a in self._house_a)
+        self._peak_w = self._peak_budget_w(snapshot, chargers)
 
         for charger in chargers:
             self._track_car(charger, now)
@@ -522,7 +526,46 @@ class Balancer:
                 capacity_a -= sum(unreadable_a.get(key, 0.0) for key in weights)
                 weights = {key: 1.0 for key in weights if key not in unreadable_a}
             limits.append(Limit(reason=reason, capacity=capacity_a - margin_a, weights=weights))
+        if self._peak_w is not None:
+            limits.append(self._peak_limit(chargers, unreadable_a, margin_a=margin_a))
         return limits
+
+    def _peak_budget_w(self, snapshot: Snapshot, chargers: list[_Charger]) -> float | None:
+        """Return the power the import budget leaves the chargers (None: no budget set)."""
+        settings = self._settings
+        if settings.peak is None or not settings.has_meter:
+            return None
+        window = snapshot.window
+        if window is not None and not all(
+            math.isfinite(value)
+            for value in (window.elapsed_s, window.imported_wh, window.import_w)
+        ):
+            window = None
+        return chargers_budget_w(
+            settings.peak,
+            window,
+            chargers_draw_w=sum(sum(c.counted_a) for c in chargers) * settings.voltage_v,
+            house_w=sum(self._house_a) * settings.voltage_v,
+            response_s=settings.timing.car_response_s,
+        )
+
+    def _peak_limit(
+        self, chargers: list[_Charger], unreadable_a: dict[str, float], *, margin_a: float
+    ) -> Limit:
+        """Return the import budget as a power limit (an unreadable charger keeps its room)."""
+        voltage_v = self._settings.voltage_v
+        weights = {
+            c.charger_id: voltage_v * _active_lines(c)
+            for c in chargers
+            if c.charger_id not in unreadable_a
+        }
+        reserved_w = sum(
+            reserved_a * voltage_v * len(c.settings.phases)
+            for c in chargers
+            if (reserved_a := unreadable_a.get(c.charger_id)) is not None
+        )
+        capacity_w = (self._peak_w or 0.0) - reserved_w - margin_a * voltage_v
+        return Limit(reason=Constraint.PEAK, capacity=capacity_w, weights=weights)
 
     def _reserved_a(self, charger: _Charger) -> float:
         """

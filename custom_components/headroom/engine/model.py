@@ -67,6 +67,7 @@ class Constraint(StrEnum):
     SOLAR = "solar"  # the PV surplus
     FAIL_SAFE = "fail_safe"  # the meter is silent: fail-safe current
     MODE_OFF = "mode_off"  # the user switched charging off or paused this charger
+    PEAK = "peak"  # the import budget of the current wall-clock window (capacity tariff)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -140,6 +141,16 @@ class TimingSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PeakSettings:
+    """An import budget per wall-clock window (capacity tariffs): see `peak.py`."""
+
+    target_w: float
+    """The window's average grid import must stay at or below this."""
+    window_s: float = 900.0
+    """The window's length: 900 s (Flanders) or 3600 s (Norway, Sweden)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SiteSettings:
     """The installation: supply, main breaker, chargers, circuits, mode."""
 
@@ -158,6 +169,8 @@ class SiteSettings:
     """False: power sharing only (chargers share breaker_a, house load unknown)."""
     solar: SolarSettings = field(default_factory=SolarSettings)
     timing: TimingSettings = field(default_factory=TimingSettings)
+    peak: PeakSettings | None = None
+    """The import budget per window, if the user set one (needs a meter)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -194,6 +207,18 @@ class SurplusReading:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ImportWindow:
+    """Where the loop is in the current wall-clock import window, and what it imported."""
+
+    elapsed_s: float
+    """Time since the window began (the loop reads the wall clock, the engine does not)."""
+    imported_wh: float
+    """Net grid energy imported since the window began (export counts negative)."""
+    import_w: float
+    """Grid power now, import positive: the meter's total power."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Snapshot:
     """Everything the engine knows this cycle."""
 
@@ -201,6 +226,8 @@ class Snapshot:
     meter: MeterReading | None
     chargers: tuple[ChargerReading, ...]
     surplus: SurplusReading | None = None
+    window: ImportWindow | None = None
+    """The import window (only with `SiteSettings.peak`); None: the meter gave no power."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

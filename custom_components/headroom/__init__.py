@@ -26,7 +26,7 @@ from .coordinator import (
 from .device_info import device_identifier, site_device_info
 from .devices.errors import Unsupported
 from .engine import Balancer
-from .settings import site_config
+from .settings import peak_window_s, site_config
 from .site import METER_KEY, LineConflictError, build_site
 
 if TYPE_CHECKING:
@@ -107,6 +107,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: HeadroomConfigEntry) -> 
             translation_placeholders={"error": str(err)},
         ) from err
 
+    site.window_meter.resize(peak_window_s(entry.options))
     coordinator = HeadroomCoordinator(hass, entry, site)
     coordinator.show_problems(config.problems)
     try:

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
 
 from .const import CYCLE_INTERVAL, DOMAIN, LOGGER, SUBENTRY_CHARGER
 from .device_info import record_identities
 from .devices.errors import ConnectionLost
 from .repairs import Repairs, SiteHealth
-from .settings import ChargerConfig, Problem, validate, watchdog_timeout_s
+from .settings import ChargerConfig, Problem, peak_window_s, validate, watchdog_timeout_s
 from .surplus import read_surplus
 
 if TYPE_CHECKING:
@@ -73,6 +74,8 @@ class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
         self.site = site
         self.clock: Callable[[], float] = time.monotonic
         """Monotonic seconds for the engine (tests step it instead of the wall clock)."""
+        self.wall_clock: Callable[[], float] = _local_wall_s
+        """Local wall-clock seconds: where the import windows (:00, :15, ...) begin."""
         self.repairs = Repairs(hass, entry.entry_id, entry.title)
         self.health = SiteHealth(self.repairs, entry.title)
         self.problems: tuple[Problem, ...] = ()
@@ -108,7 +111,9 @@ class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
         details = self.site.detail_keys(self._cycles) if self._cycles else True
         self._cycles += 1
         surplus = read_surplus(self.hass, self.config_entry.options, now)
-        result = await self.site.cycle(now, details=details, surplus=surplus)
+        result = await self.site.cycle(
+            now, details=details, surplus=surplus, wall_s=self.wall_clock()
+        )
         self._follow(result)
         return result
 
@@ -174,6 +179,7 @@ class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
             return
         self.site.balancer.settings = settings
         self.site.watchdog_timeout_s = watchdog_timeout_s(entry.options)
+        self.site.window_meter.resize(peak_window_s(entry.options))
         self.show_problems(())
         self.async_update_listeners()
 
@@ -191,3 +197,10 @@ class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
         )
         if not result.decision.fail_safe and result.decision.house_a:
             self.max_house_a = max(self.max_house_a, *result.decision.house_a)
+
+
+def _local_wall_s() -> float:
+    """Return Home Assistant's local time as seconds (utilities meter windows locally)."""
+    now = dt_util.now()
+    offset = now.utcoffset()
+    return now.timestamp() + (offset.total_seconds() if offset is not None else 0.0)

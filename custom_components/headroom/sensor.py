@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from homeassistant.components.sensor import (
+    RestoreSensor,
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
@@ -157,6 +158,44 @@ SITE_SENSORS: tuple[SiteSensorDescription, ...] = (
         suggested_display_precision=0,
         value_fn=lambda result, _: round(result.duration_s * 1000, 1),
     ),
+)
+
+
+def _window_kw(value_w: float | None) -> float | None:
+    return round(value_w / 1000.0, 3) if value_w is not None else None
+
+
+WINDOW_SENSORS: tuple[SiteSensorDescription, ...] = (
+    SiteSensorDescription(
+        key="peak_window_average",
+        translation_key="peak_window_average",
+        native_unit_of_measurement=UnitOfPower.KILO_WATT,
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        value_fn=lambda result, _: (
+            _window_kw(result.window.average_w) if result.window is not None else None
+        ),
+    ),
+    SiteSensorDescription(
+        key="peak_window_projected",
+        translation_key="peak_window_projected",
+        native_unit_of_measurement=UnitOfPower.KILO_WATT,
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        value_fn=lambda result, _: (
+            _window_kw(result.window.projected_w) if result.window is not None else None
+        ),
+    ),
+)
+"""The current import window (capacity tariffs): its average so far and at its end."""
+MONTH_PEAK_SENSOR = SensorEntityDescription(
+    key="peak_month_max",
+    translation_key="peak_month_max",
+    native_unit_of_measurement=UnitOfPower.KILO_WATT,
+    device_class=SensorDeviceClass.POWER,
+    suggested_display_precision=2,
 )
 
 SURPLUS_SENSOR = SiteSensorDescription(
@@ -377,6 +416,11 @@ async def async_setup_entry(
             for description in meter_descriptions
             if profile.has(description.register)
         )
+        site.extend(
+            HeadroomSiteSensor(entry, description, device_info=site_info)
+            for description in WINDOW_SENSORS
+        )
+        site.append(HeadroomMonthPeakSensor(entry, MONTH_PEAK_SENSOR, device_info=site_info))
     async_add_entities(site)
     added = {entity.unique_id for entity in site}
     for subentry in entry.get_subentries_of_type(SUBENTRY_CHARGER):
@@ -411,6 +455,37 @@ class HeadroomSiteSensor(HeadroomEntity, SensorEntity):
         """Return the value from the last cycle."""
         description = self.entity_description
         return description.value_fn(self.coordinator.data, description.phase)
+
+
+class HeadroomMonthPeakSensor(HeadroomEntity, RestoreSensor):
+    """
+    The month's highest window average import (what a capacity tariff bills).
+
+    Kept across restarts: the value restored is handed to the site's window meter, which
+    keeps the month's peak from then on (a new month starts from none).
+    """
+
+    async def async_added_to_hass(self) -> None:
+        """Give the window meter the peak this sensor showed before the restart."""
+        await super().async_added_to_hass()
+        last_state = await self.async_get_last_state()
+        last = await self.async_get_last_sensor_data()
+        month = last_state.attributes.get("month") if last_state is not None else None
+        value = last.native_value if last is not None else None
+        if isinstance(month, str) and isinstance(value, int | float):
+            self.coordinator.site.window_meter.restore(month=month, peak_w=1000.0 * value)
+
+    @property
+    def native_value(self) -> float | None:
+        """Return the month's highest measured window average in kW."""
+        window = self.coordinator.data.window
+        return _window_kw(window.month_peak_w) if window is not None else None
+
+    @property
+    def extra_state_attributes(self) -> dict[str, str] | None:
+        """Return the month the peak belongs to (a new month starts from none)."""
+        window = self.coordinator.data.window
+        return {"month": window.month} if window is not None else None
 
 
 class HeadroomMeterSensor(HeadroomMeterEntity, SensorEntity):

@@ -32,6 +32,8 @@ from .const import (
     CONF_MODEL,
     CONF_PARITY,
     CONF_PAUSED,
+    CONF_PEAK_TARGET,
+    CONF_PEAK_WINDOW,
     CONF_PHASES,
     CONF_PRIORITY,
     CONF_SHARED_CIRCUIT,
@@ -60,8 +62,10 @@ from .const import (
     DEFAULT_WATCHDOG_TIMEOUT_S,
     MAX_BREAKER_A,
     MAX_CHARGER_A,
+    MAX_PEAK_TARGET_KW,
     MAX_PRIORITY,
     MIN_BREAKER_A,
+    PEAK_WINDOWS_MIN,
     SHARED_CIRCUIT_NAME,
 )
 from .devices.bus import BusSettings, SerialSettings, TcpSettings
@@ -72,6 +76,7 @@ from .engine.model import (
     MIN_CHARGE_A,
     ChargerSettings,
     Mode,
+    PeakSettings,
     SiteSettings,
     SolarSettings,
     Supply,
@@ -206,6 +211,8 @@ SITE_NUMBERS: Final = (
     NumberRule(CONF_SOLAR_STOP_DELAY, DEFAULT_SOLAR_STOP_DELAY_S, 0.0, 3600.0),
     NumberRule(CONF_GRID_TOLERANCE, DEFAULT_GRID_TOLERANCE_W, 0.0, 5000.0),
     NumberRule(CONF_SURPLUS_STALE, DEFAULT_SURPLUS_STALE_S, 5.0, 600.0),
+    NumberRule(CONF_PEAK_TARGET, 0.0, 0.0, MAX_PEAK_TARGET_KW),
+    NumberRule(CONF_PEAK_WINDOW, PEAK_WINDOWS_MIN[0], PEAK_WINDOWS_MIN[0], PEAK_WINDOWS_MIN[-1]),
 )
 """The site's numbers, checked wherever they come from (flows, entities, storage)."""
 CHARGER_NUMBERS: Final = (
@@ -381,7 +388,23 @@ def _build(
             surplus_stale_after_s=_value(options, RULES[CONF_SURPLUS_STALE]),
         ),
         timing=TimingSettings(meter_stale_after_s=_value(options, RULES[CONF_METER_STALE])),
+        peak=_peak(data, options),
     )
+
+
+def _peak(data: Mapping[str, Any], options: Mapping[str, Any]) -> PeakSettings | None:
+    """Return the import budget per window, if one is set (it needs the meter's power)."""
+    target_kw = _value(options, RULES[CONF_PEAK_TARGET])
+    if target_kw <= 0.0 or CONF_METER_ID not in data:
+        return None
+    window_min = _value(options, RULES[CONF_PEAK_WINDOW])
+    return PeakSettings(target_w=1000.0 * target_kw, window_s=60.0 * window_min)
+
+
+def peak_window_s(options: Mapping[str, Any]) -> float:
+    """Return the import window's length in seconds (kept without a target; 15 min unset)."""
+    window_min = number(options.get(CONF_PEAK_WINDOW))
+    return 60.0 * (window_min if window_min in PEAK_WINDOWS_MIN else PEAK_WINDOWS_MIN[0])
 
 
 def validate(
@@ -425,6 +448,15 @@ def validate(
                 key=ProblemKey.FAIL_SAFE_BELOW_MINIMUM,
                 field=CONF_FAIL_SAFE,
                 detail=f"fail-safe current {fail_safe:g} A is between 0 and 6 A",
+            )
+        )
+    window_min = _value(options, RULES[CONF_PEAK_WINDOW])
+    if window_min not in PEAK_WINDOWS_MIN:
+        problems.append(
+            Problem(
+                key=ProblemKey.INVALID_SETTINGS,
+                field=CONF_PEAK_WINDOW,
+                detail=f"the import window must be 15 or 60 minutes, not {window_min:g}",
             )
         )
     stale_s = _value(options, RULES[CONF_METER_STALE])

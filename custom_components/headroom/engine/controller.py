@@ -650,6 +650,9 @@ def _numbers(settings: SiteSettings) -> dict[str, float]:
         **{f"solar.{f.name}": getattr(settings.solar, f.name) for f in fields(settings.solar)},
         **{f"timing.{f.name}": getattr(settings.timing, f.name) for f in fields(settings.timing)},
     }
+    if settings.peak is not None:
+        values["peak.target_w"] = settings.peak.target_w
+        values["peak.window_s"] = settings.peak.window_s
     for charger in settings.chargers:
         values[f"{charger.charger_id}.max_a"] = charger.max_a
         values[f"{charger.charger_id}.min_a"] = charger.min_a
@@ -678,6 +681,8 @@ def _validate(settings: SiteSettings) -> None:
         problems.append(f"voltage_v must be positive, got {settings.voltage_v}")
     if settings.fail_safe_a < 0.0:
         problems.append(f"fail_safe_a must not be negative, got {settings.fail_safe_a}")
+    if settings.peak is not None and (settings.peak.target_w < 0.0 or settings.peak.window_s <= 0):
+        problems.append(f"peak: target must not be negative, window positive: {settings.peak}")
     ids = [charger.charger_id for charger in settings.chargers]
     if len(set(ids)) != len(ids):
         problems.append(f"charger ids must be unique, got {ids}")

@@ -35,6 +35,7 @@ _LIMITING = frozenset(
         Constraint.BREAKER,
         Constraint.CIRCUIT,
         Constraint.PEAK,
+        Constraint.TEMPERATURE,
         Constraint.SOLAR,
         Constraint.FAIL_SAFE,
     }

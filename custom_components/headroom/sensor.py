@@ -20,6 +20,7 @@ from homeassistant.const import (
     UnitOfEnergy,
     UnitOfFrequency,
     UnitOfPower,
+    UnitOfTemperature,
     UnitOfTime,
 )
 from homeassistant.helpers import entity_registry as er
@@ -66,6 +67,15 @@ CHARGER_STATES = {
     ChargerState.F: "unavailable",
 }
 """IEC 61851 control-pilot states in words."""
+DERATING = "derating"
+"""Charging, with the charger lowering its current itself for heat (Heidelberg state 8)."""
+
+
+def _charger_state(status: ChargerStatus) -> str | None:
+    reading = status.reading
+    if reading is None:
+        return None
+    return DERATING if reading.derating else CHARGER_STATES[ChargerState(reading.state.value)]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -329,10 +339,8 @@ CHARGER_SENSORS: tuple[ChargerSensorDescription, ...] = (
         key="state",
         translation_key="charger_state",
         device_class=SensorDeviceClass.ENUM,
-        options=list(CHARGER_STATES.values()),
-        value_fn=lambda status: (
-            CHARGER_STATES[ChargerState(status.reading.state.value)] if status.reading else None
-        ),
+        options=[*CHARGER_STATES.values(), DERATING],
+        value_fn=_charger_state,
     ),
     ChargerSensorDescription(
         key="setpoint",
@@ -369,6 +377,17 @@ CHARGER_SENSORS: tuple[ChargerSensorDescription, ...] = (
         suggested_display_precision=2,
         has_fn=lambda profile: profile.has("energy_session"),
         value_fn=_reading_value(lambda reading: reading.energy_session_kwh),
+    ),
+    ChargerSensorDescription(
+        key="temperature",
+        translation_key="charger_temperature",
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        device_class=SensorDeviceClass.TEMPERATURE,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        suggested_display_precision=1,
+        has_fn=lambda profile: profile.has("temperature"),
+        value_fn=_reading_value(lambda reading: reading.temperature_c),
     ),
     ChargerSensorDescription(
         key="energy_total",

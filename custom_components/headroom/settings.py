@@ -70,6 +70,7 @@ from .const import (
 )
 from .devices.bus import BusSettings, SerialSettings, TcpSettings
 from .devices.chargers import SUPPORTED_CHARGERS, max_limit_a_of
+from .devices.registers import get_profile
 from .engine import Balancer
 from .engine.fail_safe import fail_safe_fits, max_fail_safe_a
 from .engine.model import (
@@ -82,6 +83,7 @@ from .engine.model import (
     Supply,
     TimingSettings,
 )
+from .engine.thermal import ThermalLimits
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -367,6 +369,7 @@ def _build(
                 SHARED_CIRCUIT_NAME if shared and charger.data.get(CONF_SHARED_CIRCUIT) else None
             ),
             paused=bool(charger.data.get(CONF_PAUSED, False)),
+            thermal=thermal_limits(charger.data.get(CONF_MODEL)),
         )
         for charger in chargers
     )
@@ -390,6 +393,20 @@ def _build(
         timing=TimingSettings(meter_stale_after_s=_value(options, RULES[CONF_METER_STALE])),
         peak=_peak(data, options),
     )
+
+
+THERMAL_LIMITS: Final = ThermalLimits(derate_c=70.0, stop_c=80.0, hysteresis_c=10.0)
+"""
+For every charger that reports a temperature. The vendors publish no thresholds for the
+temperatures they report (Heidelberg's PCB): conservative values, stated in the README.
+"""
+
+
+def thermal_limits(model: object) -> ThermalLimits | None:
+    """Return the thermal limits of a charger model that reports its temperature."""
+    if model not in SUPPORTED_CHARGERS:
+        return None
+    return THERMAL_LIMITS if get_profile(str(model)).has("temperature") else None
 
 
 def _peak(data: Mapping[str, Any], options: Mapping[str, Any]) -> PeakSettings | None:

@@ -527,6 +527,7 @@ class Site:
                 current_l1_a=reading.current_l1_a,
                 current_l2_a=reading.current_l2_a,
                 current_l3_a=reading.current_l3_a,
+                derating=reading.derating,
             )
         log.readings[charger_id] = reading
 
@@ -663,6 +664,7 @@ def _engine_reading(
         state=ChargerState(reading.state.value),
         currents_a=tuple(currents) if currents else None,
         setpoint_a=reading.setpoint_a,
+        temperature_c=reading.temperature_c,
     )
 
 

@@ -31,6 +31,7 @@ from .model import (
 from .peak import chargers_budget_w
 from .plausibility import implausible_currents
 from .solar import DrawHistory, RideThrough, SolarGate, grid_import_w, solar_power_w
+from .thermal import ThermalGate
 
 _CAR_PRESENT = frozenset({ChargerState.B, ChargerState.C, ChargerState.D})
 _CHARGING = frozenset({ChargerState.C, ChargerState.D})
@@ -39,6 +40,7 @@ _SEVERITY = (
     Constraint.BREAKER,
     Constraint.CIRCUIT,
     Constraint.PEAK,
+    Constraint.TEMPERATURE,
     Constraint.SOLAR,
     Constraint.CHARGER_MAX,
     Constraint.CAR,
@@ -62,6 +64,7 @@ class _Memory:
     pause: PauseClock = field(default_factory=PauseClock)
     car: CarCap = field(default_factory=CarCap)
     solar: SolarGate = field(default_factory=SolarGate)
+    thermal: ThermalGate = field(default_factory=ThermalGate)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,6 +121,9 @@ class _Charger:
     """The limit the charger holds as far as the site knows (None: unknown)."""
     idle: bool = False
     """Its car is offered the minimum but has not drawn for a while: not reserved."""
+    temperature_c: float | None = None
+    thermal_a: float | None = None
+    """The cap its temperature sets (0: paused until it cools; None: no cap)."""
 
     @property
     def wants(self) -> bool:
@@ -187,6 +193,7 @@ class Balancer:
 
         for charger in chargers:
             self._track_car(charger, now)
+            self._track_temperature(charger, now)
         order = self._admission_order(chargers, now)
         solar_a = self._solar_shares(order, snapshot, now)
 
@@ -300,6 +307,7 @@ class Balancer:
             min_a=self._bounds_a[charger.charger_id][0],
             max_a=self._bounds_a[charger.charger_id][1],
             held_a=reading.setpoint_a if reading is not None else None,
+            temperature_c=reading.temperature_c if reading is not None else None,
         )
 
     def _track_car(self, charger: _Charger, now: float) -> None:
@@ -324,6 +332,21 @@ class Balancer:
             settled=memory.rise.settled(now, after_s=timing.car_response_s),
             now=now,
             hold_s=timing.raise_hold_s,
+        )
+
+    def _track_temperature(self, charger: _Charger, now: float) -> None:
+        """Feed the thermal gate the charger's temperature (where it has limits)."""
+        limits = charger.settings.thermal
+        if limits is None:
+            return
+        drawn_a = max(charger.lines_a) if charger.lines_a else charger.memory.setpoint_a
+        charger.thermal_a = charger.memory.thermal.update(
+            temperature_c=charger.temperature_c,
+            limits=limits,
+            drawn_a=drawn_a,
+            min_a=charger.min_a,
+            max_a=charger.max_a,
+            now=now,
         )
 
     def _pause_blocked(self, charger: _Charger, now: float) -> bool:
@@ -462,6 +485,8 @@ class Balancer:
             reason = Constraint.SOLAR
         else:
             cap_a, reason = memory.car.limit(charger.max_a)
+            if charger.thermal_a is not None and charger.thermal_a < cap_a:
+                cap_a, reason = charger.thermal_a, Constraint.TEMPERATURE
             pv_a = solar_a.get(charger.charger_id, 0.0)
             # The margin guards a rounding edge of the surplus; a share the charger's or
             # the car's maximum holds has none.
@@ -656,6 +681,9 @@ def _numbers(settings: SiteSettings) -> dict[str, float]:
     for charger in settings.chargers:
         values[f"{charger.charger_id}.max_a"] = charger.max_a
         values[f"{charger.charger_id}.min_a"] = charger.min_a
+        if charger.thermal is not None:
+            for f in fields(charger.thermal):
+                values[f"{charger.charger_id}.thermal.{f.name}"] = getattr(charger.thermal, f.name)
     return values
 
 
@@ -681,8 +709,7 @@ def _validate(settings: SiteSettings) -> None:
         problems.append(f"voltage_v must be positive, got {settings.voltage_v}")
     if settings.fail_safe_a < 0.0:
         problems.append(f"fail_safe_a must not be negative, got {settings.fail_safe_a}")
-    if settings.peak is not None and (settings.peak.target_w < 0.0 or settings.peak.window_s <= 0):
-        problems.append(f"peak: target must not be negative, window positive: {settings.peak}")
+    problems.extend(_optional_limit_problems(settings))
     ids = [charger.charger_id for charger in settings.chargers]
     if len(set(ids)) != len(ids):
         problems.append(f"charger ids must be unique, got {ids}")
@@ -698,6 +725,19 @@ def _validate(settings: SiteSettings) -> None:
             problems.append(f"{name}: unknown circuit {charger.circuit!r}")
     if problems:
         raise ValueError("; ".join(problems))
+
+
+def _optional_limit_problems(settings: SiteSettings) -> list[str]:
+    """Check the limits beside the breaker: the import budget and the thermal limits."""
+    problems = [
+        f"{charger.charger_id}: thermal limits cannot work: {charger.thermal}"
+        for charger in settings.chargers
+        if charger.thermal is not None and not charger.thermal.workable
+    ]
+    peak = settings.peak
+    if peak is not None and (peak.target_w < 0.0 or peak.window_s <= 0.0):
+        problems.append(f"peak: target must not be negative, window positive: {peak}")
+    return problems
 
 
 def _bounds_a(settings: SiteSettings) -> dict[str, tuple[float, float]]:

@@ -14,6 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .thermal import ThermalLimits
 
 MIN_CHARGE_A = 6.0
 """IEC 61851: a conforming car does not charge below 6 A (10 % PWM duty)."""
@@ -68,6 +72,7 @@ class Constraint(StrEnum):
     FAIL_SAFE = "fail_safe"  # the meter is silent: fail-safe current
     MODE_OFF = "mode_off"  # the user switched charging off or paused this charger
     PEAK = "peak"  # the import budget of the current wall-clock window (capacity tariff)
+    TEMPERATURE = "temperature"  # the charger is hot: derated, or paused until it cools
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,6 +91,8 @@ class ChargerSettings:
     """Name of a shared charger circuit (see SiteSettings.circuits_a), if any."""
     paused: bool = False
     """The user paused this charger."""
+    thermal: ThermalLimits | None = None
+    """When it derates and pauses for heat (only where it reports its temperature)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -196,6 +203,8 @@ class ChargerReading:
     """The limit the charger reports it is applying, if it can say."""
     wants_charge: bool = True
     """False when the car is full or declined charge (known from the car or the session)."""
+    temperature_c: float | None = None
+    """The charger's own temperature, where it reports one (read on the slow cadence)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

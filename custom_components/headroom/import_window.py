@@ -117,7 +117,7 @@ class WindowMeter:
                 average_w = self.energy_j / elapsed_s
             if self.last_w is not None:
                 left_s = max(0.0, self.window_s - elapsed_s)
-                projected_w = (self.energy_j + self.last_w * left_s) / self.window_s
+                projected_w = (self.energy_j + max(0.0, self.last_w) * left_s) / self.window_s
         return WindowStatus(
             window_s=self.window_s,
             average_w=average_w,
@@ -135,7 +135,8 @@ class WindowMeter:
     def _add(self, seconds: float, rate_w: float | None, target_w: float) -> None:
         if rate_w is None:
             self.measured = False
-        self.energy_j += (target_w if rate_w is None else rate_w) * seconds
+        # Utilities bill what is imported: an export does not pay back an import.
+        self.energy_j += (target_w if rate_w is None else max(0.0, rate_w)) * seconds
         self.last_s += seconds
 
     def _close(self, end_s: float) -> None:

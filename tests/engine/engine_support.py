@@ -199,7 +199,7 @@ class Loop:
                 window=window,
             )
         )
-        self.window_wh += import_w / 3600.0
+        self.window_wh += max(0.0, import_w) / 3600.0  # an export pays back no import
         for command in decision.commands:
             if command.changed:
                 self.cars[command.charger_id].command(self.now, command.current_a)

@@ -94,3 +94,13 @@ def test_an_hourly_window():
     window = meter.update(T0, 1000.0, target_w=6000.0)
     assert window is not None
     assert window.elapsed_s == pytest.approx(420.0)  # 10:07 in the 10:00-11:00 hour
+
+
+def test_an_export_pays_back_no_import():
+    """Utilities bill the energy imported: a PV export in the window does not cancel it."""
+    meter = WindowMeter(window_s=900.0)
+    start = QUARTER_START + 900.0
+    run(meter, start, 61, 3000.0)
+    window = run(meter, start + 61.0, 60, -2000.0)
+    assert window is not None
+    assert window.imported_wh == pytest.approx(3000.0 * 61.0 / 3600.0)

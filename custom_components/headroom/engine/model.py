@@ -222,7 +222,7 @@ class ImportWindow:
     elapsed_s: float
     """Time since the window began (the loop reads the wall clock, the engine does not)."""
     imported_wh: float
-    """Net grid energy imported since the window began (export counts negative)."""
+    """Grid energy imported since the window began (an export does not count against it)."""
     import_w: float
     """Grid power now, import positive: the meter's total power."""
 

@@ -53,7 +53,7 @@ def chargers_budget_w(
     budget_j = peak.target_w * peak.window_s - window.imported_wh * _J_PER_WH
     # Until a cut shows, the chargers keep drawing what they draw now.
     lag_s = min(response_s, left_s)
-    budget_j -= (house_now_w + chargers_draw_w) * lag_s
+    budget_j -= max(0.0, house_now_w + chargers_draw_w) * lag_s
     # Close to the end nothing commanded now shows before the window closes; the budget
     # left is then spread over one second, which only cuts when it is already spent.
     rate_w = budget_j / max(left_s - lag_s, _MIN_LEFT_S)

@@ -107,6 +107,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: HeadroomConfigEntry) -> 
             translation_placeholders={"error": str(err)},
         ) from err
 
+    site.window_meter.resize(config.peak_window_s)
     coordinator = HeadroomCoordinator(hass, entry, site, config)
     try:
         await coordinator.async_config_entry_first_refresh()

@@ -31,7 +31,14 @@ if TYPE_CHECKING:
 PARALLEL_UPDATES = 0
 
 _LIMITING = frozenset(
-    {Constraint.BREAKER, Constraint.CIRCUIT, Constraint.SOLAR, Constraint.FAIL_SAFE}
+    {
+        Constraint.BREAKER,
+        Constraint.CIRCUIT,
+        Constraint.PEAK,
+        Constraint.TEMPERATURE,
+        Constraint.SOLAR,
+        Constraint.FAIL_SAFE,
+    }
 )
 """Constraints that hold a charger below what its car and its maximum allow."""
 

@@ -58,6 +58,12 @@ CONF_SOLAR_START_DELAY: Final = "solar_start_delay_s"
 CONF_SOLAR_STOP_DELAY: Final = "solar_stop_delay_s"
 CONF_GRID_TOLERANCE: Final = "grid_tolerance_w"
 CONF_SURPLUS_STALE: Final = "surplus_stale_after_s"
+CONF_PEAK_TARGET: Final = "peak_target_kw"
+"""Capacity tariff: the average grid import per window to stay under (0: no budget)."""
+CONF_PEAK_WINDOW: Final = "peak_window_min"
+"""The utility's window in minutes: 15 (Flanders) or 60 (Norway, Sweden)."""
+PEAK_WINDOWS_MIN: Final = (15, 60)
+MAX_PEAK_TARGET_KW: Final = 1000.0
 
 # --- charger subentry data ---------------------------------------------------------------
 CONF_MODEL: Final = "model"

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
 
 from .const import CYCLE_INTERVAL, DOMAIN, LOGGER, SUBENTRY_CHARGER
 from .device_info import record_identities
@@ -75,6 +76,8 @@ class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
         self.site = site
         self.clock: Callable[[], float] = time.monotonic
         """Monotonic seconds for the engine (tests step it instead of the wall clock)."""
+        self.wall_clock: Callable[[], float] = _local_wall_s
+        """Local wall-clock seconds: where the import windows (:00, :15, ...) begin."""
         self.repairs = Repairs(hass, entry.entry_id, entry.title)
         self.health = SiteHealth(self.repairs, entry.title)
         self.config = config
@@ -113,7 +116,7 @@ class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
         full = self.site.full_read_keys(self._cycles) if self._cycles else True
         self._cycles += 1
         surplus = read_surplus(self.hass, self.config_entry.options, now)
-        result = await self.site.cycle(now, full=full, surplus=surplus)
+        result = await self.site.cycle(now, full=full, surplus=surplus, wall_s=self.wall_clock())
         self._follow(result)
         return result
 
@@ -180,6 +183,7 @@ class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
             return
         self.site.balancer.settings = config.settings
         self.site.watchdog_timeout_s = config.watchdog_timeout_s
+        self.site.window_meter.resize(config.peak_window_s)
         self.show_problems(())
         self.async_update_listeners()
 
@@ -197,3 +201,10 @@ class HeadroomCoordinator(DataUpdateCoordinator["CycleResult"]):
         )
         if not result.decision.fail_safe and result.decision.house_a:
             self.max_house_a = max(self.max_house_a, *result.decision.house_a)
+
+
+def _local_wall_s() -> float:
+    """Return Home Assistant's local time as seconds (utilities meter windows locally)."""
+    now = dt_util.now()
+    offset = now.utcoffset()
+    return now.timestamp() + (offset.total_seconds() if offset is not None else 0.0)

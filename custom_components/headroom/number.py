@@ -12,15 +12,18 @@ from homeassistant.components.number import (
     NumberEntityDescription,
     NumberMode,
 )
-from homeassistant.const import EntityCategory, UnitOfElectricCurrent
+from homeassistant.const import EntityCategory, UnitOfElectricCurrent, UnitOfPower
 from homeassistant.exceptions import ServiceValidationError
 
 from .const import (
     CONF_BREAKER_LOWERED,
     CONF_MAX_LOWERED,
+    CONF_METER_ID,
+    CONF_PEAK_TARGET,
     CONF_PRIORITY,
     DOMAIN,
     MAX_BREAKER_A,
+    MAX_PEAK_TARGET_KW,
     MAX_PRIORITY,
     MIN_BREAKER_A,
     SUBENTRY_CHARGER,
@@ -58,6 +61,18 @@ BREAKER = NumberEntityDescription(
     native_step=1,
     mode=NumberMode.BOX,
 )
+
+PEAK_TARGET = NumberEntityDescription(
+    key="peak_target",
+    translation_key="peak_target",
+    native_unit_of_measurement=UnitOfPower.KILO_WATT,
+    device_class=NumberDeviceClass.POWER,
+    native_min_value=0.0,
+    native_max_value=MAX_PEAK_TARGET_KW,
+    native_step=0.1,
+    mode=NumberMode.BOX,
+)
+"""The capacity tariff's target average import per window (0: no budget)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,6 +117,11 @@ async def async_setup_entry(
 ) -> None:
     """Add the breaker rating to the site and the settings of each charger."""
     async_add_entities([HeadroomBreakerNumber(entry, BREAKER, device_info=site_device_info(entry))])
+    if CONF_METER_ID in entry.data:
+        # The budget is spent against the meter's import: no meter, no budget.
+        async_add_entities(
+            [HeadroomPeakTargetNumber(entry, PEAK_TARGET, device_info=site_device_info(entry))]
+        )
     site = entry.runtime_data.coordinator.site
     for subentry in entry.get_subentries_of_type(SUBENTRY_CHARGER):
         max_limit_a = site.driver(subentry.subentry_id).max_limit_a
@@ -165,6 +185,27 @@ class HeadroomBreakerNumber(HeadroomEntity, NumberEntity):
             self.coordinator.config_entry,
             {CONF_BREAKER_LOWERED: None if value == installer_a else value},
         )
+
+
+class HeadroomPeakTargetNumber(HeadroomEntity, NumberEntity):
+    """
+    The average grid import per window to stay under (capacity tariffs), 0 for none.
+
+    Automations may change it by tariff period; it is stored with the site's options.
+    """
+
+    @property
+    def native_value(self) -> float | None:
+        """Return the target in force in kW (0: no budget; unknown while settings cannot work)."""
+        if self.coordinator.problems:
+            return None
+        peak = self.coordinator.site.balancer.settings.peak
+        return peak.target_w / 1000.0 if peak is not None else 0.0
+
+    async def async_set_native_value(self, value: float) -> None:
+        """Store a new target; the loop uses it from its next cycle."""
+        value = _finite(value)
+        update_site_options(self.coordinator.config_entry, {CONF_PEAK_TARGET: value})
 
 
 class HeadroomChargerNumber(HeadroomChargerEntity, NumberEntity):

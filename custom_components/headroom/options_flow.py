@@ -24,7 +24,10 @@ from .const import (
     CONF_GRID_TOLERANCE,
     CONF_HOUSE_POWER_ENTITY,
     CONF_MARGIN,
+    CONF_METER_ID,
     CONF_METER_STALE,
+    CONF_PEAK_TARGET,
+    CONF_PEAK_WINDOW,
     CONF_PV_POWER_ENTITY,
     CONF_SOLAR_SOURCE,
     CONF_SOLAR_START_DELAY,
@@ -36,6 +39,8 @@ from .const import (
     DEFAULT_SOLAR_START_DELAY_S,
     DEFAULT_SOLAR_STOP_DELAY_S,
     DEFAULT_WATCHDOG_TIMEOUT_S,
+    MAX_PEAK_TARGET_KW,
+    PEAK_WINDOWS_MIN,
     SOLAR_SOURCE_GRID,
     SOLAR_SOURCE_NONE,
     SOLAR_SOURCE_PV_HOUSE,
@@ -63,6 +68,9 @@ from .settings import (
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+PEAK_FIELDS = (CONF_PEAK_TARGET, CONF_PEAK_WINDOW)
+"""The import budget per window (capacity tariffs): only offered with a meter."""
+
 
 class HeadroomOptionsFlow(OptionsFlow):
     """Limits, fail-safe, timing and the solar source: applied without a restart."""
@@ -80,9 +88,10 @@ class HeadroomOptionsFlow(OptionsFlow):
             if number(merged.get(CONF_BREAKER)) != number(entry.options.get(CONF_BREAKER)):
                 # The installer's new rating replaces what a user lowered it to.
                 merged.pop(CONF_BREAKER_LOWERED, None)
-            errors = number_errors(merged, LIMIT_FIELDS) or problem_errors(
+            fields = (*LIMIT_FIELDS, *PEAK_FIELDS)
+            errors = number_errors(merged, fields) or problem_errors(
                 validate(entry.data, merged, chargers_of(entry))[0],
-                LIMIT_FIELDS,
+                fields,
                 {ProblemKey.CHARGER_ABOVE_BREAKER: CONF_BREAKER},
             )
             if not errors:
@@ -106,6 +115,7 @@ class HeadroomOptionsFlow(OptionsFlow):
                         probatio.Required(
                             CONF_WATCHDOG_TIMEOUT, default=DEFAULT_WATCHDOG_TIMEOUT_S
                         ): number_field(10, 60, unit="s"),
+                        **self._peak_fields(),
                     }
                 ),
                 finite_only({**entry.options, **(user_input or {})}),
@@ -116,6 +126,19 @@ class HeadroomOptionsFlow(OptionsFlow):
                 "maximum": f"{self._max_fail_safe_a(user_input):g}",
             },
         )
+
+    def _peak_fields(self) -> dict[Any, Any]:
+        """Return the capacity tariff's fields: target and window (with a meter only)."""
+        if CONF_METER_ID not in self.config_entry.data:
+            return {}
+        return {
+            probatio.Optional(CONF_PEAK_TARGET): number_field(
+                0, MAX_PEAK_TARGET_KW, 0.1, unit="kW"
+            ),
+            probatio.Optional(CONF_PEAK_WINDOW): select_field(
+                [str(m) for m in PEAK_WINDOWS_MIN], CONF_PEAK_WINDOW
+            ),
+        }
 
     def _max_fail_safe_a(self, user_input: Mapping[str, Any] | None) -> float:
         """Return the largest fail-safe current these limits allow (0 while they cannot work)."""

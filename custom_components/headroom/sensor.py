@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from homeassistant.components.sensor import (
+    RestoreSensor,
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
@@ -19,6 +20,7 @@ from homeassistant.const import (
     UnitOfEnergy,
     UnitOfFrequency,
     UnitOfPower,
+    UnitOfTemperature,
     UnitOfTime,
 )
 from homeassistant.helpers import entity_registry as er
@@ -65,6 +67,15 @@ CHARGER_STATES = {
     ChargerState.F: "unavailable",
 }
 """IEC 61851 control-pilot states in words."""
+DERATING = "derating"
+"""Charging, with the charger lowering its current itself for heat (Heidelberg state 8)."""
+
+
+def _charger_state(status: ChargerStatus) -> str | None:
+    reading = status.reading
+    if reading is None:
+        return None
+    return DERATING if reading.derating else CHARGER_STATES[ChargerState(reading.state.value)]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,6 +168,44 @@ SITE_SENSORS: tuple[SiteSensorDescription, ...] = (
         suggested_display_precision=0,
         value_fn=lambda result, _: round(result.duration_s * 1000, 1),
     ),
+)
+
+
+def _window_kw(value_w: float | None) -> float | None:
+    return round(value_w / 1000.0, 3) if value_w is not None else None
+
+
+WINDOW_SENSORS: tuple[SiteSensorDescription, ...] = (
+    SiteSensorDescription(
+        key="peak_window_average",
+        translation_key="peak_window_average",
+        native_unit_of_measurement=UnitOfPower.KILO_WATT,
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        value_fn=lambda result, _: (
+            _window_kw(result.window.average_w) if result.window is not None else None
+        ),
+    ),
+    SiteSensorDescription(
+        key="peak_window_projected",
+        translation_key="peak_window_projected",
+        native_unit_of_measurement=UnitOfPower.KILO_WATT,
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        value_fn=lambda result, _: (
+            _window_kw(result.window.projected_w) if result.window is not None else None
+        ),
+    ),
+)
+"""The current import window (capacity tariffs): its average so far and at its end."""
+MONTH_PEAK_SENSOR = SensorEntityDescription(
+    key="peak_month_max",
+    translation_key="peak_month_max",
+    native_unit_of_measurement=UnitOfPower.KILO_WATT,
+    device_class=SensorDeviceClass.POWER,
+    suggested_display_precision=2,
 )
 
 SURPLUS_SENSOR = SiteSensorDescription(
@@ -290,8 +339,8 @@ CHARGER_SENSORS: tuple[ChargerSensorDescription, ...] = (
         key="state",
         translation_key="charger_state",
         device_class=SensorDeviceClass.ENUM,
-        options=list(CHARGER_STATES.values()),
-        value_fn=lambda status: CHARGER_STATES[status.reading.state] if status.reading else None,
+        options=[*CHARGER_STATES.values(), DERATING],
+        value_fn=_charger_state,
     ),
     ChargerSensorDescription(
         key="setpoint",
@@ -328,6 +377,17 @@ CHARGER_SENSORS: tuple[ChargerSensorDescription, ...] = (
         suggested_display_precision=2,
         has_fn=lambda profile: profile.has("energy_session"),
         value_fn=_reading_value(lambda reading: reading.energy_session_kwh),
+    ),
+    ChargerSensorDescription(
+        key="temperature",
+        translation_key="charger_temperature",
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        device_class=SensorDeviceClass.TEMPERATURE,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        suggested_display_precision=1,
+        has_fn=lambda profile: profile.has("temperature"),
+        value_fn=_reading_value(lambda reading: reading.temperature_c),
     ),
     ChargerSensorDescription(
         key="energy_total",
@@ -375,6 +435,11 @@ async def async_setup_entry(
             for description in meter_descriptions
             if profile.has(description.register)
         )
+        site.extend(
+            HeadroomSiteSensor(entry, description, device_info=site_info)
+            for description in WINDOW_SENSORS
+        )
+        site.append(HeadroomMonthPeakSensor(entry, MONTH_PEAK_SENSOR, device_info=site_info))
     async_add_entities(site)
     added = {entity.unique_id for entity in site}
     for subentry in entry.get_subentries_of_type(SUBENTRY_CHARGER):
@@ -409,6 +474,37 @@ class HeadroomSiteSensor(HeadroomEntity, SensorEntity):
         """Return the value from the last cycle."""
         description = self.entity_description
         return description.value_fn(self.coordinator.data, description.phase)
+
+
+class HeadroomMonthPeakSensor(HeadroomEntity, RestoreSensor):
+    """
+    The month's highest window average import (what a capacity tariff bills).
+
+    Kept across restarts: the value restored is handed to the site's window meter, which
+    keeps the month's peak from then on (a new month starts from none).
+    """
+
+    async def async_added_to_hass(self) -> None:
+        """Give the window meter the peak this sensor showed before the restart."""
+        await super().async_added_to_hass()
+        last_state = await self.async_get_last_state()
+        last = await self.async_get_last_sensor_data()
+        month = last_state.attributes.get("month") if last_state is not None else None
+        value = last.native_value if last is not None else None
+        if isinstance(month, str) and isinstance(value, int | float):
+            self.coordinator.site.window_meter.restore(month=month, peak_w=1000.0 * value)
+
+    @property
+    def native_value(self) -> float | None:
+        """Return the month's highest measured window average in kW."""
+        window = self.coordinator.data.window
+        return _window_kw(window.month_peak_w) if window is not None else None
+
+    @property
+    def extra_state_attributes(self) -> dict[str, str] | None:
+        """Return the month the peak belongs to (a new month starts from none)."""
+        window = self.coordinator.data.window
+        return {"month": window.month} if window is not None else None
 
 
 class HeadroomMeterSensor(HeadroomMeterEntity, SensorEntity):

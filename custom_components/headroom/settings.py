@@ -32,6 +32,8 @@ from .const import (
     CONF_MODEL,
     CONF_PARITY,
     CONF_PAUSED,
+    CONF_PEAK_TARGET,
+    CONF_PEAK_WINDOW,
     CONF_PHASES,
     CONF_PRIORITY,
     CONF_SHARED_CIRCUIT,
@@ -60,23 +62,28 @@ from .const import (
     DEFAULT_WATCHDOG_TIMEOUT_S,
     MAX_BREAKER_A,
     MAX_CHARGER_A,
+    MAX_PEAK_TARGET_KW,
     MAX_PRIORITY,
     MIN_BREAKER_A,
+    PEAK_WINDOWS_MIN,
     SHARED_CIRCUIT_NAME,
 )
 from .devices.bus import BusSettings, SerialSettings, TcpSettings
 from .devices.chargers import SUPPORTED_CHARGERS, max_limit_a_of
+from .devices.registers import get_profile
 from .engine import Balancer
 from .engine.fail_safe import fail_safe_fits, max_fail_safe_a
 from .engine.model import (
     MIN_CHARGE_A,
     ChargerSettings,
     Mode,
+    PeakSettings,
     SiteSettings,
     SolarSettings,
     Supply,
     TimingSettings,
 )
+from .engine.thermal import ThermalLimits
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -192,6 +199,8 @@ SITE_NUMBERS: Final = (
     NumberRule(CONF_SOLAR_STOP_DELAY, DEFAULT_SOLAR_STOP_DELAY_S, 0.0, 3600.0),
     NumberRule(CONF_GRID_TOLERANCE, DEFAULT_GRID_TOLERANCE_W, 0.0, 5000.0),
     NumberRule(CONF_SURPLUS_STALE, DEFAULT_SURPLUS_STALE_S, 5.0, 600.0),
+    NumberRule(CONF_PEAK_TARGET, 0.0, 0.0, MAX_PEAK_TARGET_KW),
+    NumberRule(CONF_PEAK_WINDOW, PEAK_WINDOWS_MIN[0], PEAK_WINDOWS_MIN[0], PEAK_WINDOWS_MIN[-1]),
 )
 """The site's numbers, checked wherever they come from (flows, entities, storage)."""
 CHARGER_NUMBERS: Final = (
@@ -347,6 +356,7 @@ def _build(
                 SHARED_CIRCUIT_NAME if shared and charger.data.get(CONF_SHARED_CIRCUIT) else None
             ),
             paused=bool(charger.data.get(CONF_PAUSED, False)),
+            thermal=thermal_limits(charger.data.get(CONF_MODEL)),
         )
         for charger in chargers
     )
@@ -368,7 +378,37 @@ def _build(
             surplus_stale_after_s=_value(options, RULES[CONF_SURPLUS_STALE]),
         ),
         timing=TimingSettings(meter_stale_after_s=_value(options, RULES[CONF_METER_STALE])),
+        peak=_peak(data, options),
     )
+
+
+THERMAL_LIMITS: Final = ThermalLimits(derate_c=70.0, stop_c=80.0, hysteresis_c=10.0)
+"""
+For every charger that reports a temperature. The vendors publish no thresholds for the
+temperatures they report (Heidelberg's PCB): conservative values, stated in the README.
+"""
+
+
+def thermal_limits(model: object) -> ThermalLimits | None:
+    """Return the thermal limits of a charger model that reports its temperature."""
+    if model not in SUPPORTED_CHARGERS:
+        return None
+    return THERMAL_LIMITS if get_profile(str(model)).has("temperature") else None
+
+
+def _peak(data: Mapping[str, Any], options: Mapping[str, Any]) -> PeakSettings | None:
+    """Return the import budget per window, if one is set (it needs the meter's power)."""
+    target_kw = _value(options, RULES[CONF_PEAK_TARGET])
+    if target_kw <= 0.0 or CONF_METER_ID not in data:
+        return None
+    window_min = _value(options, RULES[CONF_PEAK_WINDOW])
+    return PeakSettings(target_w=1000.0 * target_kw, window_s=60.0 * window_min)
+
+
+def peak_window_s(options: Mapping[str, Any]) -> float:
+    """Return the import window's length in seconds (kept without a target; 15 min unset)."""
+    window_min = number(options.get(CONF_PEAK_WINDOW))
+    return 60.0 * (window_min if window_min in PEAK_WINDOWS_MIN else PEAK_WINDOWS_MIN[0])
 
 
 def validate(
@@ -412,6 +452,15 @@ def validate(
                 key=ProblemKey.FAIL_SAFE_BELOW_MINIMUM,
                 field=CONF_FAIL_SAFE,
                 detail=f"fail-safe current {fail_safe:g} A is between 0 and 6 A",
+            )
+        )
+    window_min = _value(options, RULES[CONF_PEAK_WINDOW])
+    if window_min not in PEAK_WINDOWS_MIN:
+        problems.append(
+            Problem(
+                key=ProblemKey.INVALID_SETTINGS,
+                field=CONF_PEAK_WINDOW,
+                detail=f"the import window must be 15 or 60 minutes, not {window_min:g}",
             )
         )
     stale_s = _value(options, RULES[CONF_METER_STALE])
@@ -524,6 +573,8 @@ class SiteConfig:
     settings: SiteSettings
     problems: tuple[Problem, ...]
     watchdog_timeout_s: float
+    peak_window_s: float
+    """Length of the import window (capacity tariffs), kept without a target."""
     installer_breaker_a: float | None = None
     """The installer's main breaker rating (a user may lower the one in force, not raise it)."""
     installer_max_a: Mapping[str, float | None] = dataclass_field(default_factory=dict)
@@ -561,6 +612,7 @@ def site_config(
         settings=settings or hold_settings(data, options, chargers),
         problems=tuple(problems),
         watchdog_timeout_s=watchdog_timeout_s(options),
+        peak_window_s=peak_window_s(options),
         installer_breaker_a=number(options.get(CONF_BREAKER)),
         installer_max_a={
             charger.charger_id: number(charger.data.get(CONF_MAX_CURRENT)) for charger in chargers

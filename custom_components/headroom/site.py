@@ -43,11 +43,13 @@ from .engine.model import (
     ChargerReading,
     Constraint,
     Decision,
+    ImportWindow,
     MeterReading,
     Snapshot,
     SurplusReading,
 )
 from .engine.plausibility import implausible_currents
+from .import_window import WindowMeter, WindowStatus
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Mapping
@@ -116,6 +118,8 @@ class CycleResult:
     """CPU time the cycle's own code used (the thread's, so other tasks can add to it)."""
     identities: Mapping[str, DeviceIdentity] = field(default_factory=dict)
     """Firmware and serial number of the devices read so far (`METER_KEY`, charger ids)."""
+    window: WindowStatus | None = None
+    """The current import window and the month's peak (None: no meter, or no wall clock)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -220,6 +224,8 @@ class Site:
         self._identity_timers = {key: _IdentityTimer() for key in (METER_KEY, *chargers)}
         self._identities: dict[str, DeviceIdentity] = {}
         self.history: deque[CycleRecord] = deque(maxlen=HISTORY_CYCLES)
+        self.window_meter = WindowMeter()
+        """The grid import per wall-clock window (capacity tariffs); needs the meter."""
 
     @property
     def watchdog_timeout_s(self) -> float:
@@ -289,13 +295,15 @@ class Site:
         *,
         full: bool | Collection[str] = False,
         surplus: SurplusReading | None = None,
+        wall_s: float | None = None,
     ) -> CycleResult:
         """
         Run one control cycle at `now` (monotonic seconds); never raises a device error.
 
         `full` also reads energy counters, voltages and the chargers' setpoints and
         power (slower): True for every device, or the keys of some (`METER_KEY`, charger
-        ids; see `full_read_keys`).
+        ids; see `full_read_keys`). `wall_s` is the local wall-clock time in seconds: with it
+        and a meter, the import per wall-clock window is accounted (capacity tariffs).
         """
         started = time.perf_counter()
         cpu_started = time.thread_time()
@@ -307,6 +315,9 @@ class Site:
         if not blind:
             await self._read_chargers(now, full_keys, log)
         # Step
+        import_window = None
+        if wall_s is not None and self._meter is not None:
+            import_window = self._import_window(wall_s, meter_ok=meter_error is None)
         snapshot = Snapshot(
             now=now,
             meter=self._last_meter,
@@ -315,6 +326,7 @@ class Site:
                 for charger_id, state in self._chargers.items()
             ),
             surplus=surplus,
+            window=import_window,
         )
         decision = self.balancer.step(snapshot)
         commands = {command.charger_id: command for command in decision.commands}
@@ -352,6 +364,22 @@ class Site:
             duration_s=duration_s,
             cpu_s=cpu_s,
             identities=dict(self._identities),
+            window=(
+                self.window_meter.status(wall_s)
+                if wall_s is not None and self._meter is not None
+                else None
+            ),
+        )
+
+    def _import_window(self, wall_s: float, *, meter_ok: bool) -> ImportWindow | None:
+        """Feed the window meter the meter's total power (import positive) of this cycle."""
+        peak = self.balancer.settings.peak
+        if peak is not None:
+            self.window_meter.resize(peak.window_s)
+        values = self._meter_values
+        import_w = values.power_total_w if meter_ok and values is not None else None
+        return self.window_meter.update(
+            wall_s, import_w, target_w=peak.target_w if peak is not None else 0.0
         )
 
     def _blind(self, now: float) -> bool:
@@ -610,6 +638,7 @@ def _engine_reading(
         state=reading.state,
         currents_a=tuple(currents) if currents else None,
         setpoint_a=reading.setpoint_a,
+        temperature_c=reading.temperature_c,
     )
 
 

@@ -12,6 +12,7 @@ from custom_components.headroom.engine.model import (
     ChargerSettings,
     ChargerState,
     Decision,
+    ImportWindow,
     MeterReading,
     Mode,
     SiteSettings,
@@ -127,6 +128,8 @@ class Step:
     house_a: tuple[float, ...]
     draw_a: dict[str, tuple[float, ...]]
     surplus_w: float
+    import_w: float = 0.0
+    """Grid import power during this second (import positive)."""
 
 
 @dataclass
@@ -142,6 +145,8 @@ class Loop:
     now: float = 0.0
     history: list[Step] = field(default_factory=list)
     sent_a: dict[str, float] = field(default_factory=dict)
+    window_wh: float = 0.0
+    """Energy imported since the current wall-clock window began (with a peak budget)."""
 
     def __post_init__(self) -> None:
         self.balancer = Balancer(self.settings)
@@ -187,14 +192,25 @@ class Loop:
         meter = (
             MeterReading(currents_a=tuple(grid), at=self.now) if self.meter_ok(self.now) else None
         )
+        import_w = -surplus_w
+        window = None
+        if settings.peak is not None:
+            elapsed_s = self.now % settings.peak.window_s
+            if elapsed_s == 0.0:
+                self.window_wh = 0.0
+            window = ImportWindow(
+                elapsed_s=elapsed_s, imported_wh=self.window_wh, import_w=import_w
+            )
         decision = self.balancer.step(
             Snapshot(
                 now=self.now,
                 meter=meter,
                 chargers=readings,
                 surplus=SurplusReading(power_w=surplus_w, at=self.now),
+                window=window,
             )
         )
+        self.window_wh += max(0.0, import_w) / 3600.0  # an export pays back no import
         for command in decision.commands:
             # The car hears a setpoint when it differs from the one sent last (the site's rule).
             if self.sent_a.get(command.charger_id) != command.current_a:
@@ -207,6 +223,7 @@ class Loop:
             house_a=house,
             draw_a=draws,
             surplus_w=surplus_w,
+            import_w=import_w,
         )
         self.history.append(step)
         return step

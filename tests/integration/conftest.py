@@ -64,6 +64,20 @@ async def simulator(
     await stop_simulator(hass, simulator)
 
 
+WALL_CLOCK_S = 1795860420.0
+"""2026-11-28 10:07:00 local: 7 minutes into a 15-minute import window."""
+
+
+@pytest.fixture(autouse=True)
+def fixed_wall_clock() -> Iterator[None]:
+    """
+    Stop the wall clock the import windows follow, so that entity states do not depend on
+    the time of day a test runs (a test that needs windows to pass steps its own).
+    """
+    with patch("custom_components.headroom.coordinator._local_wall_s", return_value=WALL_CLOCK_S):
+        yield
+
+
 @pytest.fixture
 def entity_registry_enabled_by_default() -> Iterator[None]:
     """Enable every entity, also those disabled by default (as core's fixture does)."""

@@ -418,7 +418,7 @@ def test_cli_json_and_plot(tmp_path, capsys, raw, traces):
     result = json.loads(out)
     assert list(result) == ["name", "hours", "headroom", "static", "uncontrolled", "oracle"]
     for label in RUNS:
-        assert list(result[label]) == ["overload", "ev", "stability", "solar"]
+        assert list(result[label]) == ["overload", "ev", "stability", "solar", "peak"]
         assert list(result[label]["overload"]) == [
             "amp_seconds",
             "max_excess_a",
@@ -439,6 +439,7 @@ def test_cli_json_and_plot(tmp_path, capsys, raw, traces):
             "exported_while_waiting_kwh",
             "ev_from_pv_kwh",
         ]
+        assert result[label]["peak"] is None  # no peak section
     assert result["hours"] == 1.5  # from 00:30 to the end of the 2-hour trace
     assert "whole-house current_A on L1" in err
     assert "days paired (house <- PV): 2006-12-23 <- 2021-04-14" in err
@@ -537,3 +538,78 @@ def test_pv_days_can_be_chosen_and_a_partial_day_is_named_not_dropped_silently(t
         raw["pv"]["days"] = days
         with pytest.raises(ScenarioError, match=message):
             parse_scenario(copy.deepcopy(raw), base_dir=tmp_path)
+
+
+# --- the import budget per window (capacity tariffs) ---------------------------------------
+
+
+def _peak_raw(raw, traces):
+    """
+    A 32 A site and car; the house draws nothing but 12 A (2.76 kW) in the third and fourth
+    minute of every quarter hour (an oven); target 3.45 kW per 15 minutes.
+    """
+    raw["peak"] = {"target_kw": 3.45, "window_min": 15}
+    raw["site"]["breaker_a"] = 40
+    charger = raw["chargers"][0]
+    charger["max_a"] = 32
+    charger["sessions"][0].update(depart="01:00", car_max_a=32)
+    rows = [
+        traces.constant_house(1, 12.0 if minute % 15 in {2, 3} else 0.0)[0] for minute in range(60)
+    ]
+    traces.house(rows)
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("peak", "message"),
+    [
+        ({"window_min": 15}, "peak.target_kw: required"),
+        ({"target_kw": -1}, "peak.target_kw: must be above 0"),
+        ({"target_kw": 4, "window_min": 7}, "peak.window_min: 7 does not divide a day"),
+    ],
+)
+def test_peak_errors_name_the_key(raw, build, peak, message):
+    raw["peak"] = peak
+    with pytest.raises(ScenarioError, match=message):
+        build(raw)
+
+
+def test_the_budget_spends_the_window_and_the_oracle_keeps_it(raw, traces, tmp_path):
+    scenario = parse_scenario(_peak_raw(raw, traces), base_dir=tmp_path)
+    result = run_benchmark(scenario).as_json()
+    budget, oracle = result["headroom"]["peak"], result["oracle"]["peak"]
+    # 3.45 kW x 15 min, of which the house takes 2.76 kW x 2 min: 0.7705 kWh per window
+    # is the car's, four windows in the hour.
+    assert result["oracle"]["ev"]["total_kwh"] == pytest.approx(4 * 0.7705, rel=0.02)
+    assert oracle == {
+        "max_window_kw": pytest.approx(3.45, abs=0.01),
+        "windows_over_target": 0,
+        "house_only_windows_over_target": 0,
+    }
+    assert budget["windows_over_target"] == 0
+    assert budget["max_window_kw"] <= 3.45
+    assert result["headroom"]["ev"]["headroom_used"] >= 0.9
+    # Without a peak section the figures are null; uncontrolled breaks every window.
+    assert result["uncontrolled"]["peak"]["windows_over_target"] == 4
+    del raw["peak"]
+    assert run_benchmark(parse_scenario(raw, base_dir=tmp_path)).as_json()["oracle"]["peak"] is None
+
+
+def test_an_instantaneous_cap_wastes_what_the_house_leaves_in_the_window(raw, traces, tmp_path):
+    scenario = parse_scenario(_peak_raw(raw, traces), base_dir=tmp_path)
+    budget = run_benchmark(scenario).as_json()["headroom"]
+    capped = run_benchmark(scenario, peak_cap=True).as_json()["headroom"]
+    # Both pause for the oven (0.69 kW left, below 6 A) and for the 5-minute pause after it;
+    # the cap then gives 3.45 kW (15 A), the budget also what the pause left unspent.
+    assert capped["peak"]["windows_over_target"] == 0
+    assert capped["ev"]["total_kwh"] < 0.85 * budget["ev"]["total_kwh"]
+
+
+def test_a_house_that_breaks_the_window_alone_is_counted_apart(raw, traces, tmp_path):
+    raw = _peak_raw(raw, traces)
+    raw["peak"]["target_kw"] = 0.3  # below the house's own 2.76 kW x 2 min per window
+    result = run_benchmark(parse_scenario(raw, base_dir=tmp_path)).as_json()
+    for label in ("headroom", "oracle"):
+        peak = result[label]["peak"]
+        assert peak["windows_over_target"] == peak["house_only_windows_over_target"] == 4
+    assert result["oracle"]["ev"]["total_kwh"] == 0

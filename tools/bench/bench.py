@@ -49,12 +49,19 @@ class Benchmark:
         return figures
 
 
-def run_benchmark(scenario: Scenario, *, plot_day: dt.date | None = None) -> Benchmark:
-    """Run the engine and the baselines on `scenario`, recording the plot window."""
+def run_benchmark(
+    scenario: Scenario, *, plot_day: dt.date | None = None, peak_cap: bool = False
+) -> Benchmark:
+    """
+    Run the engine and the baselines on `scenario`, recording the plot window.
+
+    `peak_cap`: the engine caps the import at the peak target every second instead of
+    budgeting the window (see `EngineController`).
+    """
     window = plot_window(scenario, plot_day)
     controllers: dict[str, Controller] = {
         "oracle": OracleController(scenario),
-        "headroom": EngineController(scenario),
+        "headroom": EngineController(scenario, peak_cap=peak_cap),
         "static": FixedController.static(scenario),
         "uncontrolled": FixedController.uncontrolled(scenario),
     }

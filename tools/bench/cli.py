@@ -33,10 +33,18 @@ def main(argv: list[str] | None = None) -> int:
         metavar="YYYY-MM-DD",
         help="the day to plot (default: a representative day of the window)",
     )
+    parser.add_argument(
+        "--peak-cap",
+        action="store_true",
+        help=(
+            "with a peak section: run the engine with a plain instantaneous cap at the "
+            "target instead of the window budget (the variant to compare)"
+        ),
+    )
     args = parser.parse_args(argv)
     try:
         scenario = load_scenario(args.scenario)
-        benchmark = run_benchmark(scenario, plot_day=args.plot_day)
+        benchmark = run_benchmark(scenario, plot_day=args.plot_day, peak_cap=args.peak_cap)
     except (ScenarioError, ValueError) as err:
         print(f"scripts/bench: {err}", file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ everything, including what each car could take.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Protocol
@@ -20,10 +21,13 @@ from custom_components.headroom.engine.model import (
     ChargerState,
     MeterReading,
     Mode,
+    PeakSettings,
     SiteSettings,
     Snapshot,
     SurplusReading,
 )
+from custom_components.headroom.import_window import WindowMeter
+from tools.bench.scenario import MINUTE_S
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -120,9 +124,14 @@ class OracleController:
     never exceeds the PV surplus. Minimum + solar: every car that fits gets at least its
     minimum, and more only from the surplus. A charger without a car that wants charge
     gets 0 A, as the engine parks it (so both count the same writes on arrival and departure).
+
+    With a `peak` section it also keeps every window's import within the budget, knowing
+    the house load to the window's end: every meter period it gives the cars what is left
+    of the window's budget after the house's import to the end of the window (all of it
+    now, which is as good as any spread when the cars follow at once), plus what the house
+    would export.
     """
 
-    period_s: float | None = None
     instant_response = True
 
     def __init__(self, scenario: Scenario) -> None:
@@ -133,6 +142,10 @@ class OracleController:
         self._chargers = scenario.chargers
         self._circuits_a = scenario.circuits_a
         self._mode = scenario.mode
+        self.period_s: float | None = None
+        self._budget = _WindowBudget(scenario) if scenario.peak is not None else None
+        if self._budget is not None:
+            self.period_s = scenario.meter_period_s
 
     def decide(self, model: SiteModel) -> Mapping[str, float]:
         """Return the best allocation now."""
@@ -156,15 +169,27 @@ class OracleController:
                 )
             )
         setpoints = {charger.name: 0.0 for charger in self._chargers}
+        peak_w = math.inf
+        if self._budget is not None:
+            peak_w = self._budget.ev_allowance_w(model, period_s=self.period_s or 1.0)
+        ev_w = 0.0
         if slots:
             surplus_w = model.pv_power_w() - model.house_power_w()
-            best = self._search(slots, free, surplus_w)
+            best = self._search(slots, free, surplus_w, peak_w)
             setpoints.update(
                 (slot.name, float(current)) for slot, current in zip(slots, best, strict=True)
             )
+            ev_w = sum(
+                slot.watts_per_a * current for slot, current in zip(slots, best, strict=True)
+            )
+        if self._budget is not None:
+            # Its cars follow at once: this is the import until the next decision.
+            self._budget.importing(max(0.0, model.house_power_w() - model.pv_power_w() + ev_w))
         return setpoints
 
-    def _search(self, slots: list[_Slot], free: list[float], surplus_w: float) -> tuple[int, ...]:
+    def _search(
+        self, slots: list[_Slot], free: list[float], surplus_w: float, peak_w: float
+    ) -> tuple[int, ...]:
         circuit_free = {
             (name, phase): limit
             for name, limit in self._circuits_a.items()
@@ -186,9 +211,11 @@ class OracleController:
             ):
                 continue
             last = slots[-1]
-            current = self._largest(last, head, slots, residual, residual_circuit, surplus_w)
+            current = self._largest(
+                last, head, slots, residual, residual_circuit, surplus_w, peak_w
+            )
             allocation = (*head, current)
-            key = self._key(slots, allocation, surplus_w)
+            key = self._key(slots, allocation, surplus_w, peak_w)
             if key is not None and (best_key is None or key > best_key):
                 best, best_key = allocation, key
         return best
@@ -215,6 +242,7 @@ class OracleController:
         residual: list[float],
         residual_circuit: dict[tuple[str, int], float],
         surplus_w: float,
+        peak_w: float,
     ) -> int:
         """Return the most current the last charger can get next to the others' `head`."""
         cap = min(residual[phase] for phase in last.phases)
@@ -233,16 +261,19 @@ class OracleController:
             )
             allowed_w = max(surplus_w, minimum_w + last.watts_per_a * last.min_a)
             cap = min(cap, (allowed_w - others_w) / last.watts_per_a)
+        cap = min(cap, (peak_w - others_w) / last.watts_per_a)
         current = min(last.max_a, math.floor(cap + _ROUNDING_EPS))
         return current if current >= last.min_a else 0
 
     def _key(
-        self, slots: list[_Slot], allocation: tuple[int, ...], surplus_w: float
+        self, slots: list[_Slot], allocation: tuple[int, ...], surplus_w: float, peak_w: float
     ) -> tuple[float, ...] | None:
-        """Rate an allocation (higher is better); None when the mode forbids it."""
+        """Rate an allocation (higher is better); None when the mode or budget forbids it."""
         power_w = sum(
             slot.watts_per_a * current for slot, current in zip(slots, allocation, strict=True)
         )
+        if power_w > peak_w + _ROUNDING_EPS:
+            return None
         charging = [slot for slot, current in zip(slots, allocation, strict=True) if current]
         if self._mode is Mode.SOLAR and power_w > surplus_w + _ROUNDING_EPS:
             return None
@@ -259,6 +290,60 @@ class OracleController:
             min(allocation),
             -changes,
         )
+
+
+class _WindowBudget:
+    """The oracle's view of the import budget: it knows the house load to the window's end."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        assert scenario.peak is not None  # noqa: S101 (only built with a peak section)
+        self._target_w = scenario.peak.target_w
+        self._window_s = scenario.peak.window_s
+        midnight = scenario.start.replace(hour=0, minute=0, second=0, microsecond=0)
+        self._offset_s = (scenario.start - midnight).total_seconds()
+        voltage_v = scenario.site.voltage_v
+        pv = scenario.pv_w
+        # What the house alone imports, per trace minute, and its running sum in joules.
+        self._house_w = [
+            max(0.0, sum(minute) * voltage_v - (pv[index] if pv is not None else 0.0))
+            for index, minute in enumerate(scenario.house_a)
+        ]
+        self._sum_j = [0.0]
+        for power_w in self._house_w:
+            self._sum_j.append(self._sum_j[-1] + power_w * MINUTE_S)
+        self._window = -1
+        self._imported_j = 0.0
+        self._last_s = 0.0
+        self._last_import_w = 0.0
+
+    def ev_allowance_w(self, model: SiteModel, *, period_s: float) -> float:
+        """Return the EV power the budget allows for the next period."""
+        now_s = model.time_s
+        index = math.floor((self._offset_s + now_s) / self._window_s + 1e-9)
+        if index != self._window:
+            self._window = index
+            self._imported_j = 0.0
+        else:
+            self._imported_j += self._last_import_w * (now_s - self._last_s)
+        self._last_s = now_s
+        end_s = (index + 1) * self._window_s - self._offset_s
+        budget_j = self._target_w * self._window_s - self._imported_j
+        budget_j -= self._house_j(now_s, end_s)
+        export_w = max(0.0, model.pv_power_w() - model.house_power_w())
+        return max(0.0, budget_j) / period_s + export_w
+
+    def importing(self, import_w: float) -> None:
+        """Note the grid import from now until the next decision."""
+        self._last_import_w = import_w
+
+    def _house_j(self, start_s: float, end_s: float) -> float:
+        return self._house_at(end_s) - self._house_at(start_s)
+
+    def _house_at(self, time_s: float) -> float:
+        minute = min(int(time_s // MINUTE_S), len(self._house_w))
+        within_s = time_s - minute * MINUTE_S
+        rest = self._house_w[minute] * within_s if minute < len(self._house_w) else 0.0
+        return self._sum_j[minute] + rest
 
 
 def _fits(slot: _Slot, free: list[float], circuit_free: dict[tuple[str, int], float]) -> bool:
@@ -309,7 +394,17 @@ def site_settings(scenario: Scenario) -> SiteSettings:
         ),
         circuits_a=dict(scenario.circuits_a),
         mode=scenario.mode,
+        peak=(
+            PeakSettings(target_w=scenario.peak.target_w, window_s=scenario.peak.window_s)
+            if scenario.peak is not None
+            else None
+        ),
     )
+
+
+def wall_clock_s(scenario: Scenario, time_s: float) -> float:
+    """Return the scenario's local wall-clock time in seconds (as the coordinator gives it)."""
+    return scenario.start.replace(tzinfo=dt.UTC).timestamp() + time_s
 
 
 class EngineController:
@@ -317,10 +412,20 @@ class EngineController:
 
     instant_response = False
 
-    def __init__(self, scenario: Scenario) -> None:
-        """Start the engine with the scenario's settings; it runs every meter period."""
+    def __init__(self, scenario: Scenario, *, peak_cap: bool = False) -> None:
+        """
+        Start the engine with the scenario's settings; it runs every meter period.
+
+        With a `peak` section the engine gets the import window as the product's window
+        meter counts it; `peak_cap` withholds it, so the engine caps the import at the
+        target every second instead of budgeting the window (the variant to compare).
+        """
         self.period_s: float | None = scenario.meter_period_s
+        self._scenario = scenario
         self._has_pv = scenario.pv_w is not None
+        self._window_meter: WindowMeter | None = None
+        if scenario.peak is not None and not peak_cap:
+            self._window_meter = WindowMeter(window_s=scenario.peak.window_s)
         self._names = tuple(charger.name for charger in scenario.chargers)
         self._balancer = Balancer(site_settings(scenario))
         self._readings: tuple[ChargerReading, ...] = ()
@@ -334,12 +439,21 @@ class EngineController:
             self._revision = model.revision
             self._readings = tuple(self._reading(model, name) for name in self._names)
         surplus = SurplusReading(power_w=-model.grid_power_w(), at=now) if self._has_pv else None
+        window = None
+        if self._window_meter is not None:
+            assert self._scenario.peak is not None  # noqa: S101 (the meter needs a peak)
+            window = self._window_meter.update(
+                wall_clock_s(self._scenario, now),
+                model.grid_power_w(),
+                target_w=self._scenario.peak.target_w,
+            )
         decision = self._balancer.step(
             Snapshot(
                 now=now,
                 meter=MeterReading(currents_a=model.grid_currents_a(), at=now),
                 chargers=self._readings,
                 surplus=surplus,
+                window=window,
             )
         )
         return {command.charger_id: command.current_a for command in decision.commands}

@@ -26,6 +26,11 @@ _SOLAR_ROWS = (
     ("solar", ("grid_import_kwh",), "grid import kWh"),
     ("solar", ("exported_while_waiting_kwh",), "exported waiting kWh"),
 )
+_PEAK_ROWS = (
+    ("peak", ("max_window_kw",), "max window kW"),
+    ("peak", ("windows_over_target",), "windows over target"),
+    ("peak", ("house_only_windows_over_target",), "  by the house alone"),
+)
 _LABEL_WIDTH = 24
 _COLUMN_WIDTH = 13
 
@@ -39,6 +44,14 @@ def describe(benchmark: Benchmark) -> list[str]:
         f"{site.supply.value} {site.voltage_v:g} V, breaker {site.breaker_a:g} A "
         f"(margin {site.margin_a:g} A), mode {scenario.mode.value}, "
         f"meter every {scenario.meter_period_s:g} s",
+        *(
+            [
+                f"peak: import budget {scenario.peak.target_w / 1000:g} kW per "
+                f"{scenario.peak.window_s / 60:g} min window"
+            ]
+            if scenario.peak is not None
+            else []
+        ),
         f"house load: {scenario.house_note}",
         f"pv: {scenario.pv_note}",
     ]
@@ -61,6 +74,8 @@ def format_table(benchmark: Benchmark) -> str:
         rows.insert(pauses_at, ("stability", per_day, f"  {charger.name} pauses/day"))
     if benchmark.scenario.pv_w is not None:
         rows.extend(_SOLAR_ROWS)
+    if benchmark.scenario.peak is not None:
+        rows.extend(_PEAK_ROWS)
     for section, keys, title in rows:
         cells = "".join(
             f"{_cell(_lookup(figures[label][section], keys)):>{_COLUMN_WIDTH}}" for label in RUNS

@@ -8,6 +8,7 @@ intervals rather than samples.
 
 from __future__ import annotations
 
+import math
 from array import array
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 _EXCESS_EPS_A: Final = 1e-9
 """Currents summed from parts can exceed the rating by float error; that is no overload."""
 _J_PER_KWH: Final = 3.6e6
+_WINDOW_EPS_J: Final = 1e-3
+"""A window's energy above its budget by float error alone is not above it."""
 
 
 @dataclass(slots=True)
@@ -58,6 +61,13 @@ class RunResult:
     grid_import_j: float = 0.0
     exported_waiting_j: float = 0.0
     trace: Trace | None = None
+    peak_target_w: float | None = None
+    """The scenario's import budget per window (None: no `peak` section)."""
+    peak_window_s: float = 0.0
+    window_import_j: list[float] = field(default_factory=list)
+    """Grid energy imported in each complete wall-clock window."""
+    window_house_j: list[float] = field(default_factory=list)
+    """What the house alone (less PV) would have imported in each of those windows."""
 
     @property
     def total_kwh(self) -> float:
@@ -97,6 +107,23 @@ class RunResult:
                 },
             },
             "solar": solar,
+            "peak": self._peak_figures(),
+        }
+
+    def _peak_figures(self) -> dict[str, Any] | None:
+        """Highest window average, windows above the target, and those the house broke."""
+        target_w = self.peak_target_w
+        if target_w is None or not self.window_import_j:
+            return None
+        window_s = self.peak_window_s
+        limit_j = target_w * window_s + _WINDOW_EPS_J
+        over = [index for index, j in enumerate(self.window_import_j) if j > limit_j]
+        return {
+            "max_window_kw": round(max(self.window_import_j) / window_s / 1000.0, 3),
+            "windows_over_target": len(over),
+            "house_only_windows_over_target": sum(
+                self.window_house_j[index] > limit_j for index in over
+            ),
         }
 
 
@@ -160,6 +187,10 @@ class _Loop:
             has_pv=self._has_pv,
             pauses_by_charger=dict.fromkeys(self._names, 0),
         )
+        self._windows = _Windows(scenario) if scenario.peak is not None else None
+        if scenario.peak is not None:
+            self.result.peak_target_w = scenario.peak.target_w
+            self.result.peak_window_s = scenario.peak.window_s
         self._trace: Trace | None = None
         if trace_range_s is not None:
             self._trace = Trace(start_s=trace_range_s[0], end_s=trace_range_s[1])
@@ -215,6 +246,11 @@ class _Loop:
             abs(current) - breaker_a for current in grid if abs(current) - breaker_a > _EXCESS_EPS_A
         )
         self._worst_a = max(*grid, -min(grid)) - breaker_a
+        if self._windows is not None:
+            self._windows.rates(
+                import_w=max(0.0, model.grid_power_w()),
+                house_w=max(0.0, model.house_power_w() - model.pv_power_w()),
+            )
         if self._has_pv:
             grid_w = model.grid_power_w()
             ev_w = model.ev_power_w()
@@ -249,6 +285,8 @@ class _Loop:
             result.longest_s = max(result.longest_s, self._excess_run_s)
         else:
             self._in_excess = False
+        if self._windows is not None:
+            self._windows.add(self._open_s, end_s)
         result.ev_from_pv_j += self._ev_from_pv_w * dt_s
         result.grid_import_j += self._import_w * dt_s
         result.exported_waiting_j += self._export_waiting_w * dt_s
@@ -259,4 +297,52 @@ class _Loop:
         self.result.energy_kwh = {
             name: self._model.charger_energy_kwh(name) for name in self._names
         }
+        if self._windows is not None:
+            self.result.window_import_j, self.result.window_house_j = self._windows.complete()
         return self.result
+
+
+class _Windows:
+    """
+    Grid import per wall-clock window (:00, :15, ... of the scenario's clock).
+
+    Only windows wholly inside the run are reported: a utility would bill the ones cut by
+    the run's start and end with the rest of their quarter hour.
+    """
+
+    def __init__(self, scenario: Scenario) -> None:
+        assert scenario.peak is not None  # noqa: S101 (only built with a peak section)
+        self._window_s = scenario.peak.window_s
+        midnight = scenario.start.replace(hour=0, minute=0, second=0, microsecond=0)
+        self._offset_s = (scenario.start - midnight).total_seconds()
+        self._duration_s = scenario.duration_s
+        self._import: dict[int, float] = {}
+        self._house: dict[int, float] = {}
+        self._import_w = 0.0
+        self._house_w = 0.0
+
+    def rates(self, *, import_w: float, house_w: float) -> None:
+        """Set the import, and what the house alone would import, from now on."""
+        self._import_w = import_w
+        self._house_w = house_w
+
+    def add(self, start_s: float, end_s: float) -> None:
+        """Add the interval at the current rates, split at window boundaries."""
+        while start_s < end_s:
+            index = math.floor((self._offset_s + start_s) / self._window_s)
+            boundary_s = (index + 1) * self._window_s - self._offset_s
+            part_end_s = min(end_s, boundary_s)
+            dt_s = part_end_s - start_s
+            self._import[index] = self._import.get(index, 0.0) + self._import_w * dt_s
+            self._house[index] = self._house.get(index, 0.0) + self._house_w * dt_s
+            start_s = part_end_s
+
+    def complete(self) -> tuple[list[float], list[float]]:
+        """Return the energies of the windows wholly inside the run, in time order."""
+        first = math.ceil(self._offset_s / self._window_s)
+        last = math.floor((self._offset_s + self._duration_s) / self._window_s)
+        indexes = range(first, last)
+        return (
+            [self._import.get(index, 0.0) for index in indexes],
+            [self._house.get(index, 0.0) for index in indexes],
+        )

@@ -86,6 +86,14 @@ class Visit:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Peak:
+    """An import budget per wall-clock window (capacity tariffs)."""
+
+    target_w: float
+    window_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Scenario:
     """A validated scenario with its traces cut to the simulated window."""
 
@@ -108,6 +116,8 @@ class Scenario:
     """Which PV days were paired with which household days, and the scaling."""
     warnings: tuple[str, ...] = field(default=())
     """Keys the schema does not know (accepted, reported)."""
+    peak: Peak | None = None
+    """The import budget per window, if the scenario has a `peak` section."""
 
     @property
     def hours(self) -> float:
@@ -144,7 +154,17 @@ def parse_scenario(raw: object, *, base_dir: Path) -> Scenario:
     _note_unknown(
         top,
         "",
-        {"name", "site", "household", "pv", "chargers", "circuits", "mode", "meter_period_s"},
+        {
+            "name",
+            "site",
+            "household",
+            "pv",
+            "chargers",
+            "circuits",
+            "mode",
+            "meter_period_s",
+            "peak",
+        },
         warnings,
     )
     name = top.get("name")
@@ -175,6 +195,19 @@ def parse_scenario(raw: object, *, base_dir: Path) -> Scenario:
         msg = f"mode: {mode.value} needs a pv section"
         raise ScenarioError(msg)
 
+    peak = None
+    if top.get("peak") is not None:
+        peak_raw = _mapping(top.get("peak"), "peak")
+        _note_unknown(peak_raw, "peak.", {"target_kw", "window_min"}, warnings)
+        window_min = _number(peak_raw, "peak.window_min", default=15.0, positive=True)
+        if (DAY_S / MINUTE_S) % window_min:
+            msg = f"peak.window_min: {window_min:g} does not divide a day into whole windows"
+            raise ScenarioError(msg)
+        peak = Peak(
+            target_w=1000.0 * _number(peak_raw, "peak.target_kw", positive=True),
+            window_s=MINUTE_S * window_min,
+        )
+
     for charger in chargers:
         expand_sessions(charger, start, duration_s)  # rejects overlapping sessions early
     return Scenario(
@@ -191,6 +224,7 @@ def parse_scenario(raw: object, *, base_dir: Path) -> Scenario:
         pv_w=pv_w,
         pv_note=pv_note,
         warnings=tuple(warnings),
+        peak=peak,
     )
 
 

@@ -335,10 +335,18 @@ class HeidelbergDevice(ChargerDevice):
     """Idle time in state A after which a box with standby enabled goes to sleep."""
     recovery_s: float = 10.0
     """Time the box needs after the fail-safe before it follows the master again."""
+    ambient_c: float = 32.5
+    """The PCB temperature of a box that carries no current."""
+    own_derate_c: float = 85.0
+    """Above this the box reports state 8 ("derating") while it charges."""
 
     def __init__(self, profile: Profile, device_id: int, site: Site, *, name: str) -> None:
         """Start as shipped: standby allowed, watchdog 15 s, fail-safe current 0 A."""
         super().__init__(profile, device_id, site, name=name)
+        self.temperature_c = self.ambient_c
+        """The PCB temperature (input register 9)."""
+        self._heating_c_per_a2 = 0.0
+        self._time_constant_s = 600.0
         self.settings |= {
             "watchdog_timeout": 15000,
             "standby_control": 0,
@@ -354,6 +362,16 @@ class HeidelbergDevice(ChargerDevice):
         """Asleep (silent) after a while in state A unless standby is disabled (258 = 4)."""
         return not self._asleep()
 
+    def heat_under_current(self, *, c_per_a2: float, time_constant_s: float) -> None:
+        """
+        Make the box heat under current (a hot garage, a tired contact).
+
+        Its PCB settles `c_per_a2` x (line current)^2 above the ambient, with this time
+        constant.
+        """
+        self._heating_c_per_a2 = c_per_a2
+        self._time_constant_s = time_constant_s
+
     def _asleep(self) -> bool:
         if self.settings["standby_control"] == 4 or self.view().state != "A":  # noqa: PLR2004
             return False
@@ -367,8 +385,13 @@ class HeidelbergDevice(ChargerDevice):
             self._recover_at_s = self.now_s + self.recovery_s
 
     def tick(self, dt_s: float) -> None:
-        """Run the watchdog and the standby timer."""
+        """Run the watchdog, the standby timer and the PCB temperature."""
         super().tick(dt_s)
+        current_a = max(self.line_currents())
+        settled_c = self.ambient_c + self._heating_c_per_a2 * current_a**2
+        self.temperature_c += (settled_c - self.temperature_c) * (
+            1.0 - math.exp(-dt_s / self._time_constant_s)
+        )
         if self.view().state != "A":
             self._idle_since_s = self.now_s
         timeout_s = float(self.settings["watchdog_timeout"]) / 1000
@@ -426,6 +449,8 @@ class HeidelbergDevice(ChargerDevice):
         }.get(view.state, 11)
         if self.locked:
             state = 10  # F
+        elif state in {6, 7} and self.temperature_c >= self.own_derate_c:
+            state = 8  # charging, derated by the box itself for heat
         energy_vah = 1_000_000 + view.session_energy_kwh * _W_PER_KW
         return {
             "layout_version": 0x0108,
@@ -433,7 +458,7 @@ class HeidelbergDevice(ChargerDevice):
             "current_l1": l1,
             "current_l2": l2,
             "current_l3": l3,
-            "pcb_temperature": 32.5,
+            "temperature": round(self.temperature_c, 1),
             "voltage_l1": self._site.voltage_v(1),
             "voltage_l2": self._site.voltage_v(1),
             "voltage_l3": self._site.voltage_v(1),

@@ -64,6 +64,8 @@ DEFAULT_VERIFY_INTERVAL_S: Final = 60.0
 """How often `maintain` reads back persistent settings to see whether they were lost."""
 
 _MAX_CURRENT_A: Final = 1_000.0
+_TEMPERATURE_RANGE_C: Final = (-50.0, 150.0)
+"""A temperature outside this is a sensor fault or garbage: not shown, not acted on."""
 _PHASES: Final = ("l1", "l2", "l3")
 _KWH_PER_UNIT: Final = {"kWh": 1.0, "Wh": 0.001, "VAh": 0.001}
 
@@ -83,6 +85,10 @@ class ChargerValues:
     power_w: float | None = None
     energy_total_kwh: float | None = None
     energy_session_kwh: float | None = None
+    temperature_c: float | None = None
+    """The charger's own temperature, where it reports one (Heidelberg: its PCB)."""
+    derating: bool = False
+    """The charger says it lowers its current itself for heat (Heidelberg state 8)."""
 
     @property
     def currents_a(self) -> tuple[float | None, float | None, float | None]:
@@ -193,6 +199,7 @@ class Charger(ABC):
             current_l1_a=reading.current_l1_a,
             current_l2_a=reading.current_l2_a,
             current_l3_a=reading.current_l3_a,
+            derating=reading.derating,
         )
 
     async def identity(self) -> DeviceIdentity:
@@ -322,7 +329,14 @@ class Charger(ABC):
             power_w=power if power is not None and power >= 0 else None,
             energy_total_kwh=self._energy(values, "energy_total"),
             energy_session_kwh=self._energy(values, "energy_session"),
+            temperature_c=self._temperature(values.get("temperature")),
         )
+
+    @staticmethod
+    def _temperature(raw: Value | None) -> float | None:
+        value = _number(raw)
+        low, high = _TEMPERATURE_RANGE_C
+        return value if value is not None and low <= value <= high else None
 
     def _setpoint(self, raw: Value | None) -> float | None:
         setpoint = _number(raw)
@@ -360,8 +374,10 @@ class HeidelbergEnergyControl(_CodedStateCharger):
 
     max_limit_a = 16
     _fast_fields = ("charger_state", "current_l1", "current_l2", "current_l3")
-    _full_fields = (*_fast_fields, "power_total", "energy_total", "current_limit")
+    # The PCB temperature (input 9) follows the currents: one block with them.
+    _full_fields = (*_fast_fields, "temperature", "power_total", "energy_total", "current_limit")
     _STANDBY_OFF: Final = 4
+    _DERATING: Final = 8
     _MAX_TIMEOUT_MS: Final = 0xFFFF
     _UNLOCKED: Final = 1
     UNLOCK_RETRY_S: Final = 10.0
@@ -403,6 +419,13 @@ class HeidelbergEnergyControl(_CodedStateCharger):
     def _state(self, raw: Value | None) -> ChargerState:
         self._last_state = super()._state(raw)
         return self._last_state
+
+    def _reading(self, values: dict[str, Value | None]) -> ChargerValues:
+        """Read state 8 as charging while the box derates itself, and say so."""
+        reading = super()._reading(values)
+        if values.get("charger_state") == self._DERATING:
+            return dataclasses.replace(reading, derating=True)
+        return reading
 
     async def maintain(self) -> None:
         """Do the upkeep, and clear the remote lock (259 = 1) while the box reports F."""

@@ -28,8 +28,10 @@ from .model import (
     Snapshot,
     Supply,
 )
+from .peak import chargers_budget_w
 from .plausibility import implausible_currents
 from .solar import DrawHistory, RideThrough, SolarGate, grid_import_w, solar_power_w
+from .thermal import ThermalGate
 
 _CAR_PRESENT = frozenset({ChargerState.B, ChargerState.C, ChargerState.D})
 _CHARGING = frozenset({ChargerState.C, ChargerState.D})
@@ -37,6 +39,8 @@ _SEVERITY = (
     Constraint.FAIL_SAFE,
     Constraint.BREAKER,
     Constraint.CIRCUIT,
+    Constraint.PEAK,
+    Constraint.TEMPERATURE,
     Constraint.SOLAR,
     Constraint.CHARGER_MAX,
     Constraint.CAR,
@@ -58,6 +62,7 @@ class _Memory:
     pause: PauseClock = field(default_factory=PauseClock)
     car: CarCap = field(default_factory=CarCap)
     solar: SolarGate = field(default_factory=SolarGate)
+    thermal: ThermalGate = field(default_factory=ThermalGate)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,6 +119,9 @@ class _Charger:
     """The limit the charger holds as far as the site knows (None: unknown)."""
     idle: bool = False
     """Its car is offered the minimum but has not drawn for a while: not reserved."""
+    temperature_c: float | None = None
+    thermal_a: float | None = None
+    """The cap its temperature sets (0: paused until it cools; None: no cap)."""
 
     @property
     def wants(self) -> bool:
@@ -138,6 +146,7 @@ class Balancer:
         zeros = tuple(0.0 for _ in settings.supply.phases)
         self._house_a = zeros
         self._headroom_a = tuple(settings.breaker_a - settings.margin_a for _ in zeros)
+        self._peak_w: float | None = None
 
     @property
     def settings(self) -> SiteSettings:
@@ -178,9 +187,11 @@ class Balancer:
             self._house_a = tuple(0.0 for _ in settings.supply.phases)
         limit_a = settings.breaker_a - settings.margin_a
         self._headroom_a = tuple(limit_a - house_a for house_a in self._house_a)
+        self._peak_w = self._peak_budget_w(snapshot, chargers)
 
         for charger in chargers:
             self._track_car(charger, now)
+            self._track_temperature(charger, now)
         order = self._admission_order(chargers, now)
         solar_a = self._solar_shares(order, snapshot, now)
 
@@ -294,6 +305,7 @@ class Balancer:
             min_a=self._bounds_a[charger.charger_id][0],
             max_a=self._bounds_a[charger.charger_id][1],
             held_a=reading.setpoint_a if reading is not None else None,
+            temperature_c=reading.temperature_c if reading is not None else None,
         )
 
     def _track_car(self, charger: _Charger, now: float) -> None:
@@ -318,6 +330,21 @@ class Balancer:
             settled=memory.rise.settled(now, after_s=timing.car_response_s),
             now=now,
             hold_s=timing.raise_hold_s,
+        )
+
+    def _track_temperature(self, charger: _Charger, now: float) -> None:
+        """Feed the thermal gate the charger's temperature (where it has limits)."""
+        limits = charger.settings.thermal
+        if limits is None:
+            return
+        drawn_a = max(charger.lines_a) if charger.lines_a else charger.memory.setpoint_a
+        charger.thermal_a = charger.memory.thermal.update(
+            temperature_c=charger.temperature_c,
+            limits=limits,
+            drawn_a=drawn_a,
+            min_a=charger.min_a,
+            max_a=charger.max_a,
+            now=now,
         )
 
     def _pause_blocked(self, charger: _Charger, now: float) -> bool:
@@ -456,6 +483,8 @@ class Balancer:
             reason = Constraint.SOLAR
         else:
             cap_a, reason = memory.car.limit(charger.max_a)
+            if charger.thermal_a is not None and charger.thermal_a < cap_a:
+                cap_a, reason = charger.thermal_a, Constraint.TEMPERATURE
             pv_a = solar_a.get(charger.charger_id, 0.0)
             # The margin guards a rounding edge of the surplus; a share the charger's or
             # the car's maximum holds has none.
@@ -520,7 +549,46 @@ class Balancer:
                 capacity_a -= sum(unreadable_a.get(key, 0.0) for key in weights)
                 weights = {key: 1.0 for key in weights if key not in unreadable_a}
             limits.append(Limit(reason=reason, capacity=capacity_a - margin_a, weights=weights))
+        if self._peak_w is not None:
+            limits.append(self._peak_limit(chargers, unreadable_a, margin_a=margin_a))
         return limits
+
+    def _peak_budget_w(self, snapshot: Snapshot, chargers: list[_Charger]) -> float | None:
+        """Return the power the import budget leaves the chargers (None: no budget set)."""
+        settings = self._settings
+        if settings.peak is None or not settings.has_meter:
+            return None
+        window = snapshot.window
+        if window is not None and not all(
+            math.isfinite(value)
+            for value in (window.elapsed_s, window.imported_wh, window.import_w)
+        ):
+            window = None
+        return chargers_budget_w(
+            settings.peak,
+            window,
+            chargers_draw_w=sum(sum(c.counted_a) for c in chargers) * settings.voltage_v,
+            house_w=sum(self._house_a) * settings.voltage_v,
+            response_s=settings.timing.car_response_s,
+        )
+
+    def _peak_limit(
+        self, chargers: list[_Charger], unreadable_a: dict[str, float], *, margin_a: float
+    ) -> Limit:
+        """Return the import budget as a power limit (an unreadable charger keeps its room)."""
+        voltage_v = self._settings.voltage_v
+        weights = {
+            c.charger_id: voltage_v * _active_lines(c)
+            for c in chargers
+            if c.charger_id not in unreadable_a
+        }
+        reserved_w = sum(
+            reserved_a * voltage_v * len(c.settings.phases)
+            for c in chargers
+            if (reserved_a := unreadable_a.get(c.charger_id)) is not None
+        )
+        capacity_w = (self._peak_w or 0.0) - reserved_w - margin_a * voltage_v
+        return Limit(reason=Constraint.PEAK, capacity=capacity_w, weights=weights)
 
     def _reserved_a(self, charger: _Charger) -> float:
         """
@@ -601,9 +669,15 @@ def _numbers(settings: SiteSettings) -> dict[str, float]:
         **{f"solar.{f.name}": getattr(settings.solar, f.name) for f in fields(settings.solar)},
         **{f"timing.{f.name}": getattr(settings.timing, f.name) for f in fields(settings.timing)},
     }
+    if settings.peak is not None:
+        values["peak.target_w"] = settings.peak.target_w
+        values["peak.window_s"] = settings.peak.window_s
     for charger in settings.chargers:
         values[f"{charger.charger_id}.max_a"] = charger.max_a
         values[f"{charger.charger_id}.min_a"] = charger.min_a
+        if charger.thermal is not None:
+            for f in fields(charger.thermal):
+                values[f"{charger.charger_id}.thermal.{f.name}"] = getattr(charger.thermal, f.name)
     return values
 
 
@@ -629,6 +703,7 @@ def _validate(settings: SiteSettings) -> None:
         problems.append(f"voltage_v must be positive, got {settings.voltage_v}")
     if settings.fail_safe_a < 0.0:
         problems.append(f"fail_safe_a must not be negative, got {settings.fail_safe_a}")
+    problems.extend(_optional_limit_problems(settings))
     ids = [charger.charger_id for charger in settings.chargers]
     if len(set(ids)) != len(ids):
         problems.append(f"charger ids must be unique, got {ids}")
@@ -644,6 +719,19 @@ def _validate(settings: SiteSettings) -> None:
             problems.append(f"{name}: unknown circuit {charger.circuit!r}")
     if problems:
         raise ValueError("; ".join(problems))
+
+
+def _optional_limit_problems(settings: SiteSettings) -> list[str]:
+    """Check the limits beside the breaker: the import budget and the thermal limits."""
+    problems = [
+        f"{charger.charger_id}: thermal limits cannot work: {charger.thermal}"
+        for charger in settings.chargers
+        if charger.thermal is not None and not charger.thermal.workable
+    ]
+    peak = settings.peak
+    if peak is not None and (peak.target_w < 0.0 or peak.window_s <= 0.0):
+        problems.append(f"peak: target must not be negative, window positive: {peak}")
+    return problems
 
 
 def _bounds_a(settings: SiteSettings) -> dict[str, tuple[float, float]]:

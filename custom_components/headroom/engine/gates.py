@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 from .model import Constraint
 
-_PAUSE_REASONS = frozenset({Constraint.BREAKER, Constraint.CIRCUIT, Constraint.SOLAR})
+_PAUSE_REASONS = frozenset(
+    {Constraint.BREAKER, Constraint.CIRCUIT, Constraint.PEAK, Constraint.SOLAR}
+)
 """Pauses the engine decided for lack of capacity: these keep the minimum pause."""
 _DRAW_RESOLUTION_A = 0.1
 """Measured draws within this of a whole ampere count as that ampere (meter resolution)."""

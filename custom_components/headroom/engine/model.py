@@ -14,6 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .thermal import ThermalLimits
 
 MIN_CHARGE_A = 6.0
 """IEC 61851: a conforming car does not charge below 6 A (10 % PWM duty)."""
@@ -67,6 +71,8 @@ class Constraint(StrEnum):
     SOLAR = "solar"  # the PV surplus
     FAIL_SAFE = "fail_safe"  # the meter is silent: fail-safe current
     MODE_OFF = "mode_off"  # the user switched charging off or paused this charger
+    PEAK = "peak"  # the import budget of the current wall-clock window (capacity tariff)
+    TEMPERATURE = "temperature"  # the charger is hot: derated, or paused until it cools
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,6 +91,8 @@ class ChargerSettings:
     """Name of a shared charger circuit (see SiteSettings.circuits_a), if any."""
     paused: bool = False
     """The user paused this charger."""
+    thermal: ThermalLimits | None = None
+    """When it derates and pauses for heat (only where it reports its temperature)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -140,6 +148,16 @@ class TimingSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PeakSettings:
+    """An import budget per wall-clock window (capacity tariffs): see `peak.py`."""
+
+    target_w: float
+    """The window's average grid import must stay at or below this."""
+    window_s: float = 900.0
+    """The window's length: 900 s (Flanders) or 3600 s (Norway, Sweden)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SiteSettings:
     """The installation: supply, main breaker, chargers, circuits, mode."""
 
@@ -158,6 +176,8 @@ class SiteSettings:
     """False: power sharing only (chargers share breaker_a, house load unknown)."""
     solar: SolarSettings = field(default_factory=SolarSettings)
     timing: TimingSettings = field(default_factory=TimingSettings)
+    peak: PeakSettings | None = None
+    """The import budget per window, if the user set one (needs a meter)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -183,6 +203,8 @@ class ChargerReading:
     """The limit the charger reports it is applying, if it can say."""
     wants_charge: bool = True
     """False when the car is full or declined charge (known from the car or the session)."""
+    temperature_c: float | None = None
+    """The charger's own temperature, where it reports one (read on the slow cadence)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -194,6 +216,18 @@ class SurplusReading:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ImportWindow:
+    """Where the loop is in the current wall-clock import window, and what it imported."""
+
+    elapsed_s: float
+    """Time since the window began (the loop reads the wall clock, the engine does not)."""
+    imported_wh: float
+    """Grid energy imported since the window began (an export does not count against it)."""
+    import_w: float
+    """Grid power now, import positive: the meter's total power."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Snapshot:
     """Everything the engine knows this cycle."""
 
@@ -201,6 +235,8 @@ class Snapshot:
     meter: MeterReading | None
     chargers: tuple[ChargerReading, ...]
     surplus: SurplusReading | None = None
+    window: ImportWindow | None = None
+    """The import window (only with `SiteSettings.peak`); None: the meter gave no power."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

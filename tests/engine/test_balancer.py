@@ -921,6 +921,28 @@ def test_a_larger_car_takes_over_a_surplus_that_carries_one_car_and_keeps_it():
     assert all(running(step) == {"big"} for step in steps)
 
 
+@pytest.mark.parametrize("pv_w", [1000.0, 2500.0, 4500.0, 5200.0, 6000.0, 9000.0, 15000.0])
+@pytest.mark.parametrize("small_first", [False, True])
+def test_cars_of_different_sizes_do_not_trade_a_steady_surplus(pv_w, small_first):
+    # Whatever the surplus and whichever car runs first, a steady surplus settles after at
+    # most one handover: the sizes are fixed, so the surplus never goes back and forth, and
+    # cars of different sizes take no turns (20-minute turns here).
+    loop = three_and_one_phase_cars(
+        lambda now: (2500.0 if now < 300 else pv_w) if small_first else pv_w, turn_s=1200.0
+    )
+    steps = loop.run(2 * 3600)
+    stops = {
+        name: sum(
+            1
+            for before, after in itertools.pairwise(steps)
+            if name in running(before) and name not in running(after)
+        )
+        for name in ("big", "small")
+    }
+    assert sum(stops.values()) <= 1
+    assert running(steps[-1]) == running(steps[-1800])
+
+
 def test_on_a_cloud_that_leaves_room_for_one_car_the_larger_one_keeps_running():
     # The 1-phase car starts alone; 7000 W lets the 3-phase car join; a cloud leaves 4500 W,
     # enough for the 3-phase car's minimum only: it keeps running on all of it, although it

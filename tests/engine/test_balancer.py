@@ -891,6 +891,79 @@ def test_on_a_cloud_the_car_that_joined_last_gives_way():
     assert running(steps[-1]) == {"a"}
 
 
+def three_and_one_phase_cars(pv_w: Callable[[float], float], **solar: float) -> Loop:
+    """A 3-phase car (4.1-11 kW) and a 1-phase car (1.4-3.7 kW) on one surplus."""
+    settings = site(
+        charger("big", phases=(1, 2, 3)),
+        charger("small", phases=(2,)),
+        supply=Supply.THREE_PHASE,
+        mode=Mode.SOLAR,
+        timing=SOLAR_TIMING,
+        solar=dataclasses.replace(SOLAR, **solar),
+        breaker_a=100.0,
+    )
+    cars = {"big": Car(max_a=16.0), "small": Car(max_a=16.0)}
+    return Loop(settings, cars, house_a=lambda _now: (0.0, 0.0, 0.0), pv_w=pv_w)
+
+
+def test_a_larger_car_takes_over_a_surplus_that_carries_one_car_and_keeps_it():
+    # 2500 W carries only the 1-phase car. 5200 W carries either car's minimum but not
+    # both (5520 W): the 1-phase car at its 3680 W maximum would leave 1520 W unused, so
+    # once the surplus has carried the 3-phase car's minimum for the takeover time, that
+    # car takes all of it.
+    loop = three_and_one_phase_cars(lambda now: 2500.0 if now < 600 else 5200.0)
+    steps = loop.run(600)
+    assert running(steps[-1]) == {"small"}
+    steps = loop.run(300)
+    assert all(running(step) == {"small"} for step in steps)
+    assert currents(steps[-1].decision) == {"big": 0.0, "small": 16.0}
+    # It starts after its start delay; the smaller car stops (no riding on the grid budget).
+    steps = loop.run(int(SOLAR.start_delay_s + SOLAR.stop_delay_s) + 30)
+    assert running(steps[-1]) == {"big"}
+    assert currents(steps[-1].decision) == {"big": 7.0, "small": 0.0}
+    # Cars of different sizes take no turns: after the turn time the larger one still runs.
+    steps = loop.run(int(SOLAR.turn_s) + 1200)
+    assert all(running(step) == {"big"} for step in steps)
+
+
+@pytest.mark.parametrize("pv_w", [1000.0, 2500.0, 4500.0, 5200.0, 6000.0, 9000.0, 15000.0])
+@pytest.mark.parametrize("small_first", [False, True])
+def test_cars_of_different_sizes_do_not_trade_a_steady_surplus(pv_w, small_first):
+    # Whatever the surplus and whichever car runs first, a steady surplus settles after at
+    # most one handover: the sizes are fixed, so the surplus never goes back and forth, and
+    # cars of different sizes take no turns (20-minute turns here).
+    loop = three_and_one_phase_cars(
+        lambda now: (2500.0 if now < 300 else pv_w) if small_first else pv_w, turn_s=1200.0
+    )
+    steps = loop.run(2 * 3600)
+    stops = {
+        name: sum(
+            1
+            for before, after in itertools.pairwise(steps)
+            if name in running(before) and name not in running(after)
+        )
+        for name in ("big", "small")
+    }
+    assert sum(stops.values()) <= 1
+    assert running(steps[-1]) == running(steps[-1800])
+
+
+def test_on_a_cloud_that_leaves_room_for_one_car_the_larger_one_keeps_running():
+    # The 1-phase car starts alone; 7000 W lets the 3-phase car join; a cloud leaves 4500 W,
+    # enough for the 3-phase car's minimum only: it keeps running on all of it, although it
+    # joined last (it takes 4500 W where the 1-phase car would take 3680 W).
+    loop = three_and_one_phase_cars(
+        lambda now: 2500.0 if now < 300 else 7000.0 if now < 900 else 4500.0,
+        ride_through_share=0.0,
+    )
+    steps = loop.run(900)
+    assert running(steps[-1]) == {"big", "small"}
+    steps = loop.run(600)
+    assert all("big" in running(step) for step in steps)
+    assert running(steps[-1]) == {"big"}
+    assert currents(steps[-1].decision) == {"big": 6.0, "small": 0.0}
+
+
 # --- settings --------------------------------------------------------------------------------
 
 

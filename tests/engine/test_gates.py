@@ -209,6 +209,43 @@ def test_solar_gate_counts_how_long_it_ran_until_the_car_leaves():
     assert gate.ran_s == 0.0
 
 
+@pytest.mark.parametrize(
+    ("cycles", "running", "fits_s"),
+    [
+        # (now, whether the surplus carries the waiting car's minimum alone) per cycle.
+        ([(0.0, True)], False, 0.0),
+        ([(0.0, True), (120.0, True), (300.0, True)], False, 300.0),
+        # A break starts the count over: the surplus must carry it without one.
+        ([(0.0, True), (200.0, False), (250.0, True), (300.0, True)], False, 50.0),
+        ([(0.0, True), (300.0, False)], False, 0.0),
+        # A running car takes over from nobody.
+        ([(0.0, True), (300.0, True)], True, 0.0),
+    ],
+)
+def test_solar_gate_counts_how_long_the_surplus_carried_a_waiting_car_alone(
+    cycles, running, fits_s
+):
+    gate = SolarGate(on=running)
+    result = [gate.fits(alone=alone, now=now) for now, alone in cycles]
+    assert result[-1] == fits_s
+    gate.reset()
+    assert gate.fits_since is None
+    assert not gate.yielding
+
+
+def test_a_yielding_gate_forgets_it_once_covered_again_or_stopped():
+    settings = SolarSettings(start_delay_s=60.0, stop_delay_s=180.0, stop_import_wh=10.0)
+    gate = SolarGate(on=True, yielding=True)
+    gate.update(covered=True, now=0.0, import_w=0.0, settings=settings)
+    assert gate.on
+    assert not gate.yielding
+    gate.yielding = True
+    for now in range(1, 200, 10):
+        gate.update(covered=False, now=float(now), import_w=0.0, settings=settings)
+    assert not gate.on
+    assert not gate.yielding
+
+
 # --- ride-through budget -------------------------------------------------------------------
 
 RIDE = SolarSettings(ride_through_share=0.025, ride_through_wh=300.0)

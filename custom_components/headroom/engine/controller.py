@@ -26,6 +26,7 @@ from .model import (
     Mode,
     SiteSettings,
     Snapshot,
+    SolarSettings,
     Supply,
 )
 from .peak import chargers_budget_w
@@ -412,7 +413,8 @@ class Balancer:
         )
         candidates, ahead = _solar_order(
             [c for c in order if c.wants and not self._pause_blocked(c, now)],
-            turn_s=settings.solar.turn_s,
+            _Surplus(power_w=power_w, voltage_v=settings.voltage_v, now=now),
+            settings=settings.solar,
         )
         weights = {c.charger_id: settings.voltage_v * _active_lines(c) for c in candidates}
         demands = []
@@ -814,37 +816,103 @@ def _active_lines(charger: _Charger) -> int:
     return len(charger.settings.phases)
 
 
-def _solar_order(candidates: list[_Charger], *, turn_s: float) -> tuple[list[_Charger], set[str]]:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Surplus:
+    """The PV power the chargers may take this cycle, and what each charger takes of it."""
+
+    power_w: float
+    voltage_v: float
+    now: float
+
+    def min_w(self, charger: _Charger) -> float:
+        """Return the power of the charger's minimum on the lines its car charges on."""
+        return charger.min_a * self.voltage_v * _active_lines(charger)
+
+    def max_w(self, charger: _Charger) -> float:
+        """
+        Return the charger's size: its maximum on every line it is wired to.
+
+        A fixed figure, so that two chargers never swap sizes (and the surplus with them)
+        when a car that is not drawing shows neither its lines nor its cap.
+        """
+        return charger.max_a * self.voltage_v * len(charger.settings.phases)
+
+
+def _takers(
+    candidates: list[_Charger], ahead: set[str], surplus: _Surplus, *, takeover_s: float
+) -> set[str]:
+    """
+    Return the waiting cars that take over from a smaller running car (which then yields).
+
+    When the surplus carries a waiting car's minimum alone but not beside a running car of
+    its priority that takes less (a 1-phase car at its 3.7 kW maximum beside a 5 kW
+    surplus), the waiting car takes the whole surplus once this has held for `takeover_s`:
+    one car keeps running either way, and the one that takes more of the surplus loses
+    less of it.
+    """
+    takers = set()
+    for waiting in candidates:
+        if waiting.memory.solar.on:
+            continue
+        smaller = [
+            running
+            for running in candidates
+            if running.charger_id in ahead
+            and running.settings.priority == waiting.settings.priority
+            and surplus.max_w(running) < surplus.max_w(waiting)
+            and surplus.power_w < surplus.min_w(waiting) + surplus.min_w(running)
+        ]
+        alone = bool(smaller) and surplus.power_w >= surplus.min_w(waiting)
+        if waiting.memory.solar.fits(alone=alone, now=surplus.now) >= takeover_s and alone:
+            takers.add(waiting.charger_id)
+            for running in smaller:
+                running.memory.solar.yielding = True
+    return takers
+
+
+def _solar_order(
+    candidates: list[_Charger], surplus: _Surplus, *, settings: SolarSettings
+) -> tuple[list[_Charger], set[str]]:
     """
     Order the chargers for a surplus that may not carry every car's minimum.
 
     Within a priority, running cars go first, so a waiting car starts only on what they
     leave and the surplus keeps as many cars running as it carries; among them the one
     that started first (on a cloud, the last to start is the first to give way: a car
-    that joined on a sunny spell, not the one that has run all along); then the waiting
-    cars, the one that has run less on the surplus first. A running car that has run
-    `turn_s` longer than a waiting one of its priority loses its place, so the cars take
-    turns over the day, not on every cloud. Returns the order and the running cars that
-    keep their place.
+    that joined on a sunny spell, not the one that has run all along), unless the surplus
+    still carries a car that takes more than the others: that one keeps running. Then the
+    waiting cars, the one that has run less on the surplus first. A running car that has
+    run `turn_s` longer than a waiting one of its priority that could take its place (as
+    large a car) loses its place, so the cars take turns over the day, not on every cloud;
+    cars of different sizes do not take turns: a larger one takes over from a smaller one
+    (`_takers`). Returns the order and the running cars that keep their place.
     """
-    least_s: dict[int, float] = {}
-    for charger in candidates:
-        priority = charger.settings.priority
-        ran_s = charger.memory.solar.ran_s
-        least_s[priority] = min(least_s.get(priority, ran_s), ran_s)
-    ahead = {
-        c.charger_id
-        for c in candidates
-        if c.memory.solar.on and c.memory.solar.ran_s - least_s[c.settings.priority] < turn_s
-    }
 
-    def key(indexed: tuple[int, _Charger]) -> tuple[int, bool, float, int]:
+    def turn_over(charger: _Charger) -> bool:
+        return any(
+            rival.settings.priority == charger.settings.priority
+            and math.isclose(surplus.max_w(rival), surplus.max_w(charger))
+            and charger.memory.solar.ran_s - rival.memory.solar.ran_s >= settings.turn_s
+            for rival in candidates
+        )
+
+    ahead = {c.charger_id for c in candidates if c.memory.solar.on and not turn_over(c)}
+    takers = _takers(candidates, ahead, surplus, takeover_s=settings.takeover_s)
+    ahead -= {c.charger_id for c in candidates if c.memory.solar.yielding}
+    running_min_w = sum(surplus.min_w(c) for c in candidates if c.charger_id in ahead)
+
+    def key(indexed: tuple[int, _Charger]) -> tuple[int, bool, float, float, int]:
         index, charger = indexed
         behind = charger.charger_id not in ahead
         since = charger.memory.pause.running_since
         # Among the running cars, the last to start is the first to give way.
         rank = charger.memory.solar.ran_s if behind or since is None else since
-        return (-charger.settings.priority, behind, rank, index)
+        if charger.charger_id in takers:
+            rank = -math.inf
+        # On a cloud that leaves room for one of the running cars, the one that takes most.
+        keeps = not behind and surplus.min_w(charger) <= surplus.power_w < running_min_w
+        size = -surplus.max_w(charger) if keeps else 0.0
+        return (-charger.settings.priority, behind, size, rank, index)
 
     ordered = [charger for _, charger in sorted(enumerate(candidates), key=key)]
     return ordered, ahead

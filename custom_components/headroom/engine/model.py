@@ -115,8 +115,12 @@ class SolarSettings:
     surplus_stale_after_s: float = 30.0
     turn_s: float = 3600.0
     """Solar only: when the surplus carries fewer cars than want it, a running car gives way
-    to a waiting one of the same priority once it has run this much longer on the surplus
-    (turns over the day, not on every cloud)."""
+    to a waiting one of the same priority and size once it has run this much longer on the
+    surplus (turns over the day, not on every cloud)."""
+    takeover_s: float = 300.0
+    """Solar only: when the surplus carries one car but not two, a waiting car that can take
+    more of it than the running one takes over once the surplus has carried its minimum
+    alone for this long (a car on three phases from one on one phase)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

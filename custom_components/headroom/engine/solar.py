@@ -114,6 +114,10 @@ class SolarGate:
     last_at: float = 0.0
     ran_s: float = 0.0
     """How long it has run on the surplus since its car came: who goes first next."""
+    fits_since: float | None = None
+    """Waiting: since when the surplus has carried its minimum alone (see `fits`)."""
+    yielding: bool = False
+    """Running: a car that takes more of the surplus takes over; this one stops, not rides."""
 
     def update(
         self,
@@ -137,6 +141,7 @@ class SolarGate:
             self.ran_s += now - self.last_at
         if covered:
             self.short_since = None
+            self.yielding = False
             if self.covered_since is None:
                 self.covered_since = now
             if now - self.covered_since >= settings.start_delay_s:
@@ -152,6 +157,7 @@ class SolarGate:
             stop = now - self.short_since >= settings.stop_delay_s or over_budget
             if stop and not riding:
                 self.on = False
+                self.yielding = False
         self.last_at = now
         return self.on
 
@@ -161,3 +167,19 @@ class SolarGate:
         self.covered_since = None
         self.short_since = None
         self.ran_s = 0.0
+        self.fits_since = None
+        self.yielding = False
+
+    def fits(self, *, alone: bool, now: float) -> float:
+        """
+        Feed whether the surplus carries this waiting car's minimum alone; return how long.
+
+        Alone: not beside the running ones. The time counts without a break; 0 while the
+        car runs.
+        """
+        if not alone or self.on:
+            self.fits_since = None
+            return 0.0
+        if self.fits_since is None:
+            self.fits_since = now
+        return now - self.fits_since

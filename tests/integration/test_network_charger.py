@@ -14,12 +14,18 @@ from typing import Any
 from unittest.mock import patch
 
 import pytest
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import (
+    SOURCE_USB,
+    SOURCE_USER,
+    ConfigEntryState,
+    ConfigSubentryData,
+)
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.headroom.const import DOMAIN
 from custom_components.headroom.coordinator import HeadroomCoordinator
 from custom_components.headroom.devices.bus import SerialSettings, TcpSettings
 from custom_components.headroom.diagnostics import async_get_config_entry_diagnostics
@@ -35,7 +41,13 @@ from tests.integration.helpers import (
     step,
     stop_simulator,
 )
-from tests.integration.test_config_flow import SITE, FakeScanner, found_on, scan_serial
+from tests.integration.test_config_flow import (
+    SITE,
+    FakeScanner,
+    adapter_at,
+    found_on,
+    scan_serial,
+)
 from tools.simulator import DeviceSpec, LineSettings, Simulator, StaticCharger, StaticSite
 
 KEBA = "keba_p30_p40"
@@ -144,22 +156,14 @@ async def test_setup_flow_adds_a_network_charger_beside_the_rs485_meter(
     assert entry.data["connection"] == "serial"
     driveway = next(s for s in entry.subentries.values() if s.title == "Driveway")
     # Its own connection, nothing of the serial port's: no device path, no line settings.
-    assert driveway.data == {
-        "connection": "tcp",
-        "host": "127.0.0.1",
-        "port": keba_port(simulator),
-        "model": KEBA,
-        "device_id": KEBA_UNIT,
-        **CHARGER,
-        "phases": [1, 2, 3],
-        "paused": False,
-    }
+    assert driveway.data == network_keba("127.0.0.1", keba_port(simulator))["data"]
     assert driveway.unique_id == f"tcp:127.0.0.1:{keba_port(simulator)}_{KEBA_UNIT}"
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     diagnostics = await async_get_config_entry_diagnostics(hass, entry)
     assert sorted(bus["kind"] for bus in diagnostics["buses"]) == ["SerialSettings", "TcpSettings"]
     assert all(bus["connected"] for bus in diagnostics["buses"])
+    assert diagnostics["entry"]["chargers"][driveway.subentry_id]["data"]["host"] == "**REDACTED**"
     assert hass.states.get("sensor.driveway_state").state != STATE_UNAVAILABLE
     assert hass.states.get("sensor.garage_state").state != STATE_UNAVAILABLE
 
@@ -353,3 +357,92 @@ async def test_rs485_charger_behind_a_bridge_of_its_own(
     )
     assert entry.state is ConfigEntryState.LOADED
     assert hass.states.get("sensor.carport_state").state != STATE_UNAVAILABLE
+
+
+async def test_site_starts_while_the_network_charger_is_unreachable(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    port = simulator.endpoints().pty or ""
+    keba_at = keba_port(simulator)
+    assert simulator.native_tcp is not None
+    await simulator.native_tcp.close()
+    entry = site_entry(
+        port,
+        chargers=[
+            charger_subentry("garage", "Garage", "heidelberg_energy_control", GARAGE_ID, port),
+            network_keba("127.0.0.1", keba_at),
+        ],
+    )
+    coordinator = await setup_site(hass, entry)
+    assert entry.state is ConfigEntryState.LOADED
+    await step(coordinator, cycles=2)
+    assert not coordinator.data.chargers["driveway"].available
+    assert coordinator.data.chargers["garage"].available
+    assert hass.states.get("sensor.driveway_state").state == STATE_UNAVAILABLE
+    assert hass.states.get("sensor.garage_state").state != STATE_UNAVAILABLE
+
+
+def network_keba(host: str, port: int) -> ConfigSubentryData:
+    """The KEBA as its subentry stores it: its own Modbus TCP address, unit 255."""
+    return ConfigSubentryData(
+        data={
+            "connection": "tcp",
+            "host": host,
+            "port": port,
+            "model": KEBA,
+            "device_id": KEBA_UNIT,
+            **CHARGER,
+            "phases": [1, 2, 3],
+            "paused": False,
+        },
+        subentry_id="driveway",
+        subentry_type="charger",
+        title="Driveway",
+        unique_id=f"tcp:{host}:{port}_{KEBA_UNIT}",
+    )
+
+
+async def test_a_replugged_adapter_leaves_the_network_charger_where_it_is(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    by_id = tmp_path / "by-id"
+    by_id.mkdir()
+    old, new = str(tmp_path / "ttyACM0"), str(tmp_path / "ttyACM1")
+    keba = {
+        "connection": "tcp",
+        "host": "192.0.2.7",
+        "port": 502,
+        "model": KEBA,
+        "device_id": KEBA_UNIT,
+        **CHARGER,
+        "phases": [1, 2, 3],
+        "paused": False,
+    }
+    entry = site_entry(
+        old,
+        chargers=[
+            charger_subentry("garage", "Garage", "heidelberg_energy_control", GARAGE_ID, old),
+            ConfigSubentryData(
+                data=keba,
+                subentry_id="driveway",
+                subentry_type="charger",
+                title="Driveway",
+                unique_id=f"tcp:192.0.2.7:502_{KEBA_UNIT}",
+            ),
+        ],
+    )
+    entry.add_to_hass(hass)
+    with (
+        patch("custom_components.headroom.flow_scan.SERIAL_BY_ID", by_id),
+        # Moved, not started: this test opens no port and no socket.
+        patch.object(hass.config_entries, "async_schedule_reload") as reload,
+    ):
+        for device in (old, new):  # learnt on its port, then plugged into another socket
+            await hass.config_entries.flow.async_init(
+                DOMAIN, context={"source": SOURCE_USB}, data=adapter_at(device)
+            )
+        await hass.async_block_till_done()
+    reload.assert_called_once_with(entry.entry_id)
+    assert entry.data["device"] == new
+    assert entry.subentries["garage"].data["device"] == new
+    assert entry.subentries["driveway"].data == network_keba("192.0.2.7", 502)["data"]

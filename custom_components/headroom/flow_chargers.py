@@ -316,15 +316,13 @@ class ChargerSteps(ScanSteps):
             data[CONF_USB_ID] = self.draft.usb_id
         if self.draft.meter is not None:
             data.update(self.draft.meter)
-        else:
-            # No meter: the site's port takes the line settings of its first charger.
-            key = bus_settings(self.draft.bus).key
-            on_port = [c["data"] for c in self.draft.chargers if bus_settings(c["data"]).key == key]
+        elif self.draft.chargers:
+            # Chargers at their own address come after those on the port and bring no line.
             data.update(
                 {
-                    name: on_port[0][name]
-                    for name in (CONF_BAUDRATE, CONF_PARITY, CONF_STOPBITS)
-                    if on_port and name in on_port[0]
+                    key: self.draft.chargers[0]["data"][key]
+                    for key in (CONF_BAUDRATE, CONF_PARITY, CONF_STOPBITS)
+                    if key in self.draft.chargers[0]["data"]
                 }
             )
         options = self._options(user_input)

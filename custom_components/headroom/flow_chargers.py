@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import probatio
 from homeassistant.config_entries import ConfigFlowResult, ConfigSubentryData
-from homeassistant.const import CONF_NAME
+from homeassistant.const import CONF_HOST, CONF_NAME
 from homeassistant.helpers.selector import BooleanSelector, SelectOptionDict
 
 from .const import (
@@ -42,6 +42,7 @@ from .engine.fail_safe import max_fail_safe_a
 from .engine.model import Mode, Supply
 from .flow_common import (
     CONF_ADD_MANUAL,
+    CONF_ADD_NETWORK,
     CONF_CHARGERS,
     charger_errors,
     charger_settings_data,
@@ -49,14 +50,18 @@ from .flow_common import (
     charger_unique_id,
     device_id_field,
     fail_safe_errors,
+    finite_only,
     found_line,
     line_data,
     line_fields,
+    network_charger_data,
+    network_charger_schema,
     number_field,
     probe_device,
     problem_errors,
     profile_defaults,
     select_field,
+    unit_ids_text,
 )
 from .flow_scan import ScanSteps
 from .settings import ChargerConfig, bus_settings, line_conflict, validate
@@ -101,9 +106,10 @@ class ChargerSteps(ScanSteps):
                 }
                 for index in user_input.get(CONF_CHARGERS, [])
             ]
+            self.draft.add_network = bool(user_input.get(CONF_ADD_NETWORK, False))
             if user_input[CONF_ADD_MANUAL]:
                 return await self.async_step_charger_manual()
-            return await self.async_step_charger()
+            return await self._after_manual()
         options = [
             SelectOptionDict(value=str(index), label=self._found_label(device))
             for index, device in found
@@ -114,6 +120,7 @@ class ChargerSteps(ScanSteps):
                 select_field(options, CONF_CHARGERS, multiple=True)
             )
         fields[probatio.Required(CONF_ADD_MANUAL, default=not options)] = BooleanSelector()
+        fields[probatio.Optional(CONF_ADD_NETWORK, default=False)] = BooleanSelector()
         return self.async_show_form(
             step_id="chargers",
             data_schema=probatio.Schema(fields),
@@ -139,7 +146,7 @@ class ChargerSteps(ScanSteps):
             )
             if error is None:
                 self.draft.pending.append(charger)
-                return await self.async_step_charger()
+                return await self._after_manual()
             errors["base"] = error
         return self.async_show_form(
             step_id="charger_manual",
@@ -147,6 +154,43 @@ class ChargerSteps(ScanSteps):
                 sorted(SUPPORTED_CHARGERS), "heidelberg_energy_control"
             ),
             errors=errors,
+        )
+
+    async def _after_manual(self) -> ConfigFlowResult:
+        if self.draft.add_network:
+            return await self.async_step_charger_network()
+        return await self.async_step_charger()
+
+    async def async_step_charger_network(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Add a charger at its own network address (Modbus TCP, or a bridge); read it once."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            charger = network_charger_data(user_input)
+            error = (
+                "host_empty"
+                if not charger[CONF_HOST]
+                else (
+                    await probe_device(
+                        self.hass,
+                        bus_settings(charger),
+                        charger[CONF_MODEL],
+                        charger[CONF_DEVICE_ID],
+                    )
+                )[0]
+            )
+            if error is None:
+                self.draft.pending.append(charger)
+                return await self.async_step_charger()
+            errors[CONF_HOST if error == "host_empty" else "base"] = error
+        return self.async_show_form(
+            step_id="charger_network",
+            data_schema=self.add_suggested_values_to_schema(
+                network_charger_schema(), finite_only(user_input or {})
+            ),
+            errors=errors,
+            description_placeholders={"unit_ids": unit_ids_text()},
         )
 
     async def async_step_charger(
@@ -165,7 +209,7 @@ class ChargerSteps(ScanSteps):
                 model=charger[CONF_MODEL],
             )
             data = (
-                {**self.draft.bus, **charger, **charger_settings_data(user_input)}
+                {**self._connection(charger), **charger, **charger_settings_data(user_input)}
                 if not errors
                 else {}
             )
@@ -196,6 +240,10 @@ class ChargerSteps(ScanSteps):
                 "device_id": str(charger[CONF_DEVICE_ID]),
             },
         )
+
+    def _connection(self, charger: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the connection a charger adds to its data: its own, or else the site's port."""
+        return {} if CONF_CONNECTION in charger else dict(self.draft.bus)
 
     def _conflicts(self, data: Mapping[str, Any]) -> bool:
         settings = bus_settings(data)
@@ -269,6 +317,7 @@ class ChargerSteps(ScanSteps):
         if self.draft.meter is not None:
             data.update(self.draft.meter)
         elif self.draft.chargers:
+            # Chargers at their own address come after those on the port and bring no line.
             data.update(
                 {
                     key: self.draft.chargers[0]["data"][key]

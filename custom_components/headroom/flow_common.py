@@ -35,6 +35,7 @@ from .const import (
     CONF_MARGIN,
     CONF_MAX_CURRENT,
     CONF_METER_STALE,
+    CONF_MODEL,
     CONF_PARITY,
     CONF_PAUSED,
     CONF_PHASES,
@@ -45,15 +46,18 @@ from .const import (
     CONF_STOPBITS,
     CONF_VOLTAGE,
     CONF_WATCHDOG_TIMEOUT,
+    CONNECTION_RTU_OVER_TCP,
     CONNECTION_SERIAL,
+    CONNECTION_TCP,
     DEFAULT_BAUDRATE,
     DEFAULT_PARITY,
     DEFAULT_PRIORITY,
     DEFAULT_STOPBITS,
+    DEFAULT_TCP_PORT,
     MAX_PRIORITY,
 )
 from .devices.bus import Bus, SerialSettings, TcpSettings
-from .devices.chargers import max_limit_a_of
+from .devices.chargers import SUPPORTED_CHARGERS, max_limit_a_of
 from .devices.errors import (
     ConnectionLost,
     DeviceRefused,
@@ -94,6 +98,9 @@ CONF_SCAN_ALL: Final = "scan_all"
 CONF_METER: Final = "meter"
 CONF_CHARGERS: Final = "chargers"
 CONF_ADD_MANUAL: Final = "add_manual"
+CONF_ADD_NETWORK: Final = "add_network"
+NETWORK_CONNECTIONS: Final = (CONNECTION_TCP, CONNECTION_RTU_OVER_TCP)
+"""How a charger on its own network address is reached (its own Modbus TCP, or a bridge)."""
 METER_MANUAL: Final = "manual"
 METER_NONE: Final = "none"
 BAUDRATES: Final = ("1200", "2400", "4800", "9600", "19200", "38400", "57600", "115200")
@@ -379,3 +386,62 @@ def device_id_field(connection: str) -> Any:
     Some chargers on their own IP answer unit id 255 only (KEBA, Vestel).
     """
     return number_field(1, MAX_RTU_ID if connection == CONNECTION_SERIAL else MAX_TCP_UNIT_ID)
+
+
+def default_unit_id(model: str) -> int:
+    """
+    Return the unit id a model answers on at its own network address.
+
+    A Modbus TCP model's profile names it (255 for KEBA and Vestel, 1 for Alfen); an
+    RS-485 model behind its own bridge keeps its factory device id.
+    """
+    profile = get_profile(model)
+    if profile.tcp is not None and profile.tcp.unit_id is not None:
+        return profile.tcp.unit_id
+    return profile.serial.device_id if profile.serial is not None else 1
+
+
+def unit_ids_text() -> str:
+    """List the Modbus TCP chargers' default unit ids for a form: `KEBA 255, Alfen 1`."""
+    return ", ".join(
+        f"{get_profile(model).name.split(' ', 1)[0]} {default_unit_id(model)}"
+        for model in sorted(SUPPORTED_CHARGERS)
+        if get_profile(model).tcp is not None
+    )
+
+
+def network_charger_schema() -> probatio.Schema:
+    """
+    Return the form of a charger on its own network address: model, framing, host, port, unit.
+
+    The unit id may stay empty: the model's own default (`default_unit_id`) is then used.
+    """
+    fields: dict[Any, Any] = {
+        probatio.Required(CONF_MODEL, default="keba_p30_p40"): select_field(
+            [
+                SelectOptionDict(value=m, label=get_profile(m).name)
+                for m in sorted(SUPPORTED_CHARGERS)
+            ],
+            CONF_MODEL,
+        ),
+        probatio.Required(CONF_CONNECTION, default=CONNECTION_TCP): select_field(
+            list(NETWORK_CONNECTIONS), CONF_CONNECTION
+        ),
+        probatio.Required(CONF_HOST): TextSelector(),
+        probatio.Required(CONF_PORT, default=float(DEFAULT_TCP_PORT)): number_field(1, 65535),
+        probatio.Optional(CONF_DEVICE_ID): number_field(1, MAX_TCP_UNIT_ID),
+    }
+    return probatio.Schema(fields)
+
+
+def network_charger_data(user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a network charger's connection, model and unit id as stored in its subentry."""
+    model = user_input[CONF_MODEL]
+    unit_id = user_input.get(CONF_DEVICE_ID)
+    return {
+        CONF_CONNECTION: user_input[CONF_CONNECTION],
+        CONF_HOST: str(user_input[CONF_HOST]).strip(),
+        CONF_PORT: int(user_input[CONF_PORT]),
+        CONF_MODEL: model,
+        CONF_DEVICE_ID: default_unit_id(model) if unit_id is None else int(unit_id),
+    }

@@ -86,6 +86,8 @@ class SetupDraft:
     site: dict[str, Any] = field(default_factory=dict)
     pending: list[dict[str, Any]] = field(default_factory=list)
     """Chargers chosen and not described yet."""
+    add_network: bool = False
+    """The user adds a charger at its own network address after those on the port."""
     chargers: list[ConfigSubentryData] = field(default_factory=list)
     usb_id: str | None = None
     usb_name: str = ""

@@ -1,4 +1,11 @@
-"""The charger subentry flow: add a charger to a running site, or change its wiring and limits."""
+"""
+The charger subentry flow: add a charger to a running site, or change its wiring and limits.
+
+A charger is on the site's port (the default), or at its own network address: a Modbus TCP
+charger on its own IP (KEBA, Vestel, Alfen) or an RS-485 charger behind its own bridge,
+while the meter stays on the site's RS-485 port or gateway. Each charger subentry stores
+its own connection, and the site opens one bus per port or address.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ from homeassistant.config_entries import (
     ConfigSubentryFlow,
     SubentryFlowResult,
 )
-from homeassistant.const import CONF_NAME
+from homeassistant.const import CONF_HOST, CONF_NAME
 from homeassistant.helpers.selector import (
     SelectOptionDict,
 )
@@ -37,10 +44,14 @@ from .flow_common import (
     charger_settings_schema,
     charger_unique_id,
     device_id_field,
+    finite_only,
     line_data,
     line_fields,
+    network_charger_data,
+    network_charger_schema,
     probe_device,
     select_field,
+    unit_ids_text,
 )
 from .settings import (
     RULES,
@@ -60,7 +71,18 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         """Start with no charger."""
         self._charger: dict[str, Any] = {}
 
-    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+    async def async_step_user(
+        self,
+        user_input: dict[str, Any] | None = None,  # noqa: ARG002 (a menu has no form)
+    ) -> SubentryFlowResult:
+        """Ask where the charger is: on the site's port, or at its own network address."""
+        return self.async_show_menu(
+            step_id="user",
+            menu_options=["port", "network"],
+            description_placeholders={"bus": bus_settings(self._get_entry().data).label},
+        )
+
+    async def async_step_port(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Model, device id and line settings on the site's port; read it once."""
         entry = self._get_entry()
         serial = entry.data[CONF_CONNECTION] == CONNECTION_SERIAL
@@ -94,13 +116,47 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         if serial:
             fields.update(line_fields(entry.data))
         return self.async_show_form(
-            step_id="user", data_schema=probatio.Schema(fields), errors=errors
+            step_id="port", data_schema=probatio.Schema(fields), errors=errors
+        )
+
+    async def async_step_network(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Add a charger at its own address: framing, host, port, model, unit id; read it once."""
+        entry = self._get_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            charger = network_charger_data(user_input)
+            if not charger[CONF_HOST]:
+                errors = {CONF_HOST: "host_empty"}
+            elif any(
+                s.unique_id == charger_unique_id(charger)
+                for s in entry.get_subentries_of_type(SUBENTRY_CHARGER)
+            ):
+                return self.async_abort(reason="already_configured")
+            else:
+                errors = await self._check(entry, charger)
+            if not errors:
+                self._charger = charger
+                return await self.async_step_settings()
+        return self.async_show_form(
+            step_id="network",
+            data_schema=self.add_suggested_values_to_schema(
+                network_charger_schema(), finite_only(user_input or {})
+            ),
+            errors=errors,
+            description_placeholders={"unit_ids": unit_ids_text()},
         )
 
     async def _check(self, entry: ConfigEntry, charger: Mapping[str, Any]) -> dict[str, str]:
-        """Check the charger fits the port and answers (through the site's bus if running)."""
+        """Check the charger fits its port and answers (through the site's bus if running)."""
         settings = bus_settings(charger)
-        if line_conflict(settings, bus_settings(entry.data)):
+        # Only devices on the same port or address must agree: a charger on its own
+        # address has nothing to agree with on the site's serial port.
+        others = [bus_settings(entry.data)] + [
+            bus_settings(s.data) for s in entry.get_subentries_of_type(SUBENTRY_CHARGER)
+        ]
+        if any(line_conflict(settings, other) for other in others):
             return {"base": "line_conflict"}
         bus = None
         if entry.state is ConfigEntryState.LOADED:

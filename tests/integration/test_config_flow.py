@@ -544,6 +544,9 @@ async def test_gateway_flow(hass: HomeAssistant, gateway: Simulator) -> None:
     result = await hass.config_entries.subentries.async_init(
         (entry.entry_id, "charger"), context={"source": SOURCE_USER}
     )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"next_step_id": "port"}
+    )
     assert set(result["data_schema"].schema) == {"model", "device_id"}
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {"model": "abb_terra_ac", "device_id": 6}

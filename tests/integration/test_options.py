@@ -113,6 +113,9 @@ async def test_add_change_and_remove_a_charger(hass: HomeAssistant, simulator: S
     )
     assert result["step_id"] == "user"
     result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"next_step_id": "port"}
+    )
+    result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {"model": "heidelberg_energy_control", "device_id": GARAGE_ID, **line}
     )
     assert result["type"] is FlowResultType.ABORT
@@ -120,6 +123,9 @@ async def test_add_change_and_remove_a_charger(hass: HomeAssistant, simulator: S
 
     result = await hass.config_entries.subentries.async_init(
         (entry.entry_id, "charger"), context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"next_step_id": "port"}
     )
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"],
@@ -187,6 +193,9 @@ async def test_add_a_charger_to_a_site_that_is_not_loaded(
     entry.add_to_hass(hass)
     result = await hass.config_entries.subentries.async_init(
         (entry.entry_id, "charger"), context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"next_step_id": "port"}
     )
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"],

@@ -329,6 +329,7 @@ _CANONICAL_NAMES: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
             "max_current_command": "current_limit",
             "power": "power_total",
             "energy_since_installation": "energy_total",
+            "pcb_temperature": "temperature",
         },
         "abb_terra_ac": {
             "charging_state": "charger_state",

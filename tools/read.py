@@ -202,10 +202,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: {err}", file=sys.stderr)
         return 1
     except DeviceError as err:
-        # A meter speaking Modbus TCP itself refuses the socket while Modbus is off.
+        # A device speaking Modbus TCP itself refuses the socket while Modbus is off.
         own_socket = isinstance(err, ConnectionLost) and args.tcp is not None
-        tcp_meter = profile.kind == "meter" and profile.serial is None
-        hint = f" ({MODBUS_TCP_HINT})" if own_socket and tcp_meter else ""
+        tcp_only = profile.serial is None
+        hint = f" ({MODBUS_TCP_HINT})" if own_socket and tcp_only else ""
         print(f"{PROG}: {args.model} at id {args.device_id}: {err}{hint}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

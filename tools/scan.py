@@ -47,7 +47,10 @@ MODBUS_TCP_HINT = (
     "a device that speaks Modbus TCP itself may have it switched off: a Shelly Pro 3EM "
     "refuses connections until Modbus is enabled in its web interface (Settings > Modbus > "
     "Enable); a KEBA P30 answers only with its smart-home interface on (c-series: DIP "
-    "switch DSW1.3) and firmware 3.10.42 (c-series) or 1.11 (x-series) or later"
+    "switch DSW1.3) and firmware 3.10.42 (c-series) or 1.11 (x-series) or later; a Bender "
+    "CC612/CC613 (Mennekes AMTRON, Webasto Live, Garo...) only with 'Modbus TCP Server for "
+    "energy management systems' switched on in its web interface, register set "
+    "'Ebee/Bender/MENNEKES'; a Webasto or Ampure NEXT only in mode 'HEMS activated'"
 )
 _MAX_PORT = 65535
 

@@ -522,8 +522,6 @@ class Site:
             math.floor(fail_safe_currents_a(self.balancer.settings)[charger_id]),
             state.driver.max_limit_a,
         )
-        if state.watchdog_unsupported and state.armed_for_a == fail_safe_a:
-            return
         try:
             if state.armed_for_a != fail_safe_a:
                 state.watchdog = await state.driver.arm_watchdog(
@@ -532,6 +530,8 @@ class Site:
                 state.armed_for_a = fail_safe_a
                 state.watchdog_error = None
             else:
+                # Without a watchdog too: the driver's periodic duties (a Bender's limit
+                # re-written, an EVSE-WB's current after a reboot checked).
                 await state.driver.maintain()
         except Unsupported:
             # No watchdog. The driver still stores what it can, once per fail-safe current

@@ -233,9 +233,11 @@ FIRST_WAVE_IDENTITY: dict[str, dict[str, Value]] = {
     "shelly_pro_3em": {"model": "SPEM-003CEBEU"},
     "schneider_iem3x5x": {"meter_model": "iEM3155"},
     "finder_7m38": {},
+    "finder_7m24": {},
     "bernecker_mpm3pm": {},
     "orno_we514_515": {},
     "eastron_sdm72dm_v1": {"energy_export": 3.0, "energy_total": 103.0},
+    "ccs_wattnode_modbus": {"model": 205},
 }
 
 

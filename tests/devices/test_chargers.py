@@ -403,7 +403,7 @@ def test_model_limits_without_a_driver() -> None:
     assert max_limit_a_of("evse_wb_din") == 80
     assert max_limit_a_of("vestel_evc04") == 32
     with pytest.raises(Unsupported):
-        max_limit_a_of("bender_cc612_cc613")
+        max_limit_a_of("delta_ac_max")
 
 
 async def test_abb_code_5_needs_the_socket_lock() -> None:

@@ -13,6 +13,7 @@ from custom_components.headroom.devices.discovery import (
     FIRST_WAVE_CHARGERS,
     FIRST_WAVE_METERS,
     SCANNED,
+    SECOND_WAVE_CHARGERS,
     SECOND_WAVE_METERS,
     FoundDevice,
     Scanner,
@@ -87,11 +88,20 @@ def test_second_wave_is_scanned_on_the_first_wave_lines() -> None:
         "shelly_pro_3em",
         "schneider_iem3x5x",
         "finder_7m38",
+        "finder_7m24",
         "bernecker_mpm3pm",
         "orno_we514_515",
         "eastron_sdm72dm_v1",
+        "ccs_wattnode_modbus",
     }
-    assert set(SCANNED) == {*FIRST_WAVE, *SECOND_WAVE_METERS, "vestel_evc04", "keba_p30_p40"}
+    assert set(SCANNED) == {*FIRST_WAVE, *SECOND_WAVE_METERS, *SECOND_WAVE_CHARGERS}
+    assert set(SECOND_WAVE_CHARGERS) == {
+        "vestel_evc04",
+        "keba_p30_p40",
+        "bender_cc612_cc613",
+        "webasto_next",
+        "amperfied_connect",
+    }
     assert default_serial_lines() == default_serial_lines(FIRST_WAVE)
 
 

@@ -10,6 +10,7 @@ from custom_components.headroom.devices.discovery import (
     FoundDevice,
     Scanner,
     SerialLine,
+    default_serial_lines,
     identify,
 )
 from custom_components.headroom.devices.errors import Unsupported
@@ -124,9 +125,17 @@ async def test_shelly_fingerprint_is_not_tried_on_a_serial_line() -> None:
         ("schneider_iem3x5x", {"voltage_l1": 900.0}, None),
         ("finder_7m38", {"frequency": 0.0}, None),
         ("finder_7m38", {"voltage_l1": 12.0}, None),
+        ("finder_7m24", {"frequency": 0.0}, None),
+        # a 7M.38 whose L2 and L3 are dead reads as the 1-phase model: L1 and total agree
+        ("finder_7m38", {"voltage_l2": 0.0, "voltage_l3": 0.0}, "finder_7m24"),
         ("bernecker_mpm3pm", {"frequency": 0.0}, None),
         ("orno_we514_515", {"frequency": 0.0}, None),
         ("eastron_sdm72dm_v1", {"energy_import": -1.0}, None),
+        # a WNC model code with no voltage behind it is no WattNode
+        ("ccs_wattnode_modbus", {"voltage_l1": 5000.0, "frequency": 0.0}, None),
+        # a model code outside the WNC list: the float block still tells (WND series)
+        ("ccs_wattnode_modbus", {"model": 0}, "ccs_wattnode_modbus"),
+        ("ccs_wattnode_modbus", {"model": 0, "frequency": 0.0}, None),
         # zeros everywhere: anything that answers zeros, not an SDM72D-M v1
         (
             "eastron_sdm72dm_v1",
@@ -157,11 +166,13 @@ LOOK_ALIKES = (
     "orno_we516_517",
     "orno_we514_515",
     "finder_7m38",
+    "finder_7m24",
     "bernecker_mpm3pm",
     "schneider_iem3x5x",
     "carlogavazzi_em3xx",
     "chint_dtsu666",
     "abb_b2x",
+    "ccs_wattnode_modbus",
 )
 
 
@@ -206,3 +217,81 @@ async def test_sdm72_v1_reads_totals_but_never_balances() -> None:
 async def test_a_model_string_of_another_maker_is_no_shelly() -> None:
     device = _shelly("ACME-METER")
     assert await identify(FakeBus({1: device}), TcpSettings("h", 502), 1) != SHELLY
+
+
+WATTNODE = "ccs_wattnode_modbus"
+
+
+def test_wattnode_ships_at_9600_8n1_and_is_scanned_there() -> None:
+    """Vendor manual: DIP 8 down = 9600 baud, N81; the address is the installer's (1 first)."""
+    serial = get_profile(WATTNODE).serial
+    assert serial is not None
+    assert (serial.baudrate, serial.parity, serial.stopbits, serial.verified) == (
+        9600,
+        "N",
+        1,
+        True,
+    )
+    assert SerialLine(9600, "N", 1) in default_serial_lines()
+
+
+async def test_wattnode_split_phase_reads_both_legs_low_word_first() -> None:
+    """
+    A WNC-3D-240 on a 120/240 V panel: legs A and B, phase C at 0. The floats come low
+    word first (CCS: "1009 PowerSum least significant word"); read high word first, 120 V
+    would be garbage, so the words are checked as they sit in the registers.
+    """
+    profile = get_profile(WATTNODE)
+    values = {
+        "voltage_l1": 120.5,
+        "voltage_l2": 119.5,
+        "voltage_l3": 0.0,
+        "current_l1": 20.0,
+        "current_l2": 12.0,
+        "current_l3": 0.0,
+        "power_l1": 2410.0,
+        "power_l2": -1434.0,
+        "power_l3": 0.0,
+        "power_total": 976.0,
+        "energy_import": 1234.5,
+        "energy_export": 56.25,  # negative energy, reported positive (vendor manual)
+        "frequency": 60.0,
+    }
+    device = FakeDevice.from_profile(profile, values, device_id=7)
+    low, high = device.holding[1018], device.holding[1019]
+    assert (high << 16 | low) == 0x42F10000  # 120.5 as IEEE 754, low word at 1018
+    reading = await Meter(FakeBus({7: device}).device(7), profile).read()
+    assert reading.currents_a == pytest.approx((20.0, 12.0, 0.0))
+    assert (reading.voltage_l1_v, reading.voltage_l2_v) == pytest.approx((120.5, 119.5))
+    assert (reading.power_l2_w, reading.power_total_w) == pytest.approx((-1434.0, 976.0))
+    assert reading.energy_import_kwh == pytest.approx(1234.5)
+    assert reading.energy_export_kwh == pytest.approx(56.25)
+    assert reading.frequency_hz == pytest.approx(60.0)
+
+
+async def test_finder_7m24_reads_one_phase_and_float_watt_hours() -> None:
+    """One phase of the 7M.38 map; the counters are floats in Wh (mbmd, the star.ke.st map)."""
+    profile = get_profile("finder_7m24")
+    values = {
+        "voltage_l1": 231.5,
+        "current_l1": 7.25,
+        "power_total": -1500.0,  # exporting
+        "frequency": 50.0,
+        "energy_import": 123456.5,
+        "energy_export": 2500.0,
+    }
+    device = FakeDevice.from_profile(profile, values, device_id=1)
+    reading = await Meter(FakeBus({1: device}).device(1), profile).read()
+    assert reading.currents_a == (pytest.approx(7.25), None, None)
+    assert (reading.voltage_l1_v, reading.power_total_w) == pytest.approx((231.5, -1500.0))
+    assert (reading.energy_import_kwh, reading.energy_export_kwh) == pytest.approx((123.4565, 2.5))
+    assert await identify(FakeBus({1: device}), SerialSettings("/dev/x", 9600), 1) == "finder_7m24"
+
+
+async def test_finder_7m24_answering_zero_on_l2_is_still_the_7m24() -> None:
+    """Whether a 7M.24 refuses L2/L3 or answers 0 there is not documented: both are a 7M.24."""
+    profile = get_profile("finder_7m24")
+    device = first_wave_device(profile)
+    for address in (2502, 2503, 2504, 2505):
+        device.input[address] = 0
+    assert await identify(FakeBus({1: device}), SerialSettings("/dev/x", 9600), 1) == "finder_7m24"

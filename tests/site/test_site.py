@@ -188,3 +188,47 @@ async def test_identity_is_read_once_per_device_then_on_return() -> None:
         result = await site.cycle(now)
     assert calls == [start, second, second + 2 * IDENTITY_RETRY_S]
     assert result.identities["garage"].firmware == "0x0110"
+
+
+async def test_a_charger_without_a_watchdog_still_gets_its_upkeep() -> None:
+    """
+    A Bender has no fail-safe to arm, but its limit is re-written every 25 s (a timeout set
+    in its web interface must never run out while the site is healthy). Before, the site
+    skipped `maintain` once arming had been refused.
+    """
+    bender = get_profile("bender_cc612_cc613")
+    device = FakeDevice.from_profile(
+        bender,
+        {"charger_state": 3, "current_limit": 0, "failsafe_current": 10}
+        | {f"current_l{n}": 0.0 for n in (1, 2, 3)},
+        device_id=255,
+        strict=False,
+    )
+    now = [100.0]
+    settings = site_settings(METER_DATA, OPTIONS, [charger_config()])
+    meter_profile = get_profile("eastron_sdm630")
+    meter = FakeDevice.from_profile(
+        meter_profile, {f"current_l{n}": 5.0 for n in (1, 2, 3)}, strict=False
+    )
+    site = Site(
+        balancer=Balancer(settings),
+        buses=[],
+        meter=Meter(meter, meter_profile),
+        chargers={"garage": create_charger(device, bender, clock=lambda: now[0])},
+        watchdog_timeout_s=15.0,
+    )
+    limit = bender.registers["current_limit"]
+    while not device.written(limit):  # the engine's first command
+        now[0] += 1.0
+        result = await site.cycle(now[0], details=True)
+        assert now[0] < 200.0
+    assert result.chargers["garage"].watchdog is None  # nothing armed: no repair hidden
+    last_write_at, count, gaps = now[0], len(device.written(limit)), []
+    for _ in range(90):
+        now[0] += 1.0
+        await site.cycle(now[0], details=False)
+        if len(device.written(limit)) > count:
+            gaps.append(now[0] - last_write_at)
+            last_write_at, count = now[0], len(device.written(limit))
+    assert len(gaps) >= 3
+    assert max(gaps) <= 25.0

@@ -161,7 +161,7 @@ async def test_unreachable_device_is_one_line(
     [
         (["--port", "/dev/ttyNOPE9", "--model", "eastron_sdm630", "--id", "1"], "no such serial"),
         (["--tcp", "h:502", "--model", "no_such_meter", "--id", "1"], "unknown model"),
-        (["--tcp", "h:502", "--model", "bender_cc612_cc613", "--id", "1"], "no driver"),
+        (["--tcp", "h:502", "--model", "delta_ac_max", "--id", "1"], "no driver"),
         (["--tcp", "h:502", "--model", "eastron_sdm630", "--id", "0"], "1..255"),
         (["--port", "/dev/ttyNOPE9", "--model", "eastron_sdm630", "--id", "248"], "1..247"),
         (["--tcp", "h:502", "--line", LINE, "--model", "eastron_sdm630", "--id", "1"], "--port"),

@@ -19,9 +19,11 @@ import pytest
 from custom_components.headroom.devices.bus import Bus, TcpSettings
 from custom_components.headroom.devices.chargers import create_charger
 from custom_components.headroom.devices.discovery import SECOND_WAVE_METERS, Scanner, SerialLine
+from custom_components.headroom.devices.errors import Unsupported
 from custom_components.headroom.devices.registers import get_profile
 from tools import read, scan
 from tools.simulator.line import LineSettings
+from tools.simulator.personalities import BenderDevice
 from tools.simulator.simulator import DeviceSpec, Simulator
 from tools.simulator.site import StaticCharger, StaticSite
 
@@ -175,6 +177,8 @@ MIXED = (
     DeviceSpec("chint_ddsu666", 12),
     DeviceSpec("carlogavazzi_em3xx", 13),
     DeviceSpec("abb_b2x", 14),
+    DeviceSpec("ccs_wattnode_modbus", 15),
+    DeviceSpec("finder_7m24", 16),
 )
 
 
@@ -327,5 +331,234 @@ async def test_keba_falls_back_when_nothing_is_written(keba: Simulator) -> None:
         assert device.applied_a == 6
         await charger.set_limit(0)  # back: the site's next command applies
         assert device.applied_a == 0
+    finally:
+        await bus.close()
+
+
+WATTNODE = "ccs_wattnode_modbus"
+
+
+async def test_wattnode_on_a_split_phase_panel_scanned_and_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """
+    A WNC-3D-240 at its shipped line (9600 8N1) and the first address an installer sets, on
+    a 120/240 V panel: two legs at 120 V, nothing on phase C.
+    """
+    site = StaticSite(house_currents_a=(20.0, 12.0), voltage_v=120.0)
+    simulator = Simulator(
+        site,
+        [DeviceSpec(WATTNODE, 1)],
+        line=LineSettings(9600, "N", 1),
+        link=tmp_path / "ttyRS485",
+        modbus_tcp_port=None,
+        rtu_over_tcp_port=None,
+        native_tcp_port=None,
+    )
+    await simulator.start()
+    try:
+        where = ["--port", str(simulator.endpoints().pty)]  # the default lines, as shipped
+        code, out, err = await _cli(scan.main, [*where, "--json"], capsys)
+        assert code == 0, err
+        assert [
+            (d["model"], d["device_id"], d["baudrate"], d["parity"]) for d in json.loads(out)
+        ] == [(WATTNODE, 1, 9600, "N")]
+        argv = [*where, "--line", "9600:N:1", "--model", WATTNODE, "--id", "1", "--json"]
+        code, out, err = await _cli(read.main, argv, capsys)
+        assert (code, err) == (0, "")
+        values = json.loads(out)["values"]
+        assert [values["current_l1"], values["current_l2"], values["current_l3"]] == pytest.approx(
+            [20.0, 12.0, 0.0]
+        )
+        assert [values["voltage_l1"], values["voltage_l2"]] == pytest.approx([120.0, 120.0])
+        assert values["power_total"] == pytest.approx(120.0 * 32.0)
+    finally:
+        await simulator.close()
+
+
+BENDER = "bender_cc612_cc613"
+
+
+@pytest.fixture
+async def bender(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Simulator]:
+    del socket_enabled
+    simulator = await _start(tmp_path, [DeviceSpec(BENDER, 255, "garage")], native_tcp_port=0)
+    yield simulator
+    await simulator.close()
+
+
+async def test_bender_scanned_at_unit_255_and_read(
+    bender: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = ["--tcp", f"127.0.0.1:{bender.endpoints().native_tcp_port}"]
+    code, out, err = await _cli(scan.main, [*where, "--json"], capsys)
+    assert code == 0, err
+    assert [(d["kind"], d["model"], d["device_id"]) for d in json.loads(out)] == [
+        ("charger", BENDER, 255)
+    ]
+    code, out, err = await _cli(
+        read.main, [*where, "--model", BENDER, "--id", "255", "--json"], capsys
+    )
+    assert (code, err) == (0, "")
+    values = json.loads(out)["values"]
+    assert values["state"] == "B"  # a car plugged in, nothing offered yet
+    assert values["current_limit"] == 0
+    assert values["energy_total"] == pytest.approx(4000.0)
+
+
+async def test_bender_without_a_meter_reads_no_currents(
+    bender: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    device = bender.tcp_devices[255]
+    assert isinstance(device, BenderDevice)
+    device.metered = False
+    where = ["--tcp", f"127.0.0.1:{bender.endpoints().native_tcp_port}"]
+    code, out, err = await _cli(
+        read.main, [*where, "--model", BENDER, "--id", "255", "--json"], capsys
+    )
+    assert (code, err) == (0, "")
+    values = json.loads(out)["values"]
+    assert values["current_l1"] is None
+    assert values["state"] == "B"
+
+
+async def test_bender_keeps_its_last_limit_when_home_assistant_stops(bender: Simulator) -> None:
+    """No fail-safe to arm: the site is told (Unsupported), and the README says what happens."""
+    port = bender.endpoints().native_tcp_port
+    assert port is not None
+    device = bender.tcp_devices[255]
+    bus = Bus(TcpSettings("127.0.0.1", port), timeout_s=1.0)
+    await bus.connect()
+    try:
+        clock = _Clock()
+        charger = create_charger(bus.device(255), get_profile(BENDER), clock=clock)
+        with pytest.raises(Unsupported, match="safe current is 10 A"):
+            await charger.arm_watchdog(timeout_s=20, failsafe_a=6)
+        await charger.set_limit(16)
+        assert device.applied_a == 16
+        bender.advance(600.0)  # Home Assistant stopped
+        assert device.applied_a == 16
+        await charger.set_limit(0)
+        assert device.applied_a == 0
+    finally:
+        await bus.close()
+
+
+async def test_bender_with_modbus_off_says_what_to_switch_on(
+    socket_enabled: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Energy-manager mode off: port 502 refuses. Both commands name the setting."""
+    del socket_enabled
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    where = ["--tcp", f"127.0.0.1:{port}"]
+    code, _, err = await _cli(read.main, [*where, "--model", BENDER, "--id", "255"], capsys)
+    assert code == 1
+    (line,) = err.strip().splitlines()
+    assert "Modbus TCP Server for energy management systems" in line
+    code, _, err = await _cli(scan.main, where, capsys)
+    assert code == 1
+    assert "Modbus TCP Server for energy management systems" in err.strip().splitlines()[-1]
+
+
+NEXT = "webasto_next"
+
+
+@pytest.fixture
+async def webasto_next(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Simulator]:
+    del socket_enabled
+    simulator = await _start(tmp_path, [DeviceSpec(NEXT, 255, "garage")], native_tcp_port=0)
+    yield simulator
+    await simulator.close()
+
+
+async def test_webasto_next_scanned_at_unit_255_and_read(
+    webasto_next: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every value read alone: the simulated NEXT refuses reads across gaps."""
+    where = ["--tcp", f"127.0.0.1:{webasto_next.endpoints().native_tcp_port}"]
+    code, out, err = await _cli(scan.main, [*where, "--json"], capsys)
+    assert code == 0, err
+    assert [(d["kind"], d["model"], d["device_id"]) for d in json.loads(out)] == [
+        ("charger", NEXT, 255)
+    ]
+    code, out, err = await _cli(
+        read.main, [*where, "--model", NEXT, "--id", "255", "--json"], capsys
+    )
+    assert (code, err) == (0, "")
+    values = json.loads(out)["values"]
+    assert values["state"] == "B"
+    assert values["energy_total"] == pytest.approx(5000.0)
+
+
+async def test_webasto_next_falls_back_when_the_life_bit_stops(webasto_next: Simulator) -> None:
+    port = webasto_next.endpoints().native_tcp_port
+    assert port is not None
+    device = webasto_next.tcp_devices[255]
+    bus = Bus(TcpSettings("127.0.0.1", port), timeout_s=1.0)
+    await bus.connect()
+    try:
+        clock = _Clock()
+        charger = create_charger(bus.device(255), get_profile(NEXT), clock=clock)
+        await charger.set_limit(16)
+        status = await charger.arm_watchdog(timeout_s=20, failsafe_a=6)
+        assert (status.timeout_s, status.rewrite_interval_s) == (20.0, 10.0)
+        for _ in range(6):  # healthy: the life bit every half timeout
+            webasto_next.advance(10.0)
+            clock.now += 10.0
+            await charger.maintain()
+        assert device.applied_a == 16
+        webasto_next.advance(20.0)  # Home Assistant stopped
+        assert device.applied_a == 6
+        await charger.set_limit(0)  # back: the site's next command applies
+        assert device.applied_a == 0
+    finally:
+        await bus.close()
+
+
+AMPERFIED = "amperfied_connect"
+
+
+@pytest.fixture
+async def amperfied(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Simulator]:
+    del socket_enabled
+    simulator = await _start(tmp_path, [DeviceSpec(AMPERFIED, 255, "garage")], native_tcp_port=0)
+    yield simulator
+    await simulator.close()
+
+
+async def test_amperfied_connect_scanned_at_unit_255_and_read(
+    amperfied: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = ["--tcp", f"127.0.0.1:{amperfied.endpoints().native_tcp_port}"]
+    code, out, err = await _cli(scan.main, [*where, "--json"], capsys)
+    assert code == 0, err
+    assert [(d["kind"], d["model"], d["device_id"]) for d in json.loads(out)] == [
+        ("charger", AMPERFIED, 255)
+    ]
+    code, out, err = await _cli(
+        read.main, [*where, "--model", AMPERFIED, "--id", "255", "--json"], capsys
+    )
+    assert (code, err) == (0, "")
+    assert json.loads(out)["values"]["state"] == "B"
+
+
+async def test_amperfied_connect_falls_back_when_nothing_is_asked(amperfied: Simulator) -> None:
+    port = amperfied.endpoints().native_tcp_port
+    assert port is not None
+    device = amperfied.tcp_devices[255]
+    bus = Bus(TcpSettings("127.0.0.1", port), timeout_s=1.0)
+    await bus.connect()
+    try:
+        charger = create_charger(bus.device(255), get_profile(AMPERFIED), clock=_Clock())
+        await charger.set_limit(16)
+        await charger.arm_watchdog(timeout_s=20, failsafe_a=6)
+        for _ in range(6):  # healthy: the site reads it every cycle
+            amperfied.advance(5.0)
+            await charger.read(full=False)
+        assert device.applied_a == 16
+        amperfied.advance(20.0)  # Home Assistant stopped
+        assert device.applied_a == 6
     finally:
         await bus.close()

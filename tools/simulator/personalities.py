@@ -69,6 +69,7 @@ _IDENTITY: Final[Mapping[str, Mapping[str, Value]]] = {
     "chint_ddsu666": {},
     "shelly_pro_3em": {"model": "SPEM-003CEBEU"},
     "schneider_iem3x5x": {"meter_model": "iEM3255", "manufacturer": "Schneider Electric"},
+    "ccs_wattnode_modbus": {"model": 205, "serial_number": 100205},  # WNC-3D-240-MB
 }
 
 # Eastron's baud-rate setting codes (holding register 28, a float).
@@ -446,6 +447,15 @@ class HeidelbergDevice(ChargerDevice):
             "hw_variant": 1,
             "app_sw_revision": 0x0108,
         }
+
+
+class AmperfiedConnectDevice(HeidelbergDevice):
+    """Amperfied connect (Modbus TCP, unit 255): the Energy Control, awake on the network."""
+
+    def __init__(self, profile: Profile, device_id: int, site: Site, *, name: str) -> None:
+        """Start as the Energy Control, but with no standby sleep (evcc never disables it)."""
+        super().__init__(profile, device_id, site, name=name)
+        self.settings["standby_control"] = 4
 
 
 class AbbTerraDevice(ChargerDevice):
@@ -855,6 +865,136 @@ class KebaDevice(ChargerDevice):
         }
 
 
+class BenderDevice(ChargerDevice):
+    """
+    Bender CC612/CC613 in energy-manager mode (Modbus TCP, unit 255).
+
+    The energy manager's limit (1000, A) reaches the car and reads back; 0 pauses. The
+    safe current (131) is set in the web interface, read-only over Modbus. A controller
+    without a meter (`metered` False) answers all ones for currents, power and energy
+    (evcc). It keeps the last limit when the energy manager goes silent: no source read
+    documents a fall-back.
+    """
+
+    safe_current_a: int = 10
+    """What the installer set in the web interface."""
+    _METER: Final = frozenset(
+        {"current_l1", "current_l2", "current_l3", "power_total", "energy_total"}
+    )
+
+    def __init__(
+        self, profile: Profile, device_id: int, site: Site, *, name: str, metered: bool = True
+    ) -> None:
+        """Start with no energy-manager limit written (0 A: nothing offered)."""
+        super().__init__(profile, device_id, site, name=name)
+        self.metered = metered
+        self.settings |= {"current_limit": 0}
+
+    def validate(self, name: str, value: Value) -> None:
+        """Accept 0 or 6-32 A in the limit registers."""
+        if name in {"current_limit", "hems_current_limit_0_1a"} and not _zero_or_within(
+            value, MIN_CHARGE_A, 32
+        ):
+            raise ModbusError(ILLEGAL_DATA_VALUE)
+
+    def apply(self, name: str, value: Value) -> None:
+        """Pass a limit to the car."""
+        super().apply(name, value)
+        if name == "current_limit" and isinstance(value, int | float):
+            self.command(float(value))
+
+    def _words(self, register: Register, values: Mapping[str, Value]) -> list[int]:
+        if not self.metered and register.name in self._METER:
+            return [0xFFFF] * register.count
+        return super()._words(register, values)
+
+    def values(self) -> Mapping[str, Value]:
+        """Control-pilot state 1-5, the meter in mA, W and Wh."""
+        view = self.view()
+        return self.meter_values() | {
+            "energy_total": 4000.0 + view.session_energy_kwh,
+            "charger_state": {"A": 1, "B": 2, "C": 3, "D": 4}.get(view.state, 5),
+            "failsafe_current": self.safe_current_a,
+            "firmware_version": "5.2",
+            "protocol_version": 0x0100,
+            "relay_state": 1 if view.state == "C" else 0,
+            "charge_point_model": "AMTRON Professional",
+        }
+
+
+class WebastoNextDevice(ChargerDevice):
+    """
+    Webasto / Ampure NEXT (Modbus TCP, unit 255; TQ-DM100 register set).
+
+    Every value is read alone: a read covering an address between values answers
+    exception 2 (OpenEMS: "cannot read the gaps"). The communication timeout (2002) and
+    safe current (2000) are the installer's, read-only; once the master wrote the life bit
+    (6000 = 1), a master that writes none for the timeout gets the safe current.
+    """
+
+    timeout_s: int = 20
+    """The communication timeout set in the web interface (0 = no monitoring)."""
+    safe_current_a: int = 6
+
+    def __init__(self, profile: Profile, device_id: int, site: Site, *, name: str) -> None:
+        """Start with nothing written: 0 A offered, no life bit seen."""
+        super().__init__(profile, device_id, site, name=name)
+        self.settings |= {"current_limit": 0, "alive": 0}
+        self._alive_at_s: float | None = None
+        self._addresses = {
+            (r.function_code, address)
+            for r in profile.registers.values()
+            for address in range(r.address, r.end)
+        }
+
+    def read(self, function_code: int, unit_id: int, address: int, count: int) -> list[int]:
+        """Refuse reads that cover an address between values."""
+        if any((function_code, a) not in self._addresses for a in range(address, address + count)):
+            self.on_request()
+            raise ModbusError(ILLEGAL_DATA_ADDRESS)
+        return super().read(function_code, unit_id, address, count)
+
+    def tick(self, dt_s: float) -> None:
+        """Apply the safe current when the life bit stayed unwritten for the timeout."""
+        super().tick(dt_s)
+        if self._alive_at_s is None or self.in_failsafe or not self.timeout_s:
+            return
+        if self.now_s - self._alive_at_s >= self.timeout_s:
+            self.fall_back(float(self.safe_current_a))
+
+    def validate(self, name: str, value: Value) -> None:
+        """Accept a limit of 0 or 6-32 A and a life bit of 1."""
+        if name == "current_limit" and not _zero_or_within(value, MIN_CHARGE_A, 32):
+            raise ModbusError(ILLEGAL_DATA_VALUE)
+        if name == "alive" and value != 1:
+            raise ModbusError(ILLEGAL_DATA_VALUE)
+
+    def apply(self, name: str, value: Value) -> None:
+        """Take a limit or a sign of life."""
+        super().apply(name, value)
+        if name == "alive":
+            self._alive_at_s = self.now_s
+        elif name == "current_limit" and isinstance(value, int | float):
+            self.command(float(value))
+
+    def values(self) -> Mapping[str, Value]:
+        """State 0/1/3/4/7, currents in mA, power, energy in Wh, the installer's settings."""
+        view = self.view()
+        paused = view.state == "B" and self.applied_a < MIN_CHARGE_A
+        state = {"A": 0, "B": 4 if paused else 1, "C": 3}.get(view.state, 7)
+        return self.meter_values() | {
+            "charger_state": state,
+            "cable_state": 0 if view.state == "A" else 1,
+            "energy_total": 5000.0 + view.session_energy_kwh,
+            "max_current": 32,
+            "min_current": 6,
+            "max_evse_current": 32,
+            "failsafe_current": self.safe_current_a,
+            "watchdog_timeout": self.timeout_s,
+            "alive": 0,
+        }
+
+
 def _utf16(text: str) -> str:
     """Text as a register string of one UTF-16BE character per register (ASCII only)."""
     return "".join(f"\x00{char}" for char in text)
@@ -873,6 +1013,9 @@ _CHARGER_CLASSES: Final[Mapping[str, type[ChargerDevice]]] = {
     "alfen_eve": AlfenDevice,
     "vestel_evc04": VestelDevice,
     "keba_p30_p40": KebaDevice,
+    "bender_cc612_cc613": BenderDevice,
+    "webasto_next": WebastoNextDevice,
+    "amperfied_connect": AmperfiedConnectDevice,
 }
 
 

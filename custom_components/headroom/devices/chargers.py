@@ -20,6 +20,8 @@ fail-safe current work:
   must write within the timeout (`maintain` does, every quarter of it).
 - KEBA P30/P40: fail-safe current and timeout with read-backs; the timeout is re-written
   every half timeout (evcc's heartbeat).
+- Second wave over Modbus TCP (Bender CC612/CC613, Webasto NEXT, Amperfied connect): in
+  `chargers_tcp`.
 - EVSE-WB/DIN: no watchdog at all; `arm_watchdog` raises `Unsupported` and
   `has_watchdog` is False, so the caller can tell the user. It does write the current
   the board starts at after a power cut (register 2000) and keeps it checked.
@@ -886,13 +888,25 @@ _DRIVERS: Final[dict[str, type[Charger]]] = {
     "keba_p30_p40": KebaP30P40,
 }
 
-SUPPORTED_CHARGERS: Final = frozenset(_DRIVERS)
+TCP_CHARGERS: Final = ("bender_cc612_cc613", "webasto_next", "amperfied_connect")
+"""Second-wave models whose drivers live in `chargers_tcp` (imported when first wanted)."""
+
+SUPPORTED_CHARGERS: Final = frozenset({*_DRIVERS, *TCP_CHARGERS})
 """Profile ids that have a charger driver."""
+
+
+def _driver(profile_id: str) -> type[Charger] | None:
+    if profile_id in TCP_CHARGERS:
+        # Imported here: that module builds on the classes above.
+        from .chargers_tcp import TCP_DRIVERS  # noqa: PLC0415
+
+        return TCP_DRIVERS[profile_id]
+    return _DRIVERS.get(profile_id)
 
 
 def max_limit_a_of(profile_id: str) -> int:
     """Return the highest limit the model's driver accepts; Unsupported without a driver."""
-    driver = _DRIVERS.get(profile_id)
+    driver = _driver(profile_id)
     if driver is None:
         msg = f"no driver for {profile_id}"
         raise Unsupported(msg)
@@ -907,7 +921,7 @@ def create_charger(
     verify_interval_s: float = DEFAULT_VERIFY_INTERVAL_S,
 ) -> Charger:
     """Return the driver for `profile`; Unsupported for a charger model without one."""
-    driver = _DRIVERS.get(profile.id)
+    driver = _driver(profile.id)
     if driver is None:
         msg = f"no driver for {profile.id} ({profile.name})"
         raise Unsupported(msg)

@@ -49,14 +49,22 @@ FIRST_WAVE_CHARGERS: Final = (
     "alfen_eve",
 )
 FIRST_WAVE: Final = (*FIRST_WAVE_METERS, *FIRST_WAVE_CHARGERS)
-SECOND_WAVE_CHARGERS: Final = ("vestel_evc04", "keba_p30_p40")
+SECOND_WAVE_CHARGERS: Final = (
+    "vestel_evc04",
+    "keba_p30_p40",
+    "bender_cc612_cc613",
+    "webasto_next",
+    "amperfied_connect",
+)
 SECOND_WAVE_METERS: Final = (
     "shelly_pro_3em",
     "schneider_iem3x5x",
     "finder_7m38",
+    "finder_7m24",
     "bernecker_mpm3pm",
     "orno_we514_515",
     "eastron_sdm72dm_v1",
+    "ccs_wattnode_modbus",
 )
 SCANNED_METERS: Final = (*FIRST_WAVE_METERS, *SECOND_WAVE_METERS)
 SCANNED_CHARGERS: Final = (*FIRST_WAVE_CHARGERS, *SECOND_WAVE_CHARGERS)
@@ -249,7 +257,8 @@ class Scanner:
         Scan a Modbus TCP gateway (or an RTU-over-TCP one with `rtu_framing`) over ids.
 
         Over Modbus TCP the unit ids that TCP-only models answer on by default (255 for
-        Vestel and KEBA) are probed after the range: one probe each.
+        Vestel, KEBA, Bender, Webasto NEXT and Amperfied connect) are probed after the
+        range: one probe each.
         """
         settings = TcpSettings(host, port, "rtu" if rtu_framing else "socket")
         extra = () if rtu_framing else tcp_unit_ids()
@@ -475,7 +484,13 @@ async def _heidelberg(probe: _Probe) -> str | None:
     if not isinstance(layout, int) or layout >> 8 != 1:
         return None
     hw_max = await probe.number("heidelberg_energy_control", "hw_max_current")
-    return "heidelberg_energy_control" if _between(hw_max, 6, 32) else None
+    if not _between(hw_max, 6, 32):
+        return None
+    # The same registers over Modbus TCP at unit 255 are an Amperfied connect: an RS-485
+    # Energy Control behind a gateway has an id of at most 247.
+    if _own_socket(probe.settings) and probe.device_id == MAX_UNIT_ID:
+        return "amperfied_connect"
+    return "heidelberg_energy_control"
 
 
 async def _evse_wb(probe: _Probe) -> str | None:
@@ -604,12 +619,72 @@ async def _keba(probe: _Probe) -> str | None:
     return "keba_p30_p40" if plausible else None
 
 
+_NEXT: Final = "webasto_next"
+_NEXT_STATES: Final = frozenset({0, 1, 3, 4, 7, 8})
+
+
+async def _webasto_next(probe: _Probe) -> str | None:
+    """
+    Identify a Webasto / Ampure NEXT (its own socket, unit 255) by its holding registers.
+
+    A Vestel keeps its states in input registers and a KEBA its values in register pairs;
+    a NEXT answers single holding registers: a state at 1000 and its hardware's current
+    range (1102-1100: minimum 6-16 A, maximum up to 80 A).
+    """
+    if not _own_socket(probe.settings):
+        return None
+    state = await probe.value(_NEXT, "charger_state")
+    if not isinstance(state, int) or state not in _NEXT_STATES:
+        return None
+    low = await probe.number(_NEXT, "min_current")
+    high = await probe.number(_NEXT, "max_current")
+    plausible = _between(low, 6, 16) and _between(high, 6, 80) and (low or 0) <= (high or 0)
+    return _NEXT if plausible else None
+
+
+_BENDER: Final = "bender_cc612_cc613"
+_BENDER_STATES: Final = range(1, 6)
+
+
+async def _bender(probe: _Probe) -> str | None:
+    """
+    Identify a Bender CC612/CC613 in energy-manager mode (its own socket, unit 255).
+
+    No identification register every firmware has (the model string at 142 is missing on
+    legacy firmware): a control-pilot state 1-5 at 122, and amperes where it keeps its
+    safe current (131) and the energy manager's limit (1000). A KEBA or Vestel on the same
+    unit id was recognised before this runs.
+    """
+    if not _own_socket(probe.settings):
+        return None
+    state = await probe.value(_BENDER, "charger_state")
+    if not isinstance(state, int) or state not in _BENDER_STATES:
+        return None
+    safe = await probe.number(_BENDER, "failsafe_current")
+    limit = await probe.number(_BENDER, "current_limit")
+    return _BENDER if _between(safe, 0, 80) and _between(limit, 0, 80) else None
+
+
 async def _schneider_iem(probe: _Probe) -> str | None:
     model = await probe.value("schneider_iem3x5x", "meter_model")
     if not isinstance(model, str) or not model.startswith("iEM3"):
         return None
     voltage = await probe.number("schneider_iem3x5x", "voltage_l1")
     return "schneider_iem3x5x" if _between(voltage, *_ANY_V) else None
+
+
+_WATTNODE: Final = "ccs_wattnode_modbus"
+_WATTNODE_WNC_MODELS: Final = range(201, 208)
+"""Model (1707) of the WNC series: WNC-3Y-208/400/480/600, WNC-3D-240/400/480 (manual)."""
+
+
+async def _wattnode(probe: _Probe) -> str | None:
+    """Identify a WNC series WattNode by its model code and a voltage in its float block."""
+    model = await probe.value(_WATTNODE, "model")
+    if not isinstance(model, int) or model not in _WATTNODE_WNC_MODELS:
+        return None
+    voltage = await probe.number(_WATTNODE, "voltage_l1")
+    return _WATTNODE if _between(voltage, *_ANY_V) else None
 
 
 async def _mains(probe: _Probe, profile_id: str) -> str | None:
@@ -626,11 +701,27 @@ async def _orno_single_phase(probe: _Probe) -> str | None:
 
 
 async def _finder(probe: _Probe) -> str | None:
-    return await _mains(probe, "finder_7m38")
+    """
+    Identify a Finder 7M.38 or 7M.24: one float map for both, L1 at 2500.
+
+    The 3-phase 7M.38 keeps a mains voltage on L2 or L3 as well; a 7M.24 has none there
+    (a 7M.38 with two dead phases reads as a 7M.24, whose L1 and total are the same).
+    """
+    if await _mains(probe, "finder_7m38") is None:
+        return None
+    for name in ("voltage_l2", "voltage_l3"):
+        if _between(await probe.number("finder_7m38", name), *_MAINS_V):
+            return "finder_7m38"
+    return "finder_7m24"
 
 
 async def _mpm3pm(probe: _Probe) -> str | None:
     return await _mains(probe, "bernecker_mpm3pm")
+
+
+async def _wattnode_values(probe: _Probe) -> str | None:
+    """Identify a WattNode without a known model code (WND series) by its float block."""
+    return await _mains(probe, _WATTNODE)
 
 
 async def _sdm72_v1(probe: _Probe) -> str | None:
@@ -666,13 +757,17 @@ _FINGERPRINTS: Final[tuple[Callable[[_Probe], Awaitable[str | None]], ...]] = (
     _shelly,
     _vestel,
     _keba,
+    _webasto_next,
+    _bender,
     _schneider_iem,
+    _wattnode,
     # plausible values where a model keeps its voltage
     _ddsu666,
     _orno,
     _orno_single_phase,
     _finder,
     _mpm3pm,
+    _wattnode_values,
     _eastron_values,
     # totals only, where the others keep their voltage
     _sdm72_v1,

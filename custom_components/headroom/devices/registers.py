@@ -323,6 +323,12 @@ _CANONICAL_NAMES: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
             "power": "power_total",
             "energy_since_installation": "energy_total",
         },
+        "amperfied_connect": {
+            "charging_state": "charger_state",
+            "max_current_command": "current_limit",
+            "power": "power_total",
+            "energy_since_installation": "energy_total",
+        },
         "abb_terra_ac": {
             "charging_state": "charger_state",
             "set_charging_current_limit": "current_limit",
@@ -349,6 +355,29 @@ _CANONICAL_NAMES: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
             "failsafe_timeout": "watchdog_timeout",
             "alive_register": "alive",
         },
+        "ccs_wattnode_modbus": {
+            **{
+                f"{what}_{phase}": f"{what}_l{n}"
+                for n, phase in enumerate("abc", 1)
+                for what in ("current", "voltage", "power")
+            },
+            "energy_pos_sum_nr": "energy_import",
+            "energy_neg_sum_nr": "energy_export",
+        },
+        "bender_cc612_cc613": {
+            "cp_state": "charger_state",
+            "hems_current_limit": "current_limit",
+            "safe_current": "failsafe_current",
+            "active_power": "power_total",
+        },
+        "webasto_next": {
+            "charge_point_state": "charger_state",
+            "charge_current": "current_limit",
+            "active_power": "power_total",
+            "safe_current": "failsafe_current",
+            "comm_timeout": "watchdog_timeout",
+            "life_bit": "alive",
+        },
         "evse_wb_din": {
             "vehicle_state": "charger_state",
             "configured_current": "current_limit",
@@ -369,7 +398,7 @@ _SINGLE_PHASE_NAMES: Final[Mapping[str, str]] = MappingProxyType(
 _IDENTIFICATION_ONLY: Final = frozenset({("carlogavazzi_em3xx", "model_id")})
 
 # Profiles whose raw all-ones words mean "not available" (registers.yaml caveats).
-_SENTINEL_PROFILES: Final = frozenset({"abb_b2x", "abb_b21"})
+_SENTINEL_PROFILES: Final = frozenset({"abb_b2x", "abb_b21", "bender_cc612_cc613"})
 
 # Inter-frame delays the research names (evcc defaults), seconds.
 _PACING_S: Final[Mapping[str, float]] = MappingProxyType(

@@ -265,6 +265,8 @@ FIRST_WAVE_IDENTITY: dict[str, dict[str, Value]] = {
     "orno_we514_515": {},
     "eastron_sdm72dm_v1": {"energy_export": 3.0, "energy_total": 103.0},
     "ccs_wattnode_modbus": {"model": 205},
+    # "A1": no car, no PWM (the letter in the high byte); the limit in whole amperes
+    "phoenix_ev_ser": {"charger_state": 0x4131, "current_limit": 16},
 }
 
 

@@ -92,6 +92,17 @@ async def async_get_config_entry_diagnostics(
             }
             for key, identity in coordinator.data.identities.items()
         },
+        # What each charger does when Home Assistant stops: its watchdog as armed (the
+        # fail-safe current it reported back), or why it has none.
+        "fail_safes": {
+            charger_id: {
+                "asked_a": status.fail_safe_a,
+                "watchdog": dataclasses.asdict(status.watchdog) if status.watchdog else None,
+                "unsupported": status.watchdog_unsupported,
+                "error": status.watchdog_error,
+            }
+            for charger_id, status in coordinator.data.chargers.items()
+        },
         # Registers a device refused (older firmware, meter variant): sensors without values.
         "disabled_registers": site.disabled_registers,
         "max_house_a": coordinator.max_house_a,

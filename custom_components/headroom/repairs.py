@@ -2,9 +2,10 @@
 What the site tells the user about its health: repair issues and one log line per change.
 
 `SiteHealth.follow(result)` after each cycle: a device going silent and coming back is logged
-once each way, the fail-safe raises and clears its repair, a charger without a watchdog or
-with watchdog settings it refused gets one; `show_problems` keeps one repair per kind of
-settings problem. Every issue this site raised goes with `release()` (unload).
+once each way, the fail-safe raises and clears its repair, a charger without a watchdog,
+with watchdog settings it refused, or whose own fail-safe current (set in its app, read
+back when arming) is above the one Headroom asked for gets one; `show_problems` keeps one
+repair per kind of settings problem. Every issue this site raised goes with `release()` (unload).
 """
 
 from __future__ import annotations
@@ -156,6 +157,7 @@ class SiteHealth:
                 placeholders={"charger": name},
                 severity=ir.IssueSeverity.WARNING,
             )
+        self._follow_fail_safe(name, status)
         if status.watchdog_error is not None:
             self._repairs.raise_issue(
                 f"watchdog_settings_{charger_id}",
@@ -165,6 +167,25 @@ class SiteHealth:
             )
         else:
             self._repairs.clear_issue(f"watchdog_settings_{charger_id}")
+
+    def _follow_fail_safe(self, name: str, status: ChargerStatus) -> None:
+        """Raise a repair while the charger's own fail-safe current is above Headroom's."""
+        suffix = f"fail_safe_above_{status.charger_id}"
+        device_a = status.watchdog.failsafe_a if status.watchdog is not None else None
+        if device_a is None or status.fail_safe_a is None or device_a <= status.fail_safe_a:
+            # Lower is safe (it stops charging sooner); the diagnostics show it.
+            self._repairs.clear_issue(suffix)
+            return
+        self._repairs.raise_issue(
+            suffix,
+            translation_key="charger_fail_safe_above",
+            placeholders={
+                "charger": name,
+                "device_a": f"{device_a:g}",
+                "fail_safe_a": str(status.fail_safe_a),
+            },
+            severity=ir.IssueSeverity.ERROR,
+        )
 
 
 def _first_error(result: CycleResult) -> str:

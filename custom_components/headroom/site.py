@@ -90,6 +90,8 @@ class ChargerStatus:
     watchdog_unsupported: bool
     watchdog_error: str | None
     """Why the watchdog could not be armed with these settings (ValueError from the driver)."""
+    fail_safe_a: int | None = None
+    """The fail-safe current the watchdog was last armed for (None before the first try)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -611,6 +613,7 @@ class Site:
             watchdog=state.watchdog,
             watchdog_unsupported=state.watchdog_unsupported,
             watchdog_error=state.watchdog_error,
+            fail_safe_a=state.armed_for_a,
         )
 
 

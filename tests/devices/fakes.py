@@ -26,6 +26,7 @@ class FakeDevice:
     device_id: int = 1
     holding: dict[int, int] = field(default_factory=dict)
     input: dict[int, int] = field(default_factory=dict)
+    coils: dict[int, int] = field(default_factory=dict)
     strict: bool = True
     silent: bool = False
     answers_lost: bool = False
@@ -53,15 +54,18 @@ class FakeDevice:
         """Store `value` in `register`'s words."""
         self.set_words(register, encode(register, value))
 
+    def _bank(self, register: Register) -> dict[int, int]:
+        return {1: self.coils, 3: self.holding}.get(register.function_code, self.input)
+
     def set_words(self, register: Register, words: Sequence[int]) -> None:
-        """Store raw words at `register`'s address."""
-        bank = self.holding if register.function_code == 3 else self.input
+        """Store raw words (a coil: 0 or 1) at `register`'s address."""
+        bank = self._bank(register)
         for offset, word in enumerate(words):
             bank[register.address + offset] = word
 
     def words(self, register: Register) -> list[int]:
         """Raw words at `register`'s address."""
-        bank = self.holding if register.function_code == 3 else self.input
+        bank = self._bank(register)
         return [bank.get(register.address + i, 0) for i in range(register.count)]
 
     def _check(self) -> None:
@@ -91,6 +95,23 @@ class FakeDevice:
         words = self._read(self.input, address, count)
         self._answer()
         return words
+
+    async def read_coils(self, address: int, count: int) -> list[int]:
+        """FC 1."""
+        self.reads.append((1, address, count))
+        bits = self._read(self.coils, address, count)
+        self._answer()
+        return bits
+
+    async def write_coil(self, address: int, *, on: bool) -> None:
+        """FC 5: recorded in `writes` as ([1] or [0], 5)."""
+        self._check()
+        value = 1 if on else 0
+        self.writes.append((address, [value], 5))
+        self.coils[address] = value
+        if self.on_write is not None:
+            self.on_write(self, address, [value])
+        self._answer()
 
     def _answer(self) -> None:
         if self.answers_lost:
@@ -187,6 +208,12 @@ class _Absent:
     ) -> None:
         await self._timeout()
 
+    async def read_coils(self, address: int, count: int) -> list[int]:  # noqa: ARG002
+        return await self._timeout()
+
+    async def write_coil(self, address: int, *, on: bool) -> None:  # noqa: ARG002
+        await self._timeout()
+
 
 # What a first-wave device answers at its identification registers and a few values.
 _METER_3P: dict[str, Value] = {
@@ -238,6 +265,8 @@ FIRST_WAVE_IDENTITY: dict[str, dict[str, Value]] = {
     "orno_we514_515": {},
     "eastron_sdm72dm_v1": {"energy_export": 3.0, "energy_total": 103.0},
     "ccs_wattnode_modbus": {"model": 205},
+    # "A1": no car, no PWM (the letter in the high byte); the limit in whole amperes
+    "phoenix_ev_ser": {"charger_state": 0x4131, "current_limit": 16},
 }
 
 

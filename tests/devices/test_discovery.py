@@ -101,6 +101,9 @@ def test_second_wave_is_scanned_on_the_first_wave_lines() -> None:
         "bender_cc612_cc613",
         "webasto_next",
         "amperfied_connect",
+        "phoenix_ev_eth",
+        "phoenix_ev_ser",
+        "phoenix_charx",
     }
     assert default_serial_lines() == default_serial_lines(FIRST_WAVE)
 

@@ -62,13 +62,29 @@ def test_overlapping_wanted_registers_share_a_block() -> None:
     ("register", "match"),
     [
         (_reg("w", 0, access="w"), "write-only"),
-        (Register(name="c", address=0, function_code=1, data_type=DataType.COIL, count=1), "1"),
+        # Discrete inputs (FC 2): no device Headroom drives needs them.
+        (
+            Register(name="d", address=0, function_code=2, data_type=DataType.COIL, count=1),  # type: ignore[arg-type]
+            "function code 2",
+        ),
         (_reg("big", 0, words=2), "spans"),
     ],
 )
 def test_unplannable_registers(register: Register, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         plan_reads([register], max_registers=1)
+
+
+async def test_coils_are_planned_apart_and_read_with_fc1() -> None:
+    coil = Register(name="enable", address=400, function_code=1, data_type=DataType.COIL, count=1)
+    card = Register(name="card", address=401, function_code=1, data_type=DataType.COIL, count=1)
+    holding = _reg("limit", 400)
+    blocks = plan_reads([coil, card, holding], max_registers=10)
+    assert [(b.function_code, b.address, b.count) for b in blocks] == [(1, 400, 2), (4, 400, 2)]
+    device = FakeDevice(coils={400: 1, 401: 0})
+    words = await device.read_coils(400, 2)
+    assert words == [1, 0]
+    assert device.reads == [(1, 400, 2)]
 
 
 def test_sdm630_currents_and_power_plan() -> None:

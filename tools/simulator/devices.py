@@ -28,8 +28,10 @@ from .frames import (
     ILLEGAL_DATA_ADDRESS,
     ILLEGAL_DATA_VALUE,
     ILLEGAL_FUNCTION,
+    READ_COILS,
     READ_HOLDING,
     READ_INPUT,
+    WRITE_COIL,
     ModbusError,
 )
 from .line import Faults
@@ -68,6 +70,8 @@ class ProfileDevice:
         for item in profile.identification:
             self._add_identification(item.register)
         self._areas = {space: _areas(registers) for space, registers in self._spaces.items()}
+        has_coils = any(code == READ_COILS for _, code in self._spaces)
+        self._coil_codes = frozenset({READ_COILS, WRITE_COIL}) if has_coils else frozenset()
 
     @property
     def unit_ids(self) -> tuple[int, ...]:
@@ -99,8 +103,8 @@ class ProfileDevice:
         self.requests += 1
 
     def read(self, function_code: int, unit_id: int, address: int, count: int) -> list[int]:
-        """Answer a read of `count` registers from `address`."""
-        if function_code not in {READ_HOLDING, READ_INPUT}:
+        """Answer a read of `count` registers (or coils, FC 1) from `address`."""
+        if function_code not in {READ_HOLDING, READ_INPUT, *self._coil_codes}:
             raise ModbusError(ILLEGAL_FUNCTION)
         self.on_request()
         space = (unit_id if unit_id in self._fixed_units else None, function_code)
@@ -128,10 +132,13 @@ class ProfileDevice:
         return words
 
     def write(self, function_code: int, unit_id: int, address: int, values: Sequence[int]) -> None:
-        """Answer a write: whole writable registers only, values checked first."""
-        del function_code
+        """Answer a write: whole writable registers (or one coil) only, values checked first."""
+        if function_code == WRITE_COIL and not self._coil_codes:
+            # A device with no coils does not know the function (Modbus exception 1).
+            raise ModbusError(ILLEGAL_FUNCTION)
         self.on_request()
-        space = (unit_id if unit_id in self._fixed_units else None, READ_HOLDING)
+        bank = READ_COILS if function_code == WRITE_COIL else READ_HOLDING
+        space = (unit_id if unit_id in self._fixed_units else None, bank)
         end = address + len(values)
         touched = [r for r in self._spaces.get(space, []) if r.address < end and r.end > address]
         if (

@@ -19,12 +19,17 @@ ILLEGAL_DATA_ADDRESS: Final = 2
 ILLEGAL_DATA_VALUE: Final = 3
 SERVER_DEVICE_FAILURE: Final = 4
 
+READ_COILS: Final = 1
 READ_HOLDING: Final = 3
 READ_INPUT: Final = 4
+WRITE_COIL: Final = 5
 WRITE_SINGLE: Final = 6
 WRITE_MULTIPLE: Final = 16
 
 MAX_READ_COUNT: Final = 125
+MAX_COIL_READ_COUNT: Final = 2000
+COIL_ON: Final = 0xFF00
+COIL_OFF: Final = 0x0000
 MAX_WRITE_COUNT: Final = 123
 MBAP_HEADER_LEN: Final = 7
 _ADDRESS_SPACE: Final = 0x10000
@@ -47,11 +52,11 @@ class RegisterDevice(Protocol):
     """What a request is dispatched to: one device's registers behind one unit id."""
 
     def read(self, function_code: int, unit_id: int, address: int, count: int) -> list[int]:
-        """Return `count` registers from `address` (FC 3 or 4); raise ModbusError."""
+        """Return `count` registers (FC 3 or 4) or coils as 0/1 (FC 1); raise ModbusError."""
         ...
 
     def write(self, function_code: int, unit_id: int, address: int, values: Sequence[int]) -> None:
-        """Store `values` from `address` (FC 6 or 16); raise ModbusError."""
+        """Store registers (FC 6 or 16) or one coil as 0/1 (FC 5); raise ModbusError."""
         ...
 
 
@@ -115,6 +120,10 @@ def answer(device: RegisterDevice, unit_id: int, pdu: bytes) -> bytes:
 
 
 def _execute(device: RegisterDevice, unit_id: int, function_code: int, pdu: bytes) -> bytes:
+    if function_code == READ_COILS:
+        return _read_coils(device, unit_id, pdu)
+    if function_code == WRITE_COIL:
+        return _write_coil(device, unit_id, pdu)
     if function_code in {READ_HOLDING, READ_INPUT}:
         if len(pdu) != 5:  # noqa: PLR2004 (fc, address, count)
             raise ModbusError(ILLEGAL_DATA_VALUE)
@@ -147,6 +156,34 @@ def _execute(device: RegisterDevice, unit_id: int, function_code: int, pdu: byte
         device.write(function_code, unit_id, address, values)
         return pdu[:5]
     raise ModbusError(ILLEGAL_FUNCTION)
+
+
+def _read_coils(device: RegisterDevice, unit_id: int, pdu: bytes) -> bytes:
+    if len(pdu) != 5:  # noqa: PLR2004 (fc, address, count)
+        raise ModbusError(ILLEGAL_DATA_VALUE)
+    address, count = struct.unpack(">HH", pdu[1:5])
+    if not 1 <= count <= MAX_COIL_READ_COUNT:
+        raise ModbusError(ILLEGAL_DATA_VALUE)
+    if address + count > _ADDRESS_SPACE:
+        raise ModbusError(ILLEGAL_DATA_ADDRESS)
+    bits = device.read(READ_COILS, unit_id, address, count)
+    # Coil n is bit n % 8 of byte n // 8, the last byte padded with zeros.
+    packed = bytearray((count + 7) // 8)
+    for index, bit in enumerate(bits):
+        if bit:
+            packed[index // 8] |= 1 << (index % 8)
+    return bytes([READ_COILS, len(packed)]) + bytes(packed)
+
+
+def _write_coil(device: RegisterDevice, unit_id: int, pdu: bytes) -> bytes:
+    if len(pdu) != 5:  # noqa: PLR2004 (fc, address, value)
+        raise ModbusError(ILLEGAL_DATA_VALUE)
+    address, value = struct.unpack(">HH", pdu[1:5])
+    # The specification allows only these two values (Application Protocol 6.5).
+    if value not in {COIL_ON, COIL_OFF}:
+        raise ModbusError(ILLEGAL_DATA_VALUE)
+    device.write(WRITE_COIL, unit_id, address, [1 if value == COIL_ON else 0])
+    return pdu[:5]
 
 
 class RtuRequestSplitter:

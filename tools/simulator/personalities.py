@@ -1020,6 +1020,156 @@ class WebastoNextDevice(ChargerDevice):
         }
 
 
+_PHOENIX_CURRENTS: Final = ("current_l1", "current_l2", "current_l3")
+
+
+class _PhoenixCoilDevice(ChargerDevice):
+    """
+    Phoenix Contact EV-ETH / EV-SER: a limit register (6 A and more) and an enable coil.
+
+    The car gets the limit while the coil is on, 0 A while it is off. Neither keeps a
+    communication timeout (no source documents one): silent masters leave it as it is.
+    A limit of 0 is refused (exception 3): the register's range starts at 6 A.
+    """
+
+    max_limit_a: int = 32
+    _LETTER_SHIFT: int = 0
+
+    def __init__(self, profile: Profile, device_id: int, site: Site, *, name: str) -> None:
+        """Start enabled at 16 A (a charger without a master charges at its own limit)."""
+        super().__init__(profile, device_id, site, name=name)
+        self.settings |= {"current_limit": 16, "charging_enabled": 1}
+        self._update()
+
+    def coil_follows(self) -> bool:
+        """Tell whether the coil switches charging (the EV-SER only with 4000 = 3)."""
+        return True
+
+    def validate(self, name: str, value: Value) -> None:
+        """Accept a limit of 6 A up to the model's maximum."""
+        if name == "current_limit" and not (
+            isinstance(value, int | float) and MIN_CHARGE_A <= value <= self.max_limit_a
+        ):
+            raise ModbusError(ILLEGAL_DATA_VALUE)
+
+    def apply(self, name: str, value: Value) -> None:
+        """Take a limit or a coil."""
+        super().apply(name, value)
+        self._update()
+
+    def _update(self) -> None:
+        limit = self.settings["current_limit"]
+        enabled = bool(self.settings["charging_enabled"]) or not self.coil_follows()
+        self.command(float(limit) if enabled and isinstance(limit, int | float) else 0.0)
+
+    def _letter_word(self, state: str) -> int:
+        return ord(state) << self._LETTER_SHIFT
+
+    def values(self) -> Mapping[str, Value]:
+        """Report the state as an ASCII letter in its byte."""
+        return {"charger_state": self._letter_word(self.view().state)}
+
+
+class PhoenixEvEthDevice(_PhoenixCoilDevice):
+    """EV-ETH (Modbus TCP, unit 255): the letter in input 100's low byte, whole amperes."""
+
+    def values(self) -> Mapping[str, Value]:
+        """State, currents, power and energy (Phoenix firmware, whole amperes)."""
+        view = self.view()
+        meter = self.meter_values()
+        return (
+            meter
+            | {
+                name: float(round(current))
+                for name, current in zip(_PHOENIX_CURRENTS, self.line_currents(), strict=True)
+            }
+            | {
+                "charger_state": self._letter_word(view.state),
+                "energy_total": 3000.0 + view.session_energy_kwh,
+                "firmware": "3.0",
+                "error_code": 0,
+            }
+        )
+
+
+class PhoenixEvSerDevice(_PhoenixCoilDevice):
+    """
+    EV-SER (EV Charge Control Basic, RS-485): "B1"-style state in input 24000, no meter.
+
+    At factory settings register 4000 is 1: charging follows the EN input (taken as on
+    here) and the coil changes nothing; an installer sets 4000 to 3 for the coil to work.
+    The coil's value after power-up is not documented: 0 here.
+    """
+
+    max_limit_a = 63
+    _LETTER_SHIFT = 8
+
+    def __init__(self, profile: Profile, device_id: int, site: Site, *, name: str) -> None:
+        """Start at factory settings: 4000 = 1 (input EN), coil off, 16 A."""
+        super().__init__(profile, device_id, site, name=name)
+        self.settings |= {"enable_mode": 1, "charging_enabled": 0}
+        self._update()
+
+    def coil_follows(self) -> bool:
+        """Tell whether the coil switches charging: only with 4000 = 3."""
+        return self.settings.get("enable_mode") == 3  # noqa: PLR2004 (the manual's value)
+
+    def power_cycle(self) -> None:
+        """Lose the volatile coil and limit in a power cut (back to off and 16 A)."""
+        self.settings |= {"charging_enabled": 0, "current_limit": 16}
+        self._update()
+
+    def values(self) -> Mapping[str, Value]:
+        """Report the letter and the PWM digit ("B1": no PWM, "C2": PWM on)."""
+        state = self.view().state
+        digit = "2" if self.applied_a >= MIN_CHARGE_A and state in "BCD" else "1"
+        if state in "EF":
+            digit = "0"
+        return {
+            "charger_state": self._letter_word(state) | ord(digit),
+            "cp_current": round(self.applied_a),
+            "order_designation": "EV-CC-AC1-M3-CBC-RCM-SER",
+        }
+
+
+class PhoenixCharxDevice(ChargerDevice):
+    """
+    CHARX SEC, charging point 1 (Modbus TCP, unit 1).
+
+    The letter in 1299's high byte, the limit in 1301 (0 pauses), a meter in mA, mW and
+    Wh. No source documents a fall-back.
+    """
+
+    def __init__(self, profile: Profile, device_id: int, site: Site, *, name: str) -> None:
+        """Start at 16 A."""
+        super().__init__(profile, device_id, site, name=name)
+        self.settings |= {"current_limit": 16}
+        self.command(16.0)
+
+    def validate(self, name: str, value: Value) -> None:
+        """Accept 0 or 6-32 A."""
+        if name == "current_limit" and not _zero_or_within(value, MIN_CHARGE_A, 32):
+            raise ModbusError(ILLEGAL_DATA_VALUE)
+
+    def apply(self, name: str, value: Value) -> None:
+        """Pass a limit to the car."""
+        super().apply(name, value)
+        if name == "current_limit" and isinstance(value, int | float):
+            self.command(float(value))
+
+    def values(self) -> Mapping[str, Value]:
+        """State, meter, one controller, a meter fitted."""
+        view = self.view()
+        return self.meter_values() | {
+            "charger_state": ord(view.state) << 8,
+            "energy_total": 6000.0 + view.session_energy_kwh,
+            "num_controllers": 1,
+            "meter_type": 1,
+            "name": "CHARX SEC-3100",
+            "sw_version": "1.6",
+        }
+
+
 def _utf16(text: str) -> str:
     """Text as a register string of one UTF-16BE character per register (ASCII only)."""
     return "".join(f"\x00{char}" for char in text)
@@ -1041,6 +1191,9 @@ _CHARGER_CLASSES: Final[Mapping[str, type[ChargerDevice]]] = {
     "bender_cc612_cc613": BenderDevice,
     "webasto_next": WebastoNextDevice,
     "amperfied_connect": AmperfiedConnectDevice,
+    "phoenix_ev_eth": PhoenixEvEthDevice,
+    "phoenix_ev_ser": PhoenixEvSerDevice,
+    "phoenix_charx": PhoenixCharxDevice,
 }
 
 

@@ -452,6 +452,26 @@ class BusDevice:
             ),
         )
 
+    async def read_coils(self, address: int, count: int) -> list[int]:
+        """Read `count` coils (function code 1), each 0 or 1."""
+        return await self._bus._transact(  # noqa: SLF001
+            self._device_id,
+            self._policy,
+            lambda client, timeout_s: client.read_coils(
+                self._device_id, address, count, timeout_s=timeout_s
+            ),
+        )
+
+    async def write_coil(self, address: int, *, on: bool) -> None:
+        """Switch one coil on or off (function code 5)."""
+        await self._bus._transact(  # noqa: SLF001
+            self._device_id,
+            self._policy,
+            lambda client, timeout_s: client.write_coil(
+                self._device_id, address, on=on, timeout_s=timeout_s
+            ),
+        )
+
 
 def open_parity(settings: SerialSettings) -> Literal["N", "E", "O"]:
     """

@@ -21,7 +21,8 @@ fail-safe current work:
 - KEBA P30/P40: fail-safe current and timeout with read-backs; the timeout is re-written
   every half timeout (evcc's heartbeat).
 - Second wave over Modbus TCP (Bender CC612/CC613, Webasto NEXT, Amperfied connect): in
-  `chargers_tcp`.
+  `chargers_tcp`; Phoenix Contact EV-SER / EV-ETH / CHARX (a coil pauses the first two):
+  in `chargers_phoenix`.
 - EVSE-WB/DIN: no watchdog at all; `arm_watchdog` raises `Unsupported` and
   `has_watchdog` is False, so the caller can tell the user. It does write the current
   the board starts at after a power cut (register 2000) and keeps it checked.
@@ -914,16 +915,23 @@ _DRIVERS: Final[dict[str, type[Charger]]] = {
 TCP_CHARGERS: Final = ("bender_cc612_cc613", "webasto_next", "amperfied_connect")
 """Second-wave models whose drivers live in `chargers_tcp` (imported when first wanted)."""
 
-SUPPORTED_CHARGERS: Final = frozenset({*_DRIVERS, *TCP_CHARGERS})
+PHOENIX_CHARGERS: Final = ("phoenix_ev_ser", "phoenix_ev_eth", "phoenix_charx")
+"""Phoenix Contact controllers, whose drivers live in `chargers_phoenix` (likewise)."""
+
+SUPPORTED_CHARGERS: Final = frozenset({*_DRIVERS, *TCP_CHARGERS, *PHOENIX_CHARGERS})
 """Profile ids that have a charger driver."""
 
 
 def _driver(profile_id: str) -> type[Charger] | None:
+    # Imported here: those modules build on the classes above.
     if profile_id in TCP_CHARGERS:
-        # Imported here: that module builds on the classes above.
         from .chargers_tcp import TCP_DRIVERS  # noqa: PLC0415
 
         return TCP_DRIVERS[profile_id]
+    if profile_id in PHOENIX_CHARGERS:
+        from .chargers_phoenix import PHOENIX_DRIVERS  # noqa: PLC0415
+
+        return PHOENIX_DRIVERS[profile_id]
     return _DRIVERS.get(profile_id)
 
 

@@ -55,6 +55,9 @@ SECOND_WAVE_CHARGERS: Final = (
     "bender_cc612_cc613",
     "webasto_next",
     "amperfied_connect",
+    "phoenix_ev_eth",
+    "phoenix_ev_ser",
+    "phoenix_charx",
 )
 SECOND_WAVE_METERS: Final = (
     "shelly_pro_3em",
@@ -403,9 +406,12 @@ class _Probe:
         if handle is None:
             handle = self._bus.device(unit, timeout_s=self._timeout_s, retries=1)
             self._handles[unit] = handle
-        read: Callable[[int, int], Awaitable[list[int]]] = (
-            handle.read_holding if register.function_code == 3 else handle.read_input  # noqa: PLR2004
-        )
+        reads: dict[int, Callable[[int, int], Awaitable[list[int]]]] = {
+            1: handle.read_coils,
+            3: handle.read_holding,
+            4: handle.read_input,
+        }
+        read = reads[register.function_code]
         try:
             words = await read(register.address, register.count)
         except ConnectionLost:
@@ -665,6 +671,74 @@ async def _bender(probe: _Probe) -> str | None:
     return _BENDER if _between(safe, 0, 80) and _between(limit, 0, 80) else None
 
 
+_IEC_LETTERS: Final = frozenset("ABCDEF")
+_EV_ETH: Final = "phoenix_ev_eth"
+_EV_SER: Final = "phoenix_ev_ser"
+_CHARX: Final = "phoenix_charx"
+
+
+def _letter(word: Value | None, shift: int) -> str | None:
+    """Return the IEC letter in one byte of a state register, None unless it is one."""
+    if not isinstance(word, int):
+        return None
+    letter = chr((word >> shift) & 0xFF)
+    return letter if letter in _IEC_LETTERS else None
+
+
+async def _phoenix_ev_eth(probe: _Probe) -> str | None:
+    """
+    Identify a Phoenix Contact EV-ETH (its own socket, unit 255).
+
+    Its state is an input register holding one ASCII letter (100, high byte 0) and its
+    limit a holding register in amperes (528). Vestel, KEBA, NEXT and Bender were
+    recognised before this runs; none keeps a letter at input 100.
+    """
+    if not _own_socket(probe.settings):
+        return None
+    state = await probe.value(_EV_ETH, "charger_state")
+    if _letter(state, 0) is None or not isinstance(state, int) or state >> 8:
+        return None
+    limit = await probe.number(_EV_ETH, "current_limit")
+    return _EV_ETH if _between(limit, 6, 80) else None
+
+
+_EV_SER_DIGITS: Final = frozenset("012")
+
+
+async def _phoenix_ev_ser(probe: _Probe) -> str | None:
+    """
+    Identify a Phoenix Contact EV-SER (RS-485): "B1"-style state at input 24000.
+
+    The letter and a digit 0-2 (the manual's A1 .. D2, E, F) and a limit of 6-63 A at
+    holding 22000: no meter Headroom reads keeps registers there.
+    """
+    state = await probe.value(_EV_SER, "charger_state")
+    if _letter(state, 8) is None or not isinstance(state, int):
+        return None
+    if chr(state & 0xFF) not in _EV_SER_DIGITS and state & 0xFF:
+        return None
+    limit = await probe.number(_EV_SER, "current_limit")
+    return _EV_SER if _between(limit, 6, 63) else None
+
+
+async def _phoenix_charx(probe: _Probe) -> str | None:
+    """
+    Identify a Phoenix Contact CHARX SEC (Modbus TCP) by charging point 1's registers.
+
+    1 to 16 charging controllers (114), a letter in the high byte of 1299 and a limit of
+    0-80 A at 1301 (evcc, the one source).
+    """
+    if not isinstance(probe.settings, TcpSettings):
+        return None
+    controllers = await probe.number(_CHARX, "num_controllers")
+    if not _between(controllers, 1, 16):
+        return None
+    if _letter(await probe.value(_CHARX, "charger_state"), 8) is None:
+        return None
+    limit = await probe.number(_CHARX, "current_limit")
+    return _CHARX if _between(limit, 0, 80) else None
+
+
 async def _schneider_iem(probe: _Probe) -> str | None:
     model = await probe.value("schneider_iem3x5x", "meter_model")
     if not isinstance(model, str) or not model.startswith("iEM3"):
@@ -759,6 +833,9 @@ _FINGERPRINTS: Final[tuple[Callable[[_Probe], Awaitable[str | None]], ...]] = (
     _keba,
     _webasto_next,
     _bender,
+    _phoenix_ev_eth,
+    _phoenix_charx,
+    _phoenix_ev_ser,
     _schneider_iem,
     _wattnode,
     # plausible values where a model keeps its voltage

@@ -33,6 +33,7 @@ _BACKSTOP_TIMEOUT_S: Final = 60.0
 _NEVER_DISCONNECT: Final = 1_000_000_000
 
 MAX_READ_COUNT: Final = 125
+MAX_COIL_READ_COUNT: Final = 2000
 MAX_WRITE_COUNT: Final = 123
 MAX_DEVICE_ID: Final = 247
 MAX_TCP_UNIT_ID: Final = 255
@@ -192,6 +193,35 @@ class ModbusClient:
         await self._request(
             lambda: self._client.write_registers(address, list(values), device_id=device_id),
             function_code=16,
+            timeout_s=timeout_s,
+        )
+
+    async def read_coils(
+        self, device_id: int, address: int, count: int, *, timeout_s: float
+    ) -> list[int]:
+        """Read coils (FC 1) within `timeout_s`: one 0 or 1 per coil."""
+        _check_common(device_id, address, self._max_id)
+        if not 1 <= count <= MAX_COIL_READ_COUNT or address + count - 1 > _MAX_ADDRESS:
+            msg = f"cannot read {count} coils from {address}"
+            raise ValueError(msg)
+        response = await self._request(
+            lambda: self._client.read_coils(address, count=count, device_id=device_id),
+            function_code=1,
+            timeout_s=timeout_s,
+        )
+        # The answer carries whole bytes: the bits past `count` are padding.
+        bits = list(response.bits)
+        if len(bits) < count:
+            msg = f"expected {count} coils, got {len(bits)} ({self._label})"
+            raise NoResponse(msg)
+        return [1 if bit else 0 for bit in bits[:count]]
+
+    async def write_coil(self, device_id: int, address: int, *, on: bool, timeout_s: float) -> None:
+        """Write one coil (FC 5) within `timeout_s`."""
+        _check_common(device_id, address, self._max_id)
+        await self._request(
+            lambda: self._client.write_coil(address, on, device_id=device_id),
+            function_code=5,
             timeout_s=timeout_s,
         )
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
+COILS: Final = 1
 HOLDING: Final = 3
 INPUT: Final = 4
 ILLEGAL_DATA_ADDRESS: Final = 2
@@ -94,7 +95,7 @@ def plan_reads(
         if not register.readable:
             msg = f"{register.name} is write-only"
             raise ValueError(msg)
-        if register.function_code not in {3, 4}:
+        if register.function_code not in {COILS, HOLDING, INPUT}:
             msg = f"{register.name}: function code {register.function_code} is not supported"
             raise ValueError(msg)
         if register.count > max_registers:
@@ -248,6 +249,8 @@ class RegisterReader:
         for block in blocks:
             if block.function_code == HOLDING:
                 words = await self._transport.read_holding(block.address, block.count)
+            elif block.function_code == COILS:
+                words = await self._transport.read_coils(block.address, block.count)
             else:
                 words = await self._transport.read_input(block.address, block.count)
             if len(words) != block.count:

@@ -372,6 +372,23 @@ _CANONICAL_NAMES: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
             "safe_current": "failsafe_current",
             "active_power": "power_total",
         },
+        "phoenix_ev_eth": {
+            "status": "charger_state",
+            "max_current": "current_limit",
+            "enable": "charging_enabled",
+            "power": "power_total",
+        },
+        "phoenix_ev_ser": {
+            "status": "charger_state",
+            "max_current": "current_limit",
+            "enable": "charging_enabled",
+        },
+        "phoenix_charx": {
+            "status": "charger_state",
+            "max_current": "current_limit",
+            "power": "power_total",
+            "energy": "energy_total",
+        },
         "webasto_next": {
             "charge_point_state": "charger_state",
             "charge_current": "current_limit",

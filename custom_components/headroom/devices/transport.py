@@ -1,10 +1,12 @@
 """
-The three-method protocol that everything above the bus talks to.
+The small protocol that everything above the bus talks to.
 
 A `RegisterTransport` is one device id on one bus (an RTU port, a Modbus TCP gateway or an
 RTU-over-TCP gateway). Drivers and discovery depend on this protocol only, so tests can
 plug in a fake register bank and the pymodbus version can change in one place.
-Addresses are 0-based wire addresses; values are 16-bit unsigned registers.
+Addresses are 0-based wire addresses; values are 16-bit unsigned registers, coils 0 or 1.
+Registers are what almost every device needs; coils (function codes 1 and 5) are for the
+few that switch charging on and off through one (Phoenix Contact EV-SER / EV-ETH).
 """
 
 from __future__ import annotations
@@ -39,4 +41,12 @@ class RegisterTransport(Protocol):
         self, address: int, values: Sequence[int], *, function_code: Literal[6, 16] = 16
     ) -> None:
         """Write registers: FC 6 for a single register, FC 16 for one or more."""
+        ...
+
+    async def read_coils(self, address: int, count: int) -> list[int]:
+        """Read `count` coils (function code 1), each 0 or 1."""
+        ...
+
+    async def write_coil(self, address: int, *, on: bool) -> None:
+        """Switch one coil on or off (function code 5)."""
         ...

@@ -710,32 +710,60 @@ _CABLE_AND_CHARGING_FIELDS: Final = (
 )
 
 
-class _HeartbeatCharger(Charger):
+class HeartbeatWatchdog(Charger):
     """
-    A charger with a cable and a charging state, and a watchdog that needs a heartbeat.
+    A watchdog that needs a sign of life: one register written more often than its timeout.
 
-    The heartbeat is one register written more often than the fail-safe timeout.
-    `arm_watchdog` writes the fail-safe current and timeout (checked like any persistent
-    setting) and the first heartbeat; `maintain` writes a heartbeat every
-    `1 / _HEARTBEATS_PER_TIMEOUT` of the timeout (at least every second).
+    `arm_watchdog` sets `heartbeat_interval_s` and writes the first one (`_beat`);
+    `maintain` writes the next whenever it is due.
     """
 
-    MIN_TIMEOUT_S: ClassVar[int]
-    MAX_TIMEOUT_S: ClassVar[int]
     _HEARTBEATS_PER_TIMEOUT: ClassVar[int]
     _MIN_HEARTBEAT_S: Final = 1.0
-    _fast_fields = _CABLE_AND_CHARGING_FIELDS
     heartbeat_interval_s: float | None = None
     """How often `maintain` writes the heartbeat (None before `arm_watchdog`)."""
     _heartbeat_at: float | None = None
 
     @abstractmethod
-    def _letter(self, cable: int, charging: int) -> ChargerState:
-        """Map the cable and charging state to a state letter (NoResponse if garbage)."""
-
-    @abstractmethod
     async def _heartbeat(self) -> None:
         """Write the sign of life."""
+
+    def _start_heartbeat(self, timeout_s: float) -> float:
+        """Set the cadence for a timeout of `timeout_s` (at least every second); return it."""
+        self.heartbeat_interval_s = max(
+            self._MIN_HEARTBEAT_S, timeout_s / self._HEARTBEATS_PER_TIMEOUT
+        )
+        return self.heartbeat_interval_s
+
+    async def maintain(self) -> None:
+        """Do the driver's upkeep, and write the heartbeat when it is due."""
+        await super().maintain()
+        if self.heartbeat_interval_s is None or self._heartbeat_at is None:
+            return
+        if self._clock() - self._heartbeat_at >= self.heartbeat_interval_s:
+            await self._beat()
+
+    async def _beat(self) -> None:
+        await self._heartbeat()
+        self._heartbeat_at = self._clock()
+
+
+class _HeartbeatCharger(HeartbeatWatchdog):
+    """
+    A charger with a cable and a charging state, and a watchdog that needs a heartbeat.
+
+    `arm_watchdog` writes the fail-safe current and timeout (checked like any persistent
+    setting) and the first heartbeat; `maintain` writes a heartbeat every
+    `1 / _HEARTBEATS_PER_TIMEOUT` of the timeout.
+    """
+
+    MIN_TIMEOUT_S: ClassVar[int]
+    MAX_TIMEOUT_S: ClassVar[int]
+    _fast_fields = _CABLE_AND_CHARGING_FIELDS
+
+    @abstractmethod
+    def _letter(self, cable: int, charging: int) -> ChargerState:
+        """Map the cable and charging state to a state letter (NoResponse if garbage)."""
 
     def _reading(self, values: dict[str, Value | None]) -> ChargerValues:
         cable, charging = values.get("cable_state"), values.get("charging_state")
@@ -755,28 +783,14 @@ class _HeartbeatCharger(Charger):
         self._wanted = {"failsafe_current": failsafe_a, "watchdog_timeout": timeout}
         await self._verify_settings()
         self._next_verify_at = self._clock() + self._verify_interval_s
-        self.heartbeat_interval_s = max(
-            self._MIN_HEARTBEAT_S, timeout / self._HEARTBEATS_PER_TIMEOUT
-        )
+        interval_s = self._start_heartbeat(timeout)
         await self._beat()
         return WatchdogStatus(
             timeout_s=float(timeout),
             failsafe_a=failsafe_a,
             failsafe_matches=True,
-            rewrite_interval_s=self.heartbeat_interval_s,
+            rewrite_interval_s=interval_s,
         )
-
-    async def maintain(self) -> None:
-        """Check the settings, and write the heartbeat when it is due."""
-        await super().maintain()
-        if self.heartbeat_interval_s is None or self._heartbeat_at is None:
-            return
-        if self._clock() - self._heartbeat_at >= self.heartbeat_interval_s:
-            await self._beat()
-
-    async def _beat(self) -> None:
-        await self._heartbeat()
-        self._heartbeat_at = self._clock()
 
 
 class VestelEvc04(_HeartbeatCharger):

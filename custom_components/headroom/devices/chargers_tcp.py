@@ -20,6 +20,7 @@ from custom_components.headroom.engine.model import ChargerState
 
 from .chargers import (
     ChargerValues,
+    HeartbeatWatchdog,
     HeidelbergEnergyControl,
     WatchdogStatus,
     _CodedStateCharger,
@@ -94,7 +95,7 @@ class BenderCc(_CodedStateCharger):
             await self.set_limit(self._limit_a)
 
 
-class WebastoNext(_CodedStateCharger):
+class WebastoNext(_CodedStateCharger, HeartbeatWatchdog):
     """
     Webasto / Ampure NEXT (Modbus TCP, unit 255; the TQ-DM100 register set).
 
@@ -111,8 +112,7 @@ class WebastoNext(_CodedStateCharger):
     """
 
     max_limit_a = 32
-    _HEARTBEATS_PER_TIMEOUT: Final = 2
-    _MIN_HEARTBEAT_S: Final = 1.0
+    _HEARTBEATS_PER_TIMEOUT = 2
     _STATES: ClassVar[Mapping[int, ChargerState]] = {
         0: ChargerState.A,
         1: ChargerState.B,
@@ -123,9 +123,6 @@ class WebastoNext(_CodedStateCharger):
     }
     _fast_fields = ("charger_state", *_PHASE_CURRENTS)
     _full_fields = (*_fast_fields, "power_total", "energy_total")
-    heartbeat_interval_s: float | None = None
-    """How often `maintain` writes the life bit (None before `arm_watchdog`)."""
-    _heartbeat_at: float | None = None
 
     async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:
         """
@@ -144,29 +141,19 @@ class WebastoNext(_CodedStateCharger):
                 "so it never falls back; set one in its web interface (Modbus/HEMS settings)"
             )
             raise Unsupported(msg)
-        self.heartbeat_interval_s = max(
-            self._MIN_HEARTBEAT_S, timeout / self._HEARTBEATS_PER_TIMEOUT
-        )
+        interval_s = self._start_heartbeat(timeout)
         await self._beat()
         safe_a = float(safe) if isinstance(safe, int) else None
         return WatchdogStatus(
             timeout_s=float(timeout),
             failsafe_a=safe_a,
             failsafe_matches=safe_a is not None and safe_a == failsafe_a,
-            rewrite_interval_s=self.heartbeat_interval_s,
+            rewrite_interval_s=interval_s,
         )
 
-    async def maintain(self) -> None:
-        """Write the life bit when it is due."""
-        await super().maintain()
-        if self.heartbeat_interval_s is None or self._heartbeat_at is None:
-            return
-        if self._clock() - self._heartbeat_at >= self.heartbeat_interval_s:
-            await self._beat()
-
-    async def _beat(self) -> None:
+    async def _heartbeat(self) -> None:
+        """Write 1 to the life bit."""
         await self._write(self._profile.registers["alive"], 1)
-        self._heartbeat_at = self._clock()
 
 
 class AmperfiedConnect(HeidelbergEnergyControl):

@@ -58,6 +58,7 @@ from .devices.registers import get_profile
 from .engine import suggest_fail_safe_a
 from .engine.fail_safe import max_fail_safe_a
 from .engine.model import Mode, Supply
+from .entity_config import SUBENTRY_ENTITY_CHARGER
 from .flow_common import (
     CONF_ADD_MANUAL,
     CONF_CHARGERS,
@@ -83,6 +84,7 @@ from .flow_common import (
     site_errors,
     site_unique_id,
 )
+from .flow_entity_charger import EntityChargerSubentryFlow
 from .flow_scan import ScanSteps
 from .options_flow import HeadroomOptionsFlow
 from .settings import (
@@ -116,7 +118,10 @@ class HeadroomConfigFlow(ScanSteps, domain=DOMAIN):
         config_entry: ConfigEntry,  # noqa: ARG003 (Home Assistant's signature)
     ) -> dict[str, type[ConfigSubentryFlow]]:
         """Chargers are subentries: added and removed without a restart."""
-        return {SUBENTRY_CHARGER: ChargerSubentryFlow}
+        return {
+            SUBENTRY_CHARGER: ChargerSubentryFlow,
+            SUBENTRY_ENTITY_CHARGER: EntityChargerSubentryFlow,
+        }
 
     # --- connection -----------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from .const import (
     SUBENTRY_CHARGER,
 )
 from .device_info import meter_device_info, site_device_info
+from .devices.interfaces import MeterSource
 from .devices.registers import get_profile
 from .engine.model import ChargerState, Constraint
 from .entity import (
@@ -40,6 +41,7 @@ from .entity import (
     HeadroomEntity,
     HeadroomMeterEntity,
 )
+from .entity_config import CONF_BACKUP_METER
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -344,6 +346,16 @@ CHARGER_SENSORS: tuple[ChargerSensorDescription, ...] = (
 )
 
 
+METER_SOURCE_SENSOR = SiteSensorDescription(
+    key="meter_source",
+    translation_key="meter_source",
+    device_class=SensorDeviceClass.ENUM,
+    options=[source.value for source in MeterSource],
+    value_fn=lambda result, _: result.meter_source.value if result.meter_source else None,
+)
+"""Which meter the loop balances on: only with a backup (the meter fallback chain)."""
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: HeadroomConfigEntry,
@@ -363,6 +375,8 @@ async def async_setup_entry(
     ]
     if entry.options.get(CONF_SOLAR_SOURCE, SOLAR_SOURCE_NONE) != SOLAR_SOURCE_NONE:
         site.append(HeadroomSiteSensor(entry, SURPLUS_SENSOR, device_info=site_info))
+    if CONF_METER_ID in entry.data and entry.options.get(CONF_BACKUP_METER):
+        site.append(HeadroomSiteSensor(entry, METER_SOURCE_SENSOR, device_info=site_info))
     if CONF_METER_ID in entry.data:
         profile = get_profile(entry.data[CONF_METER_MODEL])
         meter_info = meter_device_info(entry)

@@ -37,6 +37,8 @@ from .devices.bus import Bus
 from .devices.chargers import ChargerReading as DeviceChargerReading
 from .devices.chargers import create_charger
 from .devices.errors import ConnectionLost, DeviceError, Unsupported
+from .devices.fallback import MeterChain, reading_age_s
+from .devices.interfaces import MeterSource
 from .devices.meters import CONTROL_FIELDS, Meter
 from .devices.meters import MeterReading as DeviceMeterReading
 from .devices.registers import get_profile
@@ -58,8 +60,9 @@ if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Mapping
 
     from .devices.bus import BusSettings
-    from .devices.chargers import Charger, WatchdogStatus
+    from .devices.chargers import WatchdogStatus
     from .devices.identity import DeviceIdentity
+    from .devices.interfaces import ChargerDevice, MeterDevice
     from .engine import Balancer
 
 METER_KEY = "meter"
@@ -120,6 +123,8 @@ class CycleResult:
     """CPU time the cycle's own code used (the thread's, so other tasks can add to it)."""
     identities: Mapping[str, DeviceIdentity] = field(default_factory=dict)
     """Firmware and serial number of the devices read so far (`METER_KEY`, charger ids)."""
+    meter_source: MeterSource | None = None
+    """Which meter the cycle balanced on; None without a meter."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,7 +144,7 @@ class CycleRecord:
 class _ChargerState:
     """What the loop knows about one charger between cycles."""
 
-    driver: Charger
+    driver: ChargerDevice
     setpoint_a: int | None = None
     details: DeviceChargerReading | None = None
     armed_for_a: int | None = None
@@ -205,8 +210,8 @@ class Site:
         *,
         balancer: Balancer,
         buses: Iterable[Bus],
-        meter: Meter | None,
-        chargers: Mapping[str, Charger],
+        meter: MeterDevice | None,
+        chargers: Mapping[str, ChargerDevice],
         watchdog_timeout_s: float,
     ) -> None:
         """
@@ -222,6 +227,8 @@ class Site:
         self._last_meter: MeterReading | None = None
         self._meter_values: DeviceMeterReading | None = None
         self._meter_reachable = False
+        self._balancing_on = MeterSource.NONE
+        """The meter that gave the last measurement (primary, or the chain's backup)."""
         self._identity_timers = {key: _IdentityTimer() for key in (METER_KEY, *chargers)}
         self._identities: dict[str, DeviceIdentity] = {}
         self.history: deque[CycleRecord] = deque(maxlen=HISTORY_CYCLES)
@@ -244,14 +251,16 @@ class Site:
         """The ports and gateways this site talks to."""
         return self._buses
 
-    def driver(self, charger_id: str) -> Charger:
+    def driver(self, charger_id: str) -> ChargerDevice:
         """Return the driver of one charger."""
         return self._chargers[charger_id].driver
 
     @property
     def disabled_registers(self) -> dict[str, dict[str, str]]:
         """Optional registers each device refused and that are no longer read, and why."""
-        drivers: dict[str, Meter | Charger] = {cid: s.driver for cid, s in self._chargers.items()}
+        drivers: dict[str, MeterDevice | ChargerDevice] = {
+            cid: s.driver for cid, s in self._chargers.items()
+        }
         if self._meter is not None:
             drivers[METER_KEY] = self._meter
         return {key: d.disabled_registers for key, d in drivers.items() if d.disabled_registers}
@@ -357,7 +366,16 @@ class Site:
             duration_s=duration_s,
             cpu_s=cpu_s,
             identities=dict(self._identities),
+            meter_source=self._meter_source(blind=blind),
         )
+
+    def _meter_source(self, *, blind: bool) -> MeterSource | None:
+        """Which meter the cycle balanced on (NONE: no fresh measurement, the fail-safe)."""
+        if self._meter is None:
+            return None
+        if blind:
+            return MeterSource.NONE
+        return self._balancing_on
 
     def _blind(self, now: float) -> bool:
         """Tell whether the meter has been silent too long to balance on (the fail-safe)."""
@@ -451,8 +469,13 @@ class Site:
         implausible = implausible_currents(currents, self.balancer.settings.breaker_a)
         if implausible is not None:
             return f"not a measurement: {implausible}"
+        # A sensor's value is as old as its last report, not as the read.
         self._last_meter = MeterReading(
-            currents_a=tuple(float(current or 0.0) for current in currents), at=now
+            currents_a=tuple(float(current or 0.0) for current in currents),
+            at=now - reading_age_s(self._meter),
+        )
+        self._balancing_on = (
+            self._meter.source if isinstance(self._meter, MeterChain) else MeterSource.PRIMARY
         )
         if details or self._meter_values is None:
             self._meter_values = reading
@@ -521,7 +544,7 @@ class Site:
 
     async def _read_identity(self, now: float) -> None:
         """Read the identity of at most one device that answered and whose read is due."""
-        reachable: list[tuple[str, Meter | Charger]] = []
+        reachable: list[tuple[str, MeterDevice | ChargerDevice]] = []
         if self._meter is not None and self._meter_reachable:
             reachable.append((METER_KEY, self._meter))
         reachable.extend(
@@ -647,16 +670,19 @@ CHARGER_RETRIES = 0
 def build_site(
     *,
     balancer: Balancer,
-    meter: DeviceLocation | None,
-    chargers: Mapping[str, DeviceLocation],
+    meter: DeviceLocation | MeterDevice | None,
+    chargers: Mapping[str, DeviceLocation | ChargerDevice],
     watchdog_timeout_s: float,
+    backup_meter: MeterDevice | None = None,
 ) -> Site:
     """
     Build the buses and drivers of a site; nothing is opened yet.
 
-    Devices on one port share one `Bus`. Raises `LineConflictError` when two devices on one
-    port need different line settings, and `Unsupported` for a charger model without a
-    driver.
+    A meter or charger given as a device (not a `DeviceLocation`) is used as it is: one
+    that Home Assistant entities stand for. A `backup_meter` is read while the meter is
+    silent (`MeterChain`). Devices on one port share one `Bus`. Raises `LineConflictError`
+    when two devices on one port need different line settings, and `Unsupported` for a
+    charger model without a driver.
     """
     buses: dict[tuple[str, ...], Bus] = {}
 
@@ -670,8 +696,10 @@ def build_site(
             raise LineConflictError(msg)
         return bus
 
-    meter_driver = None
-    if meter is not None:
+    meter_driver: MeterDevice | None = None
+    if meter is not None and not isinstance(meter, DeviceLocation):
+        meter_driver = meter
+    elif meter is not None:
         profile = get_profile(meter.model)
         meter_driver = Meter(
             bus_for(meter.bus).device(
@@ -679,8 +707,13 @@ def build_site(
             ),
             profile,
         )
-    drivers = {}
+    if meter_driver is not None and backup_meter is not None:
+        meter_driver = MeterChain(meter_driver, backup_meter)
+    drivers: dict[str, ChargerDevice] = {}
     for charger_id, charger in chargers.items():
+        if not isinstance(charger, DeviceLocation):
+            drivers[charger_id] = charger
+            continue
         profile = get_profile(charger.model)
         transport = bus_for(charger.bus).device(
             charger.device_id, pacing_s=profile.pacing_s, retries=CHARGER_RETRIES

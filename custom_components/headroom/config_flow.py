@@ -58,11 +58,12 @@ from .devices.registers import get_profile
 from .engine import suggest_fail_safe_a
 from .engine.fail_safe import max_fail_safe_a
 from .engine.model import Mode, Supply
-from .entity_config import SUBENTRY_ENTITY_CHARGER
+from .entity_config import CONF_METER_ENTITIES, SUBENTRY_ENTITY_CHARGER
 from .flow_common import (
     CONF_ADD_MANUAL,
     CONF_CHARGERS,
     CONF_METER,
+    METER_ENTITIES,
     METER_MANUAL,
     METER_NONE,
     charger_errors,
@@ -85,6 +86,11 @@ from .flow_common import (
     site_unique_id,
 )
 from .flow_entity_charger import EntityChargerSubentryFlow
+from .flow_entity_meter import (
+    meter_entities_data,
+    meter_entities_errors,
+    meter_entity_fields,
+)
 from .flow_scan import ScanSteps
 from .options_flow import HeadroomOptionsFlow
 from .settings import (
@@ -159,6 +165,8 @@ class HeadroomConfigFlow(ScanSteps, domain=DOMAIN):
             if choice == METER_NONE:
                 self.draft.meter = None
                 return await self.async_step_site()
+            if choice == METER_ENTITIES:
+                return await self.async_step_meter_entities()
             found = self.draft.found[int(choice)]
             error, self.draft.max_house_a = await probe_device(
                 self.hass, found.settings, found.model, found.device_id
@@ -179,6 +187,7 @@ class HeadroomConfigFlow(ScanSteps, domain=DOMAIN):
         ]
         options += [
             SelectOptionDict(value=METER_MANUAL, label=METER_MANUAL),
+            SelectOptionDict(value=METER_ENTITIES, label=METER_ENTITIES),
             SelectOptionDict(value=METER_NONE, label=METER_NONE),
         ]
         return self.async_show_form(
@@ -222,6 +231,27 @@ class HeadroomConfigFlow(ScanSteps, domain=DOMAIN):
         return self.async_show_form(
             step_id="meter_manual",
             data_schema=self._manual_schema(models, "eastron_sdm630"),
+            errors=errors,
+        )
+
+    async def async_step_meter_entities(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Take the meter from sensors Home Assistant already has (P1/DSMR, Shelly...)."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            meter = meter_entities_data(user_input)
+            errors = meter_entities_errors(self.hass, user_input, phases=None) or (
+                {} if meter else {"base": "meter_entities_required"}
+            )
+            if not errors:
+                self.draft.meter = {CONF_METER_ENTITIES: meter}
+                return await self.async_step_site()
+        return self.async_show_form(
+            step_id="meter_entities",
+            data_schema=self.add_suggested_values_to_schema(
+                probatio.Schema(meter_entity_fields()), user_input or {}
+            ),
             errors=errors,
         )
 
@@ -398,7 +428,7 @@ class HeadroomConfigFlow(ScanSteps, domain=DOMAIN):
     def _conflicts(self, data: Mapping[str, Any]) -> bool:
         settings = bus_settings(data)
         others = [bus_settings(c["data"]) for c in self.draft.chargers]
-        if self.draft.meter is not None:
+        if self.draft.meter is not None and CONF_METER_ID in self.draft.meter:
             others.append(bus_settings({**self.draft.bus, **self.draft.meter}))
         return any(line_conflict(settings, other) for other in others) or any(
             charger_unique_id(c["data"]) == charger_unique_id(data) for c in self.draft.chargers
@@ -446,7 +476,10 @@ class HeadroomConfigFlow(ScanSteps, domain=DOMAIN):
             ChargerConfig(charger_id=str(index), data=charger["data"])
             for index, charger in enumerate(self.draft.chargers)
         ]
-        data = {CONF_METER_ID: 0} if self.draft.meter is not None else {}
+        data: dict[str, Any] = {}
+        if self.draft.meter is not None:
+            entities = self.draft.meter.get(CONF_METER_ENTITIES)
+            data = {CONF_METER_ENTITIES: entities} if entities else {CONF_METER_ID: 0}
         return data, options, chargers
 
     def _options(self, user_input: Mapping[str, Any]) -> dict[str, Any]:

@@ -95,6 +95,8 @@ CONF_CHARGERS: Final = "chargers"
 CONF_ADD_MANUAL: Final = "add_manual"
 METER_MANUAL: Final = "manual"
 METER_NONE: Final = "none"
+METER_ENTITIES: Final = "entities"
+"""The meter is sensors Home Assistant already has."""
 BAUDRATES: Final = ("1200", "2400", "4800", "9600", "19200", "38400", "57600", "115200")
 PARITIES: Final = ("N", "E", "O")
 STOPBITS: Final = ("1", "2")

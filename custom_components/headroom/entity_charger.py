@@ -45,6 +45,7 @@ from homeassistant.util.unit_conversion import ElectricCurrentConverter, PowerCo
 from .devices.chargers import MIN_CHARGE_A, ChargerReading, ChargerState
 from .devices.errors import DeviceError, NoResponse, Unsupported
 from .devices.identity import DeviceIdentity
+from .devices.pacing import WritePacer
 from .entity_config import CATEGORY_STATE, PauseBy, normalize_state
 from .entity_meter import read_sensor
 
@@ -86,7 +87,7 @@ class EntityCharger:
         self._config = config
         self._max_limit_a = max_limit_a
         self._clock = clock
-        self._last_write_at = -math.inf
+        self._pacer = WritePacer(config.min_write_interval_s)
 
     @property
     def config(self) -> EntityChargerConfig:
@@ -143,11 +144,10 @@ class EntityCharger:
             msg = f"limit {limit_a} A: must be 0 or {MIN_CHARGE_A}..{self._max_limit_a} A"
             raise ValueError(msg)
         now = self._clock()
-        wait_s = self._last_write_at + self._config.min_write_interval_s - now
-        if wait_s > 0:
+        if not self._pacer.attempt(now):
+            wait_s = self._pacer.wait_s(now)
             msg = f"{self._config.limit_entity}: next write allowed in {wait_s:.1f} s"
             raise WriteDeferredError(msg)
-        self._last_write_at = now
         config = self._config
         limit = self._state(config.limit_entity)
         if limit_a == 0 and config.pause is PauseBy.SWITCH and config.pause_entity is not None:

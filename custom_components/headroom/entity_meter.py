@@ -131,6 +131,12 @@ class EntityMeter:
         """Read every phase (there is nothing slower to leave out)."""
         config = self._config
         stale_s = self._stale_after_s()
+        sensors = config.current_entities or config.power_entities
+        if len(sensors) < self._phases or (
+            not config.current_entities and 0 < len(config.voltage_entities) < self._phases
+        ):
+            msg = f"one sensor per phase is needed ({self._phases}): {sensors}"
+            raise NoResponse(msg)
 
         def sensor(entity_id: str, converter: type[BaseUnitConverter], unit: str) -> SensorValue:
             return read_sensor(self._hass, entity_id, converter, unit, stale_after_s=stale_s)

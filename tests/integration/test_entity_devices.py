@@ -67,14 +67,16 @@ def evse_subentry(name: str = "evse", **extra: Any) -> ConfigSubentryData:
     )
 
 
-def entity_site(*chargers: ConfigSubentryData, **options: Any) -> MockConfigEntry:
+def entity_site(
+    *chargers: ConfigSubentryData, meter: list[str] | None = None, **options: Any
+) -> MockConfigEntry:
     """A site with no Modbus connection at all: a DSMR reader and entity chargers."""
     return MockConfigEntry(
         domain=DOMAIN,
         entry_id=ENTRY_ID,
         title="Home",
         unique_id="entities",
-        data={"meter_entities": {"current_entities": DSMR}},
+        data={"meter_entities": {"current_entities": DSMR if meter is None else meter}},
         options={**OPTIONS, **options},
         subentries_data=list(chargers),
     )
@@ -236,3 +238,17 @@ async def test_backup_meter_takes_over_then_fail_safe(
     assert coordinator.data.meter_source is MeterSource.PRIMARY
     assert hass.states.get("sensor.home_meter_source").state == "primary"
     assert issues.async_get_issue(DOMAIN, f"{ENTRY_ID}_meter_on_backup") is None
+
+
+async def test_a_meter_short_of_a_sensor_per_phase_holds_the_charger(
+    hass: HomeAssistant, world: World
+) -> None:
+    evse = FakeEvse(world=world, response_s=0.0)
+    dsmr = FakeDsmr(evses=[evse])
+    await add_fakes(hass, world, [evse], [dsmr])
+    coordinator = await setup_site(hass, entity_site(evse_subentry(), meter=DSMR[:1]))
+    assert {problem.key.value for problem in coordinator.problems} == {"entity_count"}
+    await world.step(coordinator, cycles=3)
+    assert coordinator.last_update_success
+    assert "one sensor per phase" in (coordinator.data.meter_error or "")
+    assert evse.limit_a == 0

@@ -26,6 +26,8 @@ from .coordinator import (
 from .device_info import device_identifier, site_device_info
 from .devices.errors import Unsupported
 from .engine import Balancer
+from .entity_config import CONF_BACKUP_METER, SUBENTRY_ENTITY_CHARGER
+from .entity_devices import entity_devices
 from .settings import site_config
 from .site import METER_KEY, LineConflictError, build_site
 
@@ -59,6 +61,8 @@ def structure(entry: ConfigEntry) -> tuple[Any, ...]:
         # The adapter's USB identity names the same port: learning it needs no reload.
         tuple(sorted((k, v) for k, v in entry.data.items() if k != CONF_USB_ID)),
         entry.options.get(CONF_SOLAR_SOURCE, SOLAR_SOURCE_NONE) != SOLAR_SOURCE_NONE,
+        # A backup meter is one more device on the loop.
+        repr(entry.options.get(CONF_BACKUP_METER)),
         tuple(
             sorted(
                 (
@@ -72,7 +76,8 @@ def structure(entry: ConfigEntry) -> tuple[Any, ...]:
                     ),
                     len(subentry.data[CONF_PHASES]),
                 )
-                for subentry in entry.get_subentries_of_type(SUBENTRY_CHARGER)
+                for kind in (SUBENTRY_CHARGER, SUBENTRY_ENTITY_CHARGER)
+                for subentry in entry.get_subentries_of_type(kind)
             )
         ),
     )
@@ -88,11 +93,20 @@ async def async_setup_entry(hass: HomeAssistant, entry: HeadroomConfigEntry) -> 
     """
     try:
         config = site_config(entry.data, entry.options, chargers_of(entry))
+        balancer = Balancer(config.settings)
+        # The clock is looked up when used: the coordinator comes later, tests replace it.
+        devices = entity_devices(
+            hass,
+            config,
+            balancer,
+            clock=lambda: coordinator.clock(),  # noqa: PLW0108
+        )
         site = build_site(
-            balancer=Balancer(config.settings),
-            meter=config.meter,
-            chargers=config.chargers,
+            balancer=balancer,
+            meter=config.meter or devices.meter,
+            chargers={**config.chargers, **devices.chargers},
             watchdog_timeout_s=config.watchdog_timeout_s,
+            backup_meter=devices.backup_meter,
         )
     except LineConflictError as err:
         raise ConfigEntryError(

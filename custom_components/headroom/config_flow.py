@@ -49,9 +49,11 @@ from .const import (
     SUBENTRY_CHARGER,
 )
 from .engine.model import Supply
+from .entity_config import CONF_METER_ENTITIES, SUBENTRY_ENTITY_CHARGER
 from .flow_chargers import ChargerSteps
 from .flow_common import (
     CONF_METER,
+    METER_ENTITIES,
     METER_MANUAL,
     METER_NONE,
     finite_only,
@@ -63,6 +65,12 @@ from .flow_common import (
     probe_device,
     select_field,
     site_errors,
+)
+from .flow_entity_charger import EntityChargerSubentryFlow
+from .flow_entity_meter import (
+    meter_entities_data,
+    meter_entities_errors,
+    meter_entity_fields,
 )
 from .options_flow import HeadroomOptionsFlow
 from .settings import bus_settings
@@ -87,7 +95,10 @@ class HeadroomConfigFlow(ChargerSteps, domain=DOMAIN):
         config_entry: ConfigEntry,  # noqa: ARG003 (Home Assistant's signature)
     ) -> dict[str, type[ConfigSubentryFlow]]:
         """Chargers are subentries: added and removed without a restart."""
-        return {SUBENTRY_CHARGER: ChargerSubentryFlow}
+        return {
+            SUBENTRY_CHARGER: ChargerSubentryFlow,
+            SUBENTRY_ENTITY_CHARGER: EntityChargerSubentryFlow,
+        }
 
     async def async_step_scan_skipped(
         self, user_input: dict[str, Any] | None = None
@@ -118,6 +129,8 @@ class HeadroomConfigFlow(ChargerSteps, domain=DOMAIN):
             if choice == METER_NONE:
                 self.draft.meter = None
                 return await self.async_step_site()
+            if choice == METER_ENTITIES:
+                return await self.async_step_meter_entities()
             found = self.draft.found[int(choice)]
             error, self.draft.max_house_a = await probe_device(
                 self.hass, found.settings, found.model, found.device_id
@@ -138,6 +151,7 @@ class HeadroomConfigFlow(ChargerSteps, domain=DOMAIN):
         ]
         options += [
             SelectOptionDict(value=METER_MANUAL, label=METER_MANUAL),
+            SelectOptionDict(value=METER_ENTITIES, label=METER_ENTITIES),
             SelectOptionDict(value=METER_NONE, label=METER_NONE),
         ]
         return self.async_show_form(
@@ -181,6 +195,27 @@ class HeadroomConfigFlow(ChargerSteps, domain=DOMAIN):
         return self.async_show_form(
             step_id="meter_manual",
             data_schema=self._manual_schema(models, "eastron_sdm630"),
+            errors=errors,
+        )
+
+    async def async_step_meter_entities(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Take the meter from sensors Home Assistant already has (P1/DSMR, Shelly...)."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            meter = meter_entities_data(user_input)
+            errors = meter_entities_errors(self.hass, user_input, phases=None) or (
+                {} if meter else {"base": "meter_entities_required"}
+            )
+            if not errors:
+                self.draft.meter = {CONF_METER_ENTITIES: meter}
+                return await self.async_step_site()
+        return self.async_show_form(
+            step_id="meter_entities",
+            data_schema=self.add_suggested_values_to_schema(
+                probatio.Schema(meter_entity_fields()), user_input or {}
+            ),
             errors=errors,
         )
 

@@ -15,6 +15,7 @@ from homeassistant.util import dt as dt_util
 from .const import CYCLE_INTERVAL, DOMAIN, LOGGER, SUBENTRY_CHARGER
 from .device_info import record_identities
 from .devices.errors import ConnectionLost
+from .entity_config import SUBENTRY_ENTITY_CHARGER
 from .repairs import Repairs, SiteHealth
 from .settings import ChargerConfig, Problem, SiteConfig
 from .surplus import read_surplus
@@ -46,7 +47,8 @@ def chargers_of(entry: ConfigEntry) -> list[ChargerConfig]:
     """Return the entry's charger subentries as the settings module reads them."""
     return [
         ChargerConfig(charger_id=subentry.subentry_id, data=subentry.data)
-        for subentry in entry.get_subentries_of_type(SUBENTRY_CHARGER)
+        for kind in (SUBENTRY_CHARGER, SUBENTRY_ENTITY_CHARGER)
+        for subentry in entry.get_subentries_of_type(kind)
     ]
 
 

@@ -40,6 +40,7 @@ from .devices.registers import get_profile
 from .engine import suggest_fail_safe_a
 from .engine.fail_safe import max_fail_safe_a
 from .engine.model import Mode, Supply
+from .entity_config import CONF_METER_ENTITIES
 from .flow_common import (
     CONF_ADD_MANUAL,
     CONF_ADD_NETWORK,
@@ -248,7 +249,7 @@ class ChargerSteps(ScanSteps):
     def _conflicts(self, data: Mapping[str, Any]) -> bool:
         settings = bus_settings(data)
         others = [bus_settings(c["data"]) for c in self.draft.chargers]
-        if self.draft.meter is not None:
+        if self.draft.meter is not None and CONF_METER_ID in self.draft.meter:
             others.append(bus_settings({**self.draft.bus, **self.draft.meter}))
         return any(line_conflict(settings, other) for other in others) or any(
             charger_unique_id(c["data"]) == charger_unique_id(data) for c in self.draft.chargers
@@ -296,7 +297,10 @@ class ChargerSteps(ScanSteps):
             ChargerConfig(charger_id=str(index), data=charger["data"])
             for index, charger in enumerate(self.draft.chargers)
         ]
-        data = {CONF_METER_ID: 0} if self.draft.meter is not None else {}
+        data: dict[str, Any] = {}
+        if self.draft.meter is not None:
+            entities = self.draft.meter.get(CONF_METER_ENTITIES)
+            data = {CONF_METER_ENTITIES: entities} if entities else {CONF_METER_ID: 0}
         return data, options, chargers
 
     def _options(self, user_input: Mapping[str, Any]) -> dict[str, Any]:

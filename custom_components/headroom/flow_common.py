@@ -103,6 +103,8 @@ NETWORK_CONNECTIONS: Final = (CONNECTION_TCP, CONNECTION_RTU_OVER_TCP)
 """How a charger on its own network address is reached (its own Modbus TCP, or a bridge)."""
 METER_MANUAL: Final = "manual"
 METER_NONE: Final = "none"
+METER_ENTITIES: Final = "entities"
+"""The meter is sensors Home Assistant already has."""
 BAUDRATES: Final = ("1200", "2400", "4800", "9600", "19200", "38400", "57600", "115200")
 PARITIES: Final = ("N", "E", "O")
 STOPBITS: Final = ("1", "2")

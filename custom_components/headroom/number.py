@@ -18,7 +18,6 @@ from homeassistant.exceptions import ServiceValidationError
 from .const import (
     CONF_BREAKER_LOWERED,
     CONF_MAX_LOWERED,
-    CONF_METER_ID,
     CONF_PEAK_TARGET,
     CONF_PRIORITY,
     DOMAIN,
@@ -36,6 +35,7 @@ from .entity import (
     update_charger,
     update_site_options,
 )
+from .settings import measures_import
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -117,8 +117,8 @@ async def async_setup_entry(
 ) -> None:
     """Add the breaker rating to the site and the settings of each charger."""
     async_add_entities([HeadroomBreakerNumber(entry, BREAKER, device_info=site_device_info(entry))])
-    if CONF_METER_ID in entry.data:
-        # The budget is spent against the meter's import: no meter, no budget.
+    if measures_import(entry.data):
+        # The budget is spent against the meter's import: no meter power, no budget.
         async_add_entities(
             [HeadroomPeakTargetNumber(entry, PEAK_TARGET, device_info=site_device_info(entry))]
         )

@@ -32,6 +32,7 @@ from .const import (
     CONF_SOLAR_SOURCE,
     CONF_SOLAR_START_DELAY,
     CONF_SOLAR_STOP_DELAY,
+    CONF_SUPPLY,
     CONF_WATCHDOG_TIMEOUT,
     DEFAULT_GRID_TOLERANCE_W,
     DEFAULT_MARGIN_A,
@@ -50,6 +51,15 @@ from .const import (
 from .coordinator import chargers_of
 from .engine import suggest_fail_safe_a
 from .engine.fail_safe import max_fail_safe_a
+from .engine.model import Supply
+from .entity_config import (
+    CONF_BACKUP_METER,
+    CONF_CURRENT_ENTITIES,
+    CONF_POWER_ENTITIES,
+    CONF_VOLTAGE_ENTITIES,
+    SUBENTRY_ENTITY_CHARGER,
+    entity_charger_config,
+)
 from .flow_common import (
     LIMIT_FIELDS,
     SOLAR_FIELDS,
@@ -59,8 +69,15 @@ from .flow_common import (
     problem_errors,
     select_field,
 )
+from .flow_entity_meter import (
+    BACKUP_PREFIX,
+    meter_entities_data,
+    meter_entities_errors,
+    meter_entity_fields,
+)
 from .settings import (
     ProblemKey,
+    measures_import,
     number,
     validate,
 )
@@ -70,6 +87,12 @@ if TYPE_CHECKING:
 
 PEAK_FIELDS = (CONF_PEAK_TARGET, CONF_PEAK_WINDOW)
 """The import budget per window (capacity tariffs): only offered with a meter."""
+
+
+def backup_suggestions(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the stored backup sensors as the options form's fields."""
+    backup = options.get(CONF_BACKUP_METER) or {}
+    return {f"{BACKUP_PREFIX}{key}": value for key, value in backup.items()}
 
 
 class HeadroomOptionsFlow(OptionsFlow):
@@ -83,8 +106,13 @@ class HeadroomOptionsFlow(OptionsFlow):
         """Limits, margin, fail-safe current and timing."""
         entry = self.config_entry
         errors: dict[str, str] = {}
+        backup_errors: dict[str, str] = {}
         if user_input is not None:
-            merged = {**entry.options, **user_input}
+            limits, backup, backup_errors = self._take_backup(user_input)
+            merged = {**entry.options, **limits}
+            merged.pop(CONF_BACKUP_METER, None)
+            if backup:
+                merged[CONF_BACKUP_METER] = backup
             if number(merged.get(CONF_BREAKER)) != number(entry.options.get(CONF_BREAKER)):
                 # The installer's new rating replaces what a user lowered it to.
                 merged.pop(CONF_BREAKER_LOWERED, None)
@@ -94,6 +122,7 @@ class HeadroomOptionsFlow(OptionsFlow):
                 fields,
                 {ProblemKey.CHARGER_ABOVE_BREAKER: CONF_BREAKER},
             )
+            errors = backup_errors or errors
             if not errors:
                 self._options = merged
                 return await self.async_step_solar()
@@ -116,9 +145,17 @@ class HeadroomOptionsFlow(OptionsFlow):
                             CONF_WATCHDOG_TIMEOUT, default=DEFAULT_WATCHDOG_TIMEOUT_S
                         ): number_field(10, 60, unit="s"),
                         **self._peak_fields(),
+                        # A Modbus meter may name backup sensors (the fallback chain).
+                        **(
+                            meter_entity_fields(BACKUP_PREFIX)
+                            if CONF_METER_ID in entry.data
+                            else {}
+                        ),
                     }
                 ),
-                finite_only({**entry.options, **(user_input or {})}),
+                finite_only(
+                    {**entry.options, **backup_suggestions(entry.options), **(user_input or {})}
+                ),
             ),
             errors=errors,
             description_placeholders={
@@ -129,7 +166,7 @@ class HeadroomOptionsFlow(OptionsFlow):
 
     def _peak_fields(self) -> dict[Any, Any]:
         """Return the capacity tariff's fields: target and window (with a meter only)."""
-        if CONF_METER_ID not in self.config_entry.data:
+        if not measures_import(self.config_entry.data):
             return {}
         return {
             probatio.Optional(CONF_PEAK_TARGET): number_field(
@@ -139,6 +176,34 @@ class HeadroomOptionsFlow(OptionsFlow):
                 [str(m) for m in PEAK_WINDOWS_MIN], CONF_PEAK_WINDOW
             ),
         }
+
+    def _take_backup(
+        self, user_input: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+        """Split the backup sensors (stored as one meter) from the limits; check them."""
+        entry = self.config_entry
+        form_keys = {
+            f"{BACKUP_PREFIX}{key}"
+            for key in (CONF_CURRENT_ENTITIES, CONF_POWER_ENTITIES, CONF_VOLTAGE_ENTITIES)
+        }
+        options = {k: v for k, v in user_input.items() if k not in form_keys}
+        if CONF_METER_ID not in entry.data:
+            return options, {}, {}
+        backup = meter_entities_data(user_input, BACKUP_PREFIX)
+        supply_value = entry.options.get(CONF_SUPPLY)
+        supply = Supply(supply_value) if supply_value in set(Supply) else None
+        others = [
+            entity_charger_config(s.data, lines=1, voltage_v=230.0).entities
+            for s in entry.get_subentries_of_type(SUBENTRY_ENTITY_CHARGER)
+        ]
+        errors = meter_entities_errors(
+            self.hass,
+            user_input,
+            prefix=BACKUP_PREFIX,
+            phases=len(supply.phases) if supply is not None else None,
+            others=others,
+        )
+        return options, backup, errors
 
     def _max_fail_safe_a(self, user_input: Mapping[str, Any] | None) -> float:
         """Return the largest fail-safe current these limits allow (0 while they cannot work)."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from homeassistant.helpers import issue_registry as ir
 
 from .const import DOMAIN, LOGGER
+from .devices.interfaces import MeterSource
 from .settings import Problem, ProblemKey
 
 if TYPE_CHECKING:
@@ -101,6 +102,7 @@ class SiteHealth:
         self._connected = True
         self._meter_fresh = True
         self._fail_safe = False
+        self._meter_source: MeterSource | None = MeterSource.PRIMARY
         self._charger_ok: dict[str, bool] = {}
 
     def follow(self, result: CycleResult, names: dict[str, str]) -> None:
@@ -122,6 +124,7 @@ class SiteHealth:
                 LOGGER.info("%s: the meter answers again", site)
             else:
                 LOGGER.warning("%s: the meter stopped answering: %s", site, result.meter_error)
+        self._follow_meter_source(result)
         fail_safe = result.decision.fail_safe
         if fail_safe != self._fail_safe:
             self._fail_safe = fail_safe
@@ -139,6 +142,28 @@ class SiteHealth:
             return  # the chargers are not read while the meter is silent: nothing learned
         for charger_id, status in result.chargers.items():
             self._follow_charger(names.get(charger_id, charger_id), status)
+
+    def _follow_meter_source(self, result: CycleResult) -> None:
+        """Log each switch of the meter fallback chain; a repair while on the backup."""
+        source = result.meter_source
+        if source is None or source == self._meter_source:
+            return
+        previous, self._meter_source = self._meter_source, source
+        LOGGER.warning(
+            "%s: balancing on the %s meter (was %s)",
+            self._site,
+            source.value,
+            previous.value if previous else "none",
+        )
+        if source is MeterSource.BACKUP:
+            self._repairs.raise_issue(
+                "meter_on_backup",
+                translation_key="meter_on_backup",
+                placeholders={"error": result.meter_error or ""},
+                severity=ir.IssueSeverity.WARNING,
+            )
+        else:
+            self._repairs.clear_issue("meter_on_backup")
 
     def _follow_charger(self, name: str, status: ChargerStatus) -> None:
         charger_id = status.charger_id

@@ -35,6 +35,7 @@ from .const import (
     SUBENTRY_CHARGER,
 )
 from .device_info import meter_device_info, site_device_info
+from .devices.interfaces import MeterSource
 from .devices.registers import get_profile
 from .engine.model import ChargerState, Constraint
 from .entity import (
@@ -42,6 +43,8 @@ from .entity import (
     HeadroomEntity,
     HeadroomMeterEntity,
 )
+from .entity_config import CONF_BACKUP_METER
+from .settings import measures_import
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -402,6 +405,16 @@ CHARGER_SENSORS: tuple[ChargerSensorDescription, ...] = (
 )
 
 
+METER_SOURCE_SENSOR = SiteSensorDescription(
+    key="meter_source",
+    translation_key="meter_source",
+    device_class=SensorDeviceClass.ENUM,
+    options=[source.value for source in MeterSource],
+    value_fn=lambda result, _: result.meter_source.value if result.meter_source else None,
+)
+"""Which meter the loop balances on: only with a backup (the meter fallback chain)."""
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: HeadroomConfigEntry,
@@ -421,6 +434,8 @@ async def async_setup_entry(
     ]
     if entry.options.get(CONF_SOLAR_SOURCE, SOLAR_SOURCE_NONE) != SOLAR_SOURCE_NONE:
         site.append(HeadroomSiteSensor(entry, SURPLUS_SENSOR, device_info=site_info))
+    if CONF_METER_ID in entry.data and entry.options.get(CONF_BACKUP_METER):
+        site.append(HeadroomSiteSensor(entry, METER_SOURCE_SENSOR, device_info=site_info))
     if CONF_METER_ID in entry.data:
         profile = get_profile(entry.data[CONF_METER_MODEL])
         meter_info = meter_device_info(entry)
@@ -435,6 +450,7 @@ async def async_setup_entry(
             for description in meter_descriptions
             if profile.has(description.register)
         )
+    if measures_import(entry.data):
         site.extend(
             HeadroomSiteSensor(entry, description, device_info=site_info)
             for description in WINDOW_SENSORS

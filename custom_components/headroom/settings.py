@@ -84,6 +84,17 @@ from .engine.model import (
     TimingSettings,
 )
 from .engine.thermal import ThermalLimits
+from .entity_config import (
+    CONF_BACKUP_METER,
+    CONF_METER_ENTITIES,
+    EntityChargerConfig,
+    EntityMeterConfig,
+    entity_charger_config,
+    entity_meter_config,
+    is_entity_charger,
+    status_mapping,
+    used_twice,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -152,6 +163,14 @@ class ProblemKey(StrEnum):
     FAIL_SAFE_TOO_HIGH = "fail_safe_too_high"
     WATCHDOG_TOO_SHORT = "watchdog_too_short"
     INVALID_SETTINGS = "invalid_settings"
+    # Devices made of Home Assistant entities
+    WRONG_UNIT = "wrong_unit"
+    NOT_NUMERIC = "not_numeric"
+    LIMIT_RANGE = "limit_range"
+    ENTITY_USED_TWICE = "entity_used_twice"
+    ENTITY_COUNT = "entity_count"
+    STATUS_MAPPING = "status_mapping"
+    CANNOT_PAUSE = "cannot_pause"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -327,6 +346,18 @@ def _charger_problems(
                 detail=f"{charger.charger_id}: maximum {max_a:g} A is above the breaker",
             )
         )
+    if is_entity_charger(data):
+        try:
+            status_mapping(data)
+        except ValueError as err:
+            problems.append(
+                Problem(
+                    key=ProblemKey.STATUS_MAPPING,
+                    field="status_manual",
+                    detail=f"{charger.charger_id}: {err}",
+                    placeholders={"error": str(err)},
+                )
+            )
     model = data.get(CONF_MODEL)
     if isinstance(model, str) and model in SUPPORTED_CHARGERS and max_a > max_limit_a_of(model):
         problems.append(
@@ -370,14 +401,25 @@ def _build(
         chargers=charger_settings,
         circuits_a={SHARED_CIRCUIT_NAME: circuit_a} if uses_circuit else {},
         mode=Mode(options.get(CONF_MODE, Mode.FAST)),
-        has_meter=CONF_METER_ID in data,
+        has_meter=has_meter(data),
         solar=SolarSettings(
             start_delay_s=_value(options, RULES[CONF_SOLAR_START_DELAY]),
             stop_delay_s=_value(options, RULES[CONF_SOLAR_STOP_DELAY]),
             grid_tolerance_w=_value(options, RULES[CONF_GRID_TOLERANCE]),
             surplus_stale_after_s=_value(options, RULES[CONF_SURPLUS_STALE]),
         ),
-        timing=TimingSettings(meter_stale_after_s=_value(options, RULES[CONF_METER_STALE])),
+        timing=TimingSettings(
+            meter_stale_after_s=_value(options, RULES[CONF_METER_STALE]),
+            # The slowest car behind an integration sets how long a raise waits for it.
+            car_response_s=max(
+                (
+                    entity_charger_config(c.data, lines=1, voltage_v=230.0).response_s
+                    for c in chargers
+                    if is_entity_charger(c.data)
+                ),
+                default=TimingSettings().car_response_s,
+            ),
+        ),
         peak=_peak(data, options),
     )
 
@@ -399,7 +441,7 @@ def thermal_limits(model: object) -> ThermalLimits | None:
 def _peak(data: Mapping[str, Any], options: Mapping[str, Any]) -> PeakSettings | None:
     """Return the import budget per window, if one is set (it needs the meter's power)."""
     target_kw = _value(options, RULES[CONF_PEAK_TARGET])
-    if target_kw <= 0.0 or CONF_METER_ID not in data:
+    if target_kw <= 0.0 or not measures_import(data):
         return None
     window_min = _value(options, RULES[CONF_PEAK_WINDOW])
     return PeakSettings(target_w=1000.0 * target_kw, window_s=60.0 * window_min)
@@ -409,6 +451,70 @@ def peak_window_s(options: Mapping[str, Any]) -> float:
     """Return the import window's length in seconds (kept without a target; 15 min unset)."""
     window_min = number(options.get(CONF_PEAK_WINDOW))
     return 60.0 * (window_min if window_min in PEAK_WINDOWS_MIN else PEAK_WINDOWS_MIN[0])
+
+
+def has_meter(data: Mapping[str, Any]) -> bool:
+    """Tell whether the site has a meter: a Modbus one, or sensors."""
+    return CONF_METER_ID in data or entity_meter_config(data.get(CONF_METER_ENTITIES)) is not None
+
+
+def measures_import(data: Mapping[str, Any]) -> bool:
+    """
+    Tell whether the site's meter gives its total power (what an import budget is spent on).
+
+    A Modbus meter does; a meter made of sensors only when they are power sensors.
+    """
+    if CONF_METER_ID in data:
+        return True
+    meter = entity_meter_config(data.get(CONF_METER_ENTITIES))
+    return meter is not None and bool(meter.power_entities)
+
+
+def entity_problems(
+    data: Mapping[str, Any], options: Mapping[str, Any], chargers: Iterable[ChargerConfig]
+) -> list[Problem]:
+    """
+    Check what devices made of entities store: one sensor per phase, each entity used once.
+
+    Units, numbers and ranges need Home Assistant's states: the flows check those.
+    """
+    supply_value = options.get(CONF_SUPPLY)
+    phases = len(Supply(supply_value).phases) if supply_value in set(Supply) else None
+    problems: list[Problem] = []
+    groups: list[tuple[str, ...]] = []
+    for key in (CONF_METER_ENTITIES, CONF_BACKUP_METER):
+        source = data if key == CONF_METER_ENTITIES else options
+        meter = entity_meter_config(source.get(key))
+        if meter is None:
+            continue
+        groups.append(meter.entities)
+        counts = [
+            len(group)
+            for group in (meter.current_entities, meter.power_entities, meter.voltage_entities)
+            if group
+        ]
+        if phases is not None and any(count != phases for count in counts):
+            problems.append(
+                Problem(
+                    key=ProblemKey.ENTITY_COUNT,
+                    field=key,
+                    detail=f"{key}: one sensor per phase is needed ({phases})",
+                    placeholders={"phases": str(phases)},
+                )
+            )
+    for charger in chargers:
+        if is_entity_charger(charger.data):
+            config = entity_charger_config(charger.data, lines=1, voltage_v=230.0)
+            groups.append(config.entities)
+    problems.extend(
+        Problem(
+            key=ProblemKey.ENTITY_USED_TWICE,
+            detail=f"{entity} is used twice",
+            placeholders={"entity": entity},
+        )
+        for entity in used_twice(groups)
+    )
+    return problems
 
 
 def validate(
@@ -478,6 +584,7 @@ def validate(
     supply = Supply(options[CONF_SUPPLY])
     for charger in chargers:
         problems.extend(_charger_problems(charger, supply, site_breaker_a))
+    problems.extend(entity_problems(data, options, chargers))
     if problems:
         return problems, None
     settings = _build(data, options, chargers)
@@ -556,7 +663,7 @@ def hold_settings(
         fail_safe_a=0.0,
         chargers=tuple(held),
         mode=Mode.OFF,
-        has_meter=CONF_METER_ID in data,
+        has_meter=has_meter(data),
     )
 
 
@@ -570,6 +677,13 @@ class SiteConfig:
 
     meter: DeviceLocation | None
     chargers: Mapping[str, DeviceLocation]
+    """The Modbus chargers."""
+    entity_meter: EntityMeterConfig | None = None
+    """The meter when it is made of sensors (then `meter` is None)."""
+    backup_meter: EntityMeterConfig | None = None
+    """Sensors read while the Modbus meter is silent (the meter fallback chain)."""
+    entity_chargers: Mapping[str, EntityChargerConfig] = dataclass_field(default_factory=dict)
+    """The chargers other integrations control, by charger id."""
     settings: SiteSettings
     problems: tuple[Problem, ...]
     watchdog_timeout_s: float
@@ -593,6 +707,8 @@ def site_config(
     """
     chargers = list(chargers)
     problems, settings = validate(data, options, chargers)
+    settings = settings or hold_settings(data, options, chargers)
+    lines = {c.charger_id: len(c.phases) for c in settings.chargers}
     return SiteConfig(
         meter=DeviceLocation(
             model=str(data[CONF_METER_MODEL]),
@@ -608,8 +724,20 @@ def site_config(
                 bus=bus_settings(charger.data),
             )
             for charger in chargers
+            if not is_entity_charger(charger.data)
         },
-        settings=settings or hold_settings(data, options, chargers),
+        entity_meter=entity_meter_config(data.get(CONF_METER_ENTITIES)),
+        backup_meter=(
+            entity_meter_config(options.get(CONF_BACKUP_METER)) if CONF_METER_ID in data else None
+        ),
+        entity_chargers={
+            charger.charger_id: entity_charger_config(
+                charger.data, lines=lines[charger.charger_id], voltage_v=settings.voltage_v
+            )
+            for charger in chargers
+            if is_entity_charger(charger.data)
+        },
+        settings=settings,
         problems=tuple(problems),
         watchdog_timeout_s=watchdog_timeout_s(options),
         peak_window_s=peak_window_s(options),

@@ -35,6 +35,8 @@ from .const import CYCLE_INTERVAL, FULL_READ_EVERY_CYCLES, HISTORY_CYCLES
 from .devices.bus import Bus
 from .devices.chargers import ChargerValues, create_charger
 from .devices.errors import ConnectionLost, DeviceError, Unsupported
+from .devices.fallback import MeterChain, reading_age_s
+from .devices.interfaces import MeterSource
 from .devices.meters import Meter, MeterValues
 from .devices.registers import get_profile
 from .engine.fail_safe import fail_safe_currents_a
@@ -50,15 +52,16 @@ from .engine.model import (
 )
 from .engine.plausibility import implausible_currents
 from .import_window import WindowMeter, WindowStatus
+from .settings import DeviceLocation
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Mapping
 
     from .devices.bus import BusSettings
-    from .devices.chargers import Charger, WatchdogStatus
+    from .devices.chargers import WatchdogStatus
     from .devices.identity import DeviceIdentity
+    from .devices.interfaces import ChargerDevice, MeterDevice
     from .engine import Balancer
-    from .settings import DeviceLocation
 
 METER_KEY = "meter"
 """Key of the meter in `CycleResult.identities` (chargers use their charger ids)."""
@@ -122,6 +125,8 @@ class CycleResult:
     """Firmware and serial number of the devices read so far (`METER_KEY`, charger ids)."""
     window: WindowStatus | None = None
     """The current import window and the month's peak (None: no meter, or no wall clock)."""
+    meter_source: MeterSource | None = None
+    """Which meter the cycle balanced on; None without a meter."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -141,7 +146,7 @@ class CycleRecord:
 class _ChargerState:
     """What the loop knows about one charger between cycles."""
 
-    driver: Charger
+    driver: ChargerDevice
     setpoint_a: int | None = None
     armed_for_a: int | None = None
     watchdog: WatchdogStatus | None = None
@@ -206,8 +211,8 @@ class Site:
         *,
         balancer: Balancer,
         buses: Iterable[Bus],
-        meter: Meter | None,
-        chargers: Mapping[str, Charger],
+        meter: MeterDevice | None,
+        chargers: Mapping[str, ChargerDevice],
         watchdog_timeout_s: float,
     ) -> None:
         """
@@ -223,6 +228,8 @@ class Site:
         self._last_meter: MeterReading | None = None
         self._meter_values: MeterValues | None = None
         self._meter_reachable = False
+        self._balancing_on = MeterSource.NONE
+        """The meter that gave the last measurement (primary, or the chain's backup)."""
         self._identity_timers = {key: _IdentityTimer() for key in (METER_KEY, *chargers)}
         self._identities: dict[str, DeviceIdentity] = {}
         self.history: deque[CycleRecord] = deque(maxlen=HISTORY_CYCLES)
@@ -247,14 +254,16 @@ class Site:
         """The ports and gateways this site talks to."""
         return self._buses
 
-    def driver(self, charger_id: str) -> Charger:
+    def driver(self, charger_id: str) -> ChargerDevice:
         """Return the driver of one charger."""
         return self._chargers[charger_id].driver
 
     @property
     def disabled_registers(self) -> dict[str, dict[str, str]]:
         """Optional registers each device refused and that are no longer read, and why."""
-        drivers: dict[str, Meter | Charger] = {cid: s.driver for cid, s in self._chargers.items()}
+        drivers: dict[str, MeterDevice | ChargerDevice] = {
+            cid: s.driver for cid, s in self._chargers.items()
+        }
         if self._meter is not None:
             drivers[METER_KEY] = self._meter
         return {key: d.disabled_registers for key, d in drivers.items() if d.disabled_registers}
@@ -371,6 +380,7 @@ class Site:
                 if wall_s is not None and self._meter is not None
                 else None
             ),
+            meter_source=self._meter_source(blind=blind),
         )
 
     def _import_window(self, wall_s: float, *, meter_ok: bool) -> ImportWindow | None:
@@ -383,6 +393,14 @@ class Site:
         return self.window_meter.update(
             wall_s, import_w, target_w=peak.target_w if peak is not None else 0.0
         )
+
+    def _meter_source(self, *, blind: bool) -> MeterSource | None:
+        """Which meter the cycle balanced on (NONE: no fresh measurement, the fail-safe)."""
+        if self._meter is None:
+            return None
+        if blind:
+            return MeterSource.NONE
+        return self._balancing_on
 
     def _blind(self, now: float) -> bool:
         """Tell whether the meter has been silent too long to balance on (the fail-safe)."""
@@ -476,8 +494,13 @@ class Site:
         implausible = implausible_currents(currents, self.balancer.settings.breaker_a)
         if implausible is not None:
             return f"not a measurement: {implausible}"
+        # A sensor's value is as old as its last report, not as the read.
         self._last_meter = MeterReading(
-            currents_a=tuple(float(current or 0.0) for current in currents), at=now
+            currents_a=tuple(float(current or 0.0) for current in currents),
+            at=now - reading_age_s(self._meter),
+        )
+        self._balancing_on = (
+            self._meter.source if isinstance(self._meter, MeterChain) else MeterSource.PRIMARY
         )
         self._meter_values = reading
         return None
@@ -526,7 +549,7 @@ class Site:
 
     async def _read_identity(self, now: float) -> None:
         """Read the identity of at most one device that answered and whose read is due."""
-        reachable: list[tuple[str, Meter | Charger]] = []
+        reachable: list[tuple[str, MeterDevice | ChargerDevice]] = []
         if self._meter is not None and self._meter_reachable:
             reachable.append((METER_KEY, self._meter))
         reachable.extend(
@@ -654,16 +677,19 @@ CHARGER_RETRIES = 0
 def build_site(
     *,
     balancer: Balancer,
-    meter: DeviceLocation | None,
-    chargers: Mapping[str, DeviceLocation],
+    meter: DeviceLocation | MeterDevice | None,
+    chargers: Mapping[str, DeviceLocation | ChargerDevice],
     watchdog_timeout_s: float,
+    backup_meter: MeterDevice | None = None,
 ) -> Site:
     """
     Build the buses and drivers of a site; nothing is opened yet.
 
-    Devices on one port share one `Bus`. Raises `LineConflictError` when two devices on one
-    port need different line settings, and `Unsupported` for a charger model without a
-    driver.
+    A meter or charger given as a device (not a `DeviceLocation`) is used as it is: one
+    that Home Assistant entities stand for. A `backup_meter` is read while the meter is
+    silent (`MeterChain`). Devices on one port share one `Bus`. Raises `LineConflictError`
+    when two devices on one port need different line settings, and `Unsupported` for a
+    charger model without a driver.
     """
     buses: dict[str, Bus] = {}
 
@@ -677,8 +703,10 @@ def build_site(
             raise LineConflictError(msg)
         return bus
 
-    meter_driver = None
-    if meter is not None:
+    meter_driver: MeterDevice | None = None
+    if meter is not None and not isinstance(meter, DeviceLocation):
+        meter_driver = meter
+    elif meter is not None:
         profile = get_profile(meter.model)
         meter_driver = Meter(
             bus_for(meter.bus).device(
@@ -686,8 +714,13 @@ def build_site(
             ),
             profile,
         )
-    drivers = {}
+    if meter_driver is not None and backup_meter is not None:
+        meter_driver = MeterChain(meter_driver, backup_meter)
+    drivers: dict[str, ChargerDevice] = {}
     for charger_id, charger in chargers.items():
+        if not isinstance(charger, DeviceLocation):
+            drivers[charger_id] = charger
+            continue
         profile = get_profile(charger.model)
         transport = bus_for(charger.bus).device(
             charger.device_id, pacing_s=profile.pacing_s, retries=CHARGER_RETRIES

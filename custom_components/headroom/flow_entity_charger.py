@@ -1,0 +1,269 @@
+"""
+The entity charger subentry flow: a charger that another integration controls.
+
+One form: the charger's current-limit `number` (required), how it pauses, its status
+entity and the mapping of its states, its current or power sensors, its timing, and the
+wiring and limits every charger has. Selectors are filtered by domain and device class;
+the answers are checked against the entities' live states (`entity_checks`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import probatio
+from homeassistant.components.sensor import SensorDeviceClass
+from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
+from homeassistant.const import CONF_NAME
+from homeassistant.helpers.selector import (
+    EntitySelector,
+    EntitySelectorConfig,
+    TextSelector,
+    TextSelectorConfig,
+)
+from homeassistant.util.unit_conversion import ElectricCurrentConverter, PowerConverter
+
+from .const import CONF_BREAKER, CONF_MAX_CURRENT, CONF_MAX_LOWERED, CONF_PAUSED, CONF_SUPPLY
+from .engine.model import Supply
+from .entity_checks import limit_problems, sensor_problems
+from .entity_config import (
+    CONF_BACKUP_METER,
+    CONF_CURRENT_ENTITIES,
+    CONF_LIMIT_ENTITY,
+    CONF_METER_ENTITIES,
+    CONF_PAUSE,
+    CONF_PAUSE_ENTITY,
+    CONF_POWER_ENTITY,
+    CONF_RESPONSE,
+    CONF_STATUS_ENTITY,
+    CONF_STATUS_MANUAL,
+    CONF_STATUS_MAPPING,
+    CONF_WRITE_INTERVAL,
+    DEFAULT_RESPONSE_S,
+    DEFAULT_WRITE_INTERVAL_S,
+    MAX_RESPONSE_S,
+    MAX_WRITE_INTERVAL_S,
+    STATUS_MANUAL,
+    STATUS_MAPPINGS,
+    STATUS_NONE,
+    SUBENTRY_ENTITY_CHARGER,
+    PauseBy,
+    entity_charger_config,
+    entity_meter_config,
+    parse_manual_mapping,
+    used_twice,
+)
+from .flow_common import (
+    charger_settings_data,
+    charger_settings_schema,
+    name_error,
+    number_errors,
+    number_field,
+    select_field,
+)
+from .settings import RULES, ProblemKey, number
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from homeassistant.config_entries import ConfigEntry
+
+ENTITY_FIELDS = (
+    CONF_LIMIT_ENTITY,
+    CONF_PAUSE,
+    CONF_PAUSE_ENTITY,
+    CONF_STATUS_ENTITY,
+    CONF_STATUS_MAPPING,
+    CONF_STATUS_MANUAL,
+    CONF_CURRENT_ENTITIES,
+    CONF_POWER_ENTITY,
+    CONF_RESPONSE,
+    CONF_WRITE_INTERVAL,
+)
+
+
+def _entity(
+    domain: str | list[str], device_class: str | None = None, *, multiple: bool = False
+) -> Any:
+    if device_class is None:
+        return EntitySelector(EntitySelectorConfig(domain=domain, multiple=multiple))
+    return EntitySelector(
+        EntitySelectorConfig(domain=domain, device_class=device_class, multiple=multiple)
+    )
+
+
+def entity_charger_schema(supply: Supply, defaults: Mapping[str, Any]) -> probatio.Schema:
+    """Return the form of an entity charger (with the wiring and limits of every charger)."""
+
+    def optional(key: str) -> Any:
+        value = defaults.get(key)
+        return probatio.Optional(key, description={"suggested_value": value} if value else None)
+
+    fields: dict[Any, Any] = {
+        probatio.Required(
+            CONF_LIMIT_ENTITY, default=defaults.get(CONF_LIMIT_ENTITY, probatio.UNDEFINED)
+        ): _entity("number"),
+        probatio.Required(
+            CONF_PAUSE, default=defaults.get(CONF_PAUSE, PauseBy.NUMBER_MINIMUM)
+        ): select_field([p.value for p in PauseBy], CONF_PAUSE),
+        optional(CONF_PAUSE_ENTITY): _entity("switch"),
+        optional(CONF_STATUS_ENTITY): _entity(["sensor", "select"]),
+        probatio.Required(
+            CONF_STATUS_MAPPING, default=defaults.get(CONF_STATUS_MAPPING, STATUS_NONE)
+        ): select_field([STATUS_NONE, *STATUS_MAPPINGS, STATUS_MANUAL], CONF_STATUS_MAPPING),
+        optional(CONF_STATUS_MANUAL): TextSelector(TextSelectorConfig(multiline=True)),
+        optional(CONF_CURRENT_ENTITIES): _entity(
+            "sensor", SensorDeviceClass.CURRENT, multiple=True
+        ),
+        optional(CONF_POWER_ENTITY): _entity("sensor", SensorDeviceClass.POWER),
+        probatio.Required(
+            CONF_RESPONSE, default=float(defaults.get(CONF_RESPONSE, DEFAULT_RESPONSE_S))
+        ): number_field(0, MAX_RESPONSE_S, unit="s"),
+        probatio.Required(
+            CONF_WRITE_INTERVAL,
+            default=float(defaults.get(CONF_WRITE_INTERVAL, DEFAULT_WRITE_INTERVAL_S)),
+        ): number_field(0, MAX_WRITE_INTERVAL_S, unit="s"),
+    }
+    common = charger_settings_schema(supply, defaults, with_name=CONF_NAME in defaults)
+    return probatio.Schema({**common.schema, **fields})
+
+
+def entity_data(user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the entity part of the form's answers as stored."""
+    data: dict[str, Any] = {
+        CONF_LIMIT_ENTITY: user_input[CONF_LIMIT_ENTITY],
+        CONF_PAUSE: user_input[CONF_PAUSE],
+        CONF_STATUS_MAPPING: user_input[CONF_STATUS_MAPPING],
+        CONF_RESPONSE: float(user_input[CONF_RESPONSE]),
+        CONF_WRITE_INTERVAL: float(user_input[CONF_WRITE_INTERVAL]),
+    }
+    for key in (CONF_PAUSE_ENTITY, CONF_STATUS_ENTITY, CONF_POWER_ENTITY, CONF_STATUS_MANUAL):
+        if user_input.get(key):
+            data[key] = user_input[key]
+    if user_input.get(CONF_CURRENT_ENTITIES):
+        data[CONF_CURRENT_ENTITIES] = list(user_input[CONF_CURRENT_ENTITIES])
+    return data
+
+
+def other_entities(entry: ConfigEntry, exclude: str | None) -> list[tuple[str, ...]]:
+    """Return the entities the site already uses, but those of the subentry `exclude`."""
+    meters = (
+        entity_meter_config(entry.data.get(CONF_METER_ENTITIES)),
+        entity_meter_config(entry.options.get(CONF_BACKUP_METER)),
+    )
+    groups = [meter.entities for meter in meters if meter is not None]
+    groups.extend(
+        entity_charger_config(subentry.data, lines=1, voltage_v=230.0).entities
+        for subentry in entry.get_subentries_of_type(SUBENTRY_ENTITY_CHARGER)
+        if subentry.subentry_id != exclude
+    )
+    return groups
+
+
+class EntityChargerSubentryFlow(ConfigSubentryFlow):
+    """Add or change a charger that another integration controls."""
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Pick the charger's entities, timing, wiring and limits."""
+        entry = self._get_entry()
+        supply = Supply(entry.options[CONF_SUPPLY])
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            errors = self._errors(entry, user_input, exclude=None)
+            if not errors:
+                data = {**entity_data(user_input), **charger_settings_data(user_input)}
+                return self.async_create_entry(title=user_input[CONF_NAME].strip(), data=data)
+        defaults = {CONF_NAME: "", **(user_input or {})}
+        return self.async_show_form(
+            step_id="user",
+            data_schema=entity_charger_schema(supply, defaults),
+            errors=errors,
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change the charger's entities, timing, wiring and limits."""
+        entry = self._get_entry()
+        subentry = self._get_reconfigure_subentry()
+        supply = Supply(entry.options[CONF_SUPPLY])
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            errors = self._errors(entry, user_input, exclude=subentry.subentry_id)
+            if not errors:
+                settings = charger_settings_data(user_input)
+                settings[CONF_PAUSED] = bool(subentry.data.get(CONF_PAUSED, False))
+                data = {**entity_data(user_input), **settings}
+                return self.async_update_and_abort(entry, subentry, data=data)
+        defaults = {k: v for k, v in subentry.data.items() if k != CONF_MAX_LOWERED}
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=entity_charger_schema(supply, {**defaults, **(user_input or {})}),
+            errors=errors,
+        )
+
+    def _errors(
+        self, entry: ConfigEntry, user_input: Mapping[str, Any], *, exclude: str | None
+    ) -> dict[str, str]:
+        """Check the answers: numbers, the entities' units and ranges, nothing used twice."""
+        errors = _form_errors(entry, user_input)
+        if errors:
+            return errors
+        currents = list(user_input.get(CONF_CURRENT_ENTITIES) or [])
+        lines = len(charger_settings_data(user_input)["phases"])
+        max_a = float(user_input[CONF_MAX_CURRENT])
+        problems = [
+            *limit_problems(
+                self.hass,
+                user_input[CONF_LIMIT_ENTITY],
+                field=CONF_LIMIT_ENTITY,
+                max_a=max_a,
+                pause_by_minimum=user_input[CONF_PAUSE] == PauseBy.NUMBER_MINIMUM,
+            ),
+            *sensor_problems(
+                self.hass, currents, ElectricCurrentConverter, field=CONF_CURRENT_ENTITIES
+            ),
+            *sensor_problems(
+                self.hass,
+                [user_input[CONF_POWER_ENTITY]] if user_input.get(CONF_POWER_ENTITY) else [],
+                PowerConverter,
+                field=CONF_POWER_ENTITY,
+            ),
+        ]
+        for problem in problems:
+            errors.setdefault(problem.field or "base", problem.key.value)
+        if not errors and currents and len(currents) != lines:
+            errors[CONF_CURRENT_ENTITIES] = ProblemKey.ENTITY_COUNT.value
+        mine = entity_charger_config(
+            {**entity_data(user_input), CONF_MAX_CURRENT: max_a}, lines=lines, voltage_v=230.0
+        )
+        if not errors and used_twice([mine.entities, *other_entities(entry, exclude)]):
+            errors["base"] = ProblemKey.ENTITY_USED_TWICE.value
+        return errors
+
+
+def _form_errors(entry: ConfigEntry, user_input: Mapping[str, Any]) -> dict[str, str]:
+    """Check what needs no entity state: numbers, name, required entities, the mapping."""
+    errors = number_errors(user_input, (CONF_MAX_CURRENT,))
+    if CONF_NAME in user_input and (error := name_error(user_input[CONF_NAME])) is not None:
+        errors[CONF_NAME] = error
+    if errors:
+        return errors
+    breaker_a = number(entry.options.get(CONF_BREAKER))
+    if float(user_input[CONF_MAX_CURRENT]) > (
+        breaker_a if breaker_a is not None else RULES[CONF_BREAKER].maximum
+    ):
+        errors[CONF_MAX_CURRENT] = "charger_above_breaker"
+    if user_input[CONF_PAUSE] == PauseBy.SWITCH and not user_input.get(CONF_PAUSE_ENTITY):
+        errors[CONF_PAUSE_ENTITY] = "entity_required"
+    mapping = user_input[CONF_STATUS_MAPPING]
+    if mapping != STATUS_NONE and not user_input.get(CONF_STATUS_ENTITY):
+        errors[CONF_STATUS_ENTITY] = "entity_required"
+    if mapping == STATUS_MANUAL:
+        try:
+            manual = parse_manual_mapping(str(user_input.get(CONF_STATUS_MANUAL, "")))
+        except ValueError:
+            manual = {}
+        if not manual:
+            errors[CONF_STATUS_MANUAL] = ProblemKey.STATUS_MAPPING.value
+    return errors

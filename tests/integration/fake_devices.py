@@ -1,0 +1,250 @@
+"""
+A small test integration whose real entities behave like an EV charger and a DSMR reader.
+
+`FakeEvse` is a charger another integration controls: a current-limit `number` (0-32 A,
+step 1), a pause `switch`, an OCPP-worded status sensor and per-line current sensors. The
+car follows a new limit after `response_s`; writes inside `min_interval_s` of the last one
+are refused (a cloud API's rate limit), as are all writes while `refuse` is set; every
+attempt is recorded. `available = False` makes every entity unavailable.
+
+`FakeDsmr` is a P1 reader: one current sensor per phase in whole amperes, written on every
+`telegram()` (once a second in the tests), whether the value changed or not.
+
+`World` keeps the time of both on the test's clock: the engine's `FakeClock` and the wall
+clock that Home Assistant stamps states with (`last_reported`) step together.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from homeassistant.components.number import NumberEntity, NumberMode
+from homeassistant.components.sensor import SensorDeviceClass, SensorEntity
+from homeassistant.components.switch import SwitchEntity
+from homeassistant.const import UnitOfElectricCurrent
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import entity as entity_helper
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import setup_test_component_platform
+
+from custom_components.headroom import entity_meter
+from custom_components.headroom.coordinator import HeadroomCoordinator
+from tests.integration.helpers import FakeClock
+
+
+class World:
+    """The test's time: engine clock and wall clock advance together."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.elapsed_s = 0.0
+        self._wall_start = time.time()
+        self.evses: list[FakeEvse] = []
+        self.dsmrs: list[FakeDsmr] = []
+        monkeypatch.setattr(entity_helper, "timer", self.wall)
+        monkeypatch.setattr(entity_meter, "wall_time", self.wall)
+
+    def wall(self) -> float:
+        return self._wall_start + self.elapsed_s
+
+    def now(self) -> float:
+        return self.elapsed_s
+
+    async def step(self, coordinator: HeadroomCoordinator, *, cycles: int = 1) -> None:
+        """Let a second pass, the devices move and report, then run a cycle; `cycles` times."""
+        clock = coordinator.clock
+        assert isinstance(clock, FakeClock)
+        for _ in range(cycles):
+            clock.tick(1.0)
+            self.elapsed_s += 1.0
+            for evse in self.evses:
+                evse.follow()
+            for dsmr in self.dsmrs:
+                dsmr.telegram()
+            await coordinator.async_refresh()
+
+
+@dataclass(kw_only=True)
+class FakeEvse:
+    """A charger behind another integration; see the module's docstring."""
+
+    world: World
+    name: str = "evse"
+    lines: int = 3
+    limit_a: float = 16.0
+    car_max_a: float = 16.0
+    car_connected: bool = True
+    response_s: float = 2.0
+    min_interval_s: float = 0.0
+    refuse: bool = False
+    available: bool = True
+    switch_on: bool = True
+    attempts: list[tuple[float, str, float]] = field(default_factory=list)
+    """(time, what, value) of every write attempt, refused or not."""
+    applied: list[tuple[float, float]] = field(default_factory=list)
+    """(time the car follows it, limit) of every accepted limit."""
+    draw_a: float = 0.0
+    entities: list[Any] = field(default_factory=list)
+
+    def write(self, what: str, value: float) -> None:
+        now = self.world.now()
+        last = self.attempts[-1][0] if self.attempts else None
+        self.attempts.append((now, what, value))
+        if self.refuse:
+            msg = f"{self.name}: the charger refused the command"
+            raise HomeAssistantError(msg)
+        if last is not None and now - last < self.min_interval_s:
+            msg = f"{self.name}: rate limited"
+            raise HomeAssistantError(msg)
+        if what == "limit":
+            self.limit_a = value
+        else:
+            self.switch_on = bool(value)
+        self.applied.append((now + self.response_s, self.offered_a()))
+
+    def offered_a(self) -> float:
+        return self.limit_a if self.switch_on else 0.0
+
+    def follow(self) -> None:
+        """The car follows the limits that took effect by now."""
+        now = self.world.now()
+        in_force = [limit for at, limit in self.applied if at <= now]
+        offered = in_force[-1] if in_force else self.offered_a()
+        self.draw_a = min(offered, self.car_max_a) if self.car_connected else 0.0
+        for entity in self.entities:
+            entity.async_write_ha_state()
+
+    @property
+    def status(self) -> str:
+        if not self.car_connected:
+            return "Available"
+        return "Charging" if self.draw_a > 0 else "SuspendedEVSE"
+
+
+class _EvseEntity:
+    _attr_should_poll = False
+
+    def __init__(self, evse: FakeEvse, key: str) -> None:
+        self.evse = evse
+        self._attr_unique_id = f"{evse.name}_{key}"
+        self._attr_name = f"{evse.name} {key}"
+
+    @property
+    def available(self) -> bool:
+        return self.evse.available
+
+
+class EvseLimit(_EvseEntity, NumberEntity):
+    _attr_native_min_value = 0
+    _attr_native_max_value = 32
+    _attr_native_step = 1
+    _attr_mode = NumberMode.BOX
+    _attr_native_unit_of_measurement = UnitOfElectricCurrent.AMPERE
+
+    @property
+    def native_value(self) -> float:
+        return self.evse.limit_a
+
+    async def async_set_native_value(self, value: float) -> None:
+        self.evse.write("limit", value)
+        self.async_write_ha_state()
+
+
+class EvsePause(_EvseEntity, SwitchEntity):
+    @property
+    def is_on(self) -> bool:
+        return self.evse.switch_on
+
+    async def async_turn_on(self, **kwargs: Any) -> None:  # noqa: ARG002
+        self.evse.write("switch", 1)
+        self.async_write_ha_state()
+
+    async def async_turn_off(self, **kwargs: Any) -> None:  # noqa: ARG002
+        self.evse.write("switch", 0)
+        self.async_write_ha_state()
+
+
+class EvseStatus(_EvseEntity, SensorEntity):
+    @property
+    def native_value(self) -> str:
+        return self.evse.status
+
+
+class EvseCurrent(_EvseEntity, SensorEntity):
+    _attr_device_class = SensorDeviceClass.CURRENT
+    _attr_native_unit_of_measurement = UnitOfElectricCurrent.AMPERE
+
+    def __init__(self, evse: FakeEvse, line: int) -> None:
+        super().__init__(evse, f"current l{line}")
+        self.line = line
+
+    @property
+    def native_value(self) -> float:
+        return self.evse.draw_a if self.line <= self.evse.lines else 0.0
+
+
+@dataclass(kw_only=True)
+class FakeDsmr:
+    """A P1 reader: whole amperes per phase, a telegram every second."""
+
+    name: str = "dsmr"
+    house_a: list[float] = field(default_factory=lambda: [5.0, 5.0, 5.0])
+    evses: list[FakeEvse] = field(default_factory=list)
+    reporting: bool = True
+    entities: list[DsmrCurrent] = field(default_factory=list)
+
+    def phase_a(self, phase: int) -> float:
+        return float(round(self.house_a[phase] + sum(e.draw_a for e in self.evses)))
+
+    def telegram(self) -> None:
+        if self.reporting:
+            for entity in self.entities:
+                entity.async_write_ha_state()
+
+
+class DsmrCurrent(SensorEntity):
+    _attr_should_poll = False
+    _attr_device_class = SensorDeviceClass.CURRENT
+    _attr_native_unit_of_measurement = UnitOfElectricCurrent.AMPERE
+
+    def __init__(self, dsmr: FakeDsmr, phase: int) -> None:
+        self.dsmr = dsmr
+        self.phase = phase
+        self._attr_unique_id = f"{dsmr.name}_current_l{phase + 1}"
+        self._attr_name = f"{dsmr.name} current l{phase + 1}"
+
+    @property
+    def native_value(self) -> float:
+        return self.dsmr.phase_a(self.phase)
+
+
+async def add_fakes(
+    hass: HomeAssistant, world: World, evses: list[FakeEvse], dsmrs: list[FakeDsmr]
+) -> None:
+    """Register the devices' entities through the real number, switch and sensor platforms."""
+    world.evses.extend(evses)
+    world.dsmrs.extend(dsmrs)
+    numbers: list[Any] = []
+    switches: list[Any] = []
+    sensors: list[Any] = []
+    for evse in evses:
+        limit, pause, status = (
+            EvseLimit(evse, "limit"),
+            EvsePause(evse, "pause"),
+            EvseStatus(evse, "status"),
+        )
+        currents = [EvseCurrent(evse, line) for line in range(1, 4)]
+        evse.entities = [limit, pause, status, *currents]
+        numbers.append(limit)
+        switches.append(pause)
+        sensors.extend([status, *currents])
+    for dsmr in dsmrs:
+        dsmr.entities = [DsmrCurrent(dsmr, phase) for phase in range(3)]
+        sensors.extend(dsmr.entities)
+    for domain, entities in (("number", numbers), ("switch", switches), ("sensor", sensors)):
+        setup_test_component_platform(hass, domain, entities)
+        assert await async_setup_component(hass, domain, {domain: {"platform": "test"}})
+    await hass.async_block_till_done()

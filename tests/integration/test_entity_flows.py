@@ -1,0 +1,183 @@
+"""The flows of devices made of entities: the entity charger subentry, backup sensors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+
+from tests.integration.fake_devices import FakeDsmr, FakeEvse, World, add_fakes
+from tests.integration.helpers import setup_site, site_entry, step
+from tests.integration.test_config_flow import (  # the scan stands in, as in those tests
+    SITE,
+    fake_scanner,  # noqa: F401 (autouse: the scan finds nothing)
+    scan_serial,
+)
+from tests.integration.test_entity_devices import entity_site, evse_subentry
+from tests.integration.test_options import LIMITS, SOLAR
+from tools.simulator import Simulator
+
+CHARGER: dict[str, Any] = {
+    "name": "Driveway",
+    "limit_entity": "number.evse_limit",
+    "pause": "number_minimum",
+    "status_entity": "sensor.evse_status",
+    "status_mapping": "ocpp",
+    "current_entities": [
+        "sensor.evse_current_l1",
+        "sensor.evse_current_l2",
+        "sensor.evse_current_l3",
+    ],
+    "response_s": 5,
+    "min_write_interval_s": 0,
+    "phases": "1_2_3",
+    "max_a": 16,
+    "shared_circuit": False,
+    "priority": 1,
+}
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> World:
+    return World(monkeypatch)
+
+
+async def test_entity_charger_subentry_flow(hass: HomeAssistant, world: World) -> None:
+    evse = FakeEvse(world=world)
+    await add_fakes(hass, world, [evse], [FakeDsmr(evses=[evse])])
+    hass.states.async_set("sensor.power", "1200", {"unit_of_measurement": "W"})
+    hass.states.async_set("sensor.garbage", "n/a", {"unit_of_measurement": "A"})
+    hass.states.async_set("number.coarse", "10", {"min": 10, "max": 32, "step": 1})
+    hass.states.async_set("number.steps_of_4", "8", {"min": 0, "max": 32, "step": 4})
+    hass.states.async_set("number.slow", "6", {"min": 6, "max": 32, "step": 1})
+    entry = entity_site()  # a site with a DSMR meter and no charger yet
+    await setup_site(hass, entry)
+
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "entity_charger"), context={"source": SOURCE_USER}
+    )
+    assert result["step_id"] == "user"
+
+    async def answer(**changes: Any) -> dict[str, Any]:
+        return dict(
+            await hass.config_entries.subentries.async_configure(
+                result["flow_id"], {**CHARGER, **changes}
+            )
+        )
+
+    wrong_unit = await answer(current_entities=["sensor.power"] * 3)
+    assert wrong_unit["errors"] == {"current_entities": "wrong_unit"}
+    not_numeric = await answer(current_entities=["sensor.garbage"] * 3)
+    assert not_numeric["errors"] == {"current_entities": "not_numeric"}
+    assert (await answer(limit_entity="number.coarse"))["errors"] == {"limit_entity": "limit_range"}
+    assert (await answer(limit_entity="number.steps_of_4"))["errors"] == {
+        "limit_entity": "limit_range"
+    }
+    assert (await answer(limit_entity="number.slow"))["errors"] == {"limit_entity": "cannot_pause"}
+    assert (await answer(max_a=40))["errors"] == {"max_a": "charger_above_breaker"}
+    assert (await answer(current_entities=["sensor.evse_current_l1"]))["errors"] == {
+        "current_entities": "entity_count"
+    }
+    twice = await answer(current_entities=["sensor.dsmr_current_l1"] * 3)
+    assert twice["errors"] == {"base": "entity_used_twice"}
+    assert (await answer(status_mapping="manual", status_manual="Charging"))["errors"] == {
+        "status_manual": "status_mapping"
+    }
+    assert (await answer(pause="switch"))["errors"] == {"pause_entity": "entity_required"}
+
+    done = await answer()
+    assert done["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    (subentry,) = entry.get_subentries_of_type("entity_charger")
+    assert subentry.title == "Driveway"
+    assert subentry.data["limit_entity"] == "number.evse_limit"
+    assert subentry.data["phases"] == [1, 2, 3]
+    # Added without a restart of Home Assistant: the site reloaded with the new charger.
+    coordinator = entry.runtime_data.coordinator
+    assert subentry.subentry_id in {
+        c.charger_id for c in coordinator.site.balancer.settings.chargers
+    }
+
+
+async def test_a_charger_whose_entity_is_the_meters_is_a_settings_problem(
+    hass: HomeAssistant, world: World
+) -> None:
+    evse = FakeEvse(world=world)
+    await add_fakes(hass, world, [evse], [FakeDsmr(evses=[evse])])
+    entry = entity_site(
+        evse_subentry(current_entities=["sensor.dsmr_current_l1", "sensor.dsmr_current_l2"])
+    )
+    coordinator = await setup_site(hass, entry)
+    keys = {problem.key.value for problem in coordinator.problems}
+    assert keys == {"entity_used_twice"}
+    await world.step(coordinator, cycles=2)
+    assert evse.limit_a == 0  # held at 0 A until the settings are corrected
+
+
+async def test_backup_sensors_in_the_options(hass: HomeAssistant, simulator: Simulator) -> None:
+    hass.states.async_set("sensor.p1_l1", "3", {"unit_of_measurement": "A"})
+    hass.states.async_set("sensor.p1_l2", "4", {"unit_of_measurement": "A"})
+    hass.states.async_set("sensor.p1_l3", "5", {"unit_of_measurement": "A"})
+    hass.states.async_set("sensor.power", "1200", {"unit_of_measurement": "W"})
+    entry = site_entry(simulator.endpoints().pty or "")
+    coordinator = await setup_site(hass, entry)
+    await step(coordinator)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**LIMITS, "backup_current_entities": ["sensor.p1_l1", "sensor.power"]}
+    )
+    assert result["errors"] == {"backup_current_entities": "wrong_unit"}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**LIMITS, "backup_current_entities": ["sensor.p1_l1"]}
+    )
+    assert result["errors"] == {"backup_current_entities": "entity_count"}
+    backup = ["sensor.p1_l1", "sensor.p1_l2", "sensor.p1_l3"]
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**LIMITS, "backup_current_entities": backup}
+    )
+    assert result["step_id"] == "solar"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**SOLAR, "solar_source": "none"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.options["backup_meter"] == {"current_entities": backup}
+    assert "backup_current_entities" not in entry.options
+    # One more device on the loop: the site reloaded, with the meter source sensor.
+    assert hass.states.get("sensor.home_meter_source") is not None
+
+
+async def test_setup_flow_takes_the_meter_from_sensors(hass: HomeAssistant, tmp_path: Path) -> None:
+    hass.states.async_set("sensor.power", "1200", {"unit_of_measurement": "W"})
+    for phase in (1, 2, 3):
+        hass.states.async_set(f"sensor.p1_l{phase}", "3", {"unit_of_measurement": "A"})
+    result = await scan_serial(hass, str(tmp_path / "ttyUSB0"))
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"meter": "entities"}
+    )
+    assert result["step_id"] == "meter_entities"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["errors"] == {"base": "meter_entities_required"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"current_entities": ["sensor.power"]}
+    )
+    assert result["errors"] == {"current_entities": "wrong_unit"}
+    currents = ["sensor.p1_l1", "sensor.p1_l2", "sensor.p1_l3"]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"current_entities": currents}
+    )
+    assert result["step_id"] == "site"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], SITE)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"add_manual": False}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"fail_safe_a": 0, "circuit_a": 0}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["meter_entities"] == {"current_entities": currents}
+    assert "meter_device_id" not in result["data"]

@@ -447,7 +447,11 @@ class Balancer:
         riding = False
         if settings.mode == Mode.SOLAR:
             riding = self._ride_through.update(
-                solar_w=draw_w - import_w, import_w=import_w, now=now, settings=settings.solar
+                solar_w=draw_w - import_w,
+                import_w=import_w,
+                now=now,
+                settings=settings.solar,
+                pv_w=power_w,
             )
         else:
             self._ride_through.pause()

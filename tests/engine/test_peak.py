@@ -119,13 +119,13 @@ def test_spare_energy_after_the_house_to_the_end():
 @pytest.mark.parametrize(
     ("draws", "expected_w"),
     [
-        # (seconds, house W) fed in turn; the plan counts the highest of the last 10 min.
+        # (seconds, house W) fed in turn; the plan counts the highest of the last 2 min.
         pytest.param([(0.0, 1000.0)], 1000.0, id="first reading"),
-        pytest.param([(0.0, 1000.0), (60.0, 3400.0), (240.0, 1000.0)], 3400.0, id="fridge off"),
-        pytest.param([(0.0, 3400.0), (599.0, 1000.0)], 3400.0, id="still within 10 minutes"),
-        pytest.param([(0.0, 3400.0), (601.0, 1000.0)], 1000.0, id="forgotten after 10 minutes"),
+        pytest.param([(0.0, 1000.0), (30.0, 3400.0), (90.0, 1000.0)], 3400.0, id="fridge off"),
+        pytest.param([(0.0, 3400.0), (119.0, 1000.0)], 3400.0, id="still within 2 minutes"),
+        pytest.param([(0.0, 3400.0), (121.0, 1000.0)], 1000.0, id="forgotten after 2 minutes"),
         pytest.param(
-            [(0.0, 3400.0), (300.0, 2000.0), (601.0, 1000.0)], 2000.0, id="the next highest"
+            [(0.0, 3400.0), (60.0, 2000.0), (121.0, 1000.0)], 2000.0, id="the next highest"
         ),
         pytest.param([(0.0, 1000.0), (10.0, 5000.0)], 5000.0, id="a rise counts at once"),
     ],

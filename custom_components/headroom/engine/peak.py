@@ -25,7 +25,7 @@ _MIN_LEFT_S = 1.0
 """The shortest time the budget left is spread over (no division by 0 at the end)."""
 HOLD_END_S = 120.0
 """In the window's last this many seconds a held budget has no tolerance below the share."""
-HOUSE_HOLD_S = 600.0
+HOUSE_HOLD_S = 120.0
 """The plan counts the house at the highest it drew in this long (`BudgetPlan.house_w`)."""
 RAISE_WORTH_S = 300.0
 """A held budget rises only when the rise would be worth a step for this long or more."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import replace
 
@@ -404,3 +405,27 @@ def test_the_budget_never_weakens_the_breaker_rule(data):
             for phase in site_settings.supply.phases:
                 load_a = phase_load(site_settings, decision, phase, name, unreserved=idle)
                 assert load_a <= circuit_a + EPS
+
+
+def test_a_cycling_house_load_does_not_move_the_car():
+    """
+    A 1.5 kW load switching every minute on a 1 kW house: the car's current stays put.
+
+    Followed every second, the window's even share would cut the car 2 A at every switch
+    and raise it again after it; the plan counts the house at its highest of the last
+    2 minutes and holds the current. The window still ends within its budget.
+    """
+    site_settings = three_phase_site(6000.0, timing=TimingSettings())
+
+    def house_a(now: float) -> list[float]:
+        house_w = 1000.0 + (1500.0 if int(now // 60) % 2 else 0.0)
+        return [house_w / 230.0 / 3] * 3
+
+    loop = Loop(site_settings, {"car": Car(response_s=3.0)}, house_a=house_a)
+    loop.run(1800)
+    second = [s for s in loop.history if 900.0 <= s.now < 1800.0]
+    setpoints = [currents(s.decision)["car"] for s in second]
+    changes = sum(1 for a, b in itertools.pairwise(setpoints) if a != b)
+    assert changes <= 2
+    assert min(setpoints) >= 6.0
+    assert sum(s.import_w for s in second) <= 6000.0 * 900.0 + EPS

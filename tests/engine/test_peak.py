@@ -150,8 +150,8 @@ FLOOR_W = 6.0 * STEP_W  # a three-phase car at its 6 A minimum: 4140 W
         # out of the run-short rule). The share moves with the house (smoothed):
         pytest.param(3000.0, 3400.0, 100.0, 0.0, 0.0, 3000.0, id="less than a step more: hold"),
         pytest.param(3000.0, 3700.0, 100.0, 0.0, 0.0, 3700.0, id="a step more early: rise"),
-        # 700 W more over the last 250 s is 175 kJ, less than 5 min of a step (207 kJ).
-        pytest.param(3000.0, 3700.0, 650.0, 0.0, 0.0, 3000.0, id="a step more late: not worth it"),
+        # 700 W more over the last 150 s is 105 kJ, less than 3 min of a step (124 kJ).
+        pytest.param(3000.0, 3700.0, 750.0, 0.0, 0.0, 3000.0, id="a step more late: not worth it"),
         pytest.param(3000.0, 5000.0, 650.0, 0.0, 0.0, 5000.0, id="much more late: rise"),
         pytest.param(3000.0, 2400.0, 100.0, 0.0, 0.0, 3000.0, id="less than a step less: hold"),
         pytest.param(3000.0, 2200.0, 100.0, 0.0, 0.0, 2200.0, id="more than a step less: cut"),

@@ -27,7 +27,7 @@ HOLD_END_S = 120.0
 """In the window's last this many seconds a held budget has no tolerance below the share."""
 HOUSE_HOLD_S = 120.0
 """The plan counts the house at the highest it drew in this long (`BudgetPlan.house_w`)."""
-RAISE_WORTH_S = 300.0
+RAISE_WORTH_S = 180.0
 """A held budget rises only when the rise would be worth a step for this long or more."""
 RUN_SHORT_SHARE = 0.6
 """Running chargers the share cannot carry at their minimum stay at it down to this share."""
@@ -108,7 +108,8 @@ class BudgetPlan:
 
     - **Hold.** It stays while the even share is within `step_w` of it (the power of one
       ampere on every charger): it cuts once the share falls further below it (at once, to
-      the share) and rises once the share is a step above it. The overspend of holding is
+      the share) and rises once the share is a step above it and the rise is worth
+      a step for `RAISE_WORTH_S` to the window's end. The overspend of holding is
       counted in the next share, and in the last `HOLD_END_S` of the window there is no
       tolerance below the share at all, so the window ends within its budget as before.
     - **Lower before pausing.** Running chargers whose minimum the share no longer

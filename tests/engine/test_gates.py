@@ -278,6 +278,60 @@ def test_ride_through_budget(cycles, balance_wh, riding):
     assert result is riding
 
 
+@pytest.mark.parametrize(
+    ("cycles", "balance_wh", "riding"),
+    [
+        # (now, solar W, grid W, PV W left for the cars). The evening: the last ride spends
+        # the bucket and the stop delay draws 20 Wh more: that is owed (PV still shines).
+        (
+            [(0.0, 0.0, 0.0, 500.0), (60.0, 0.0, 1200.0, 500.0), (120.0, 0.0, 0.0, 0.0)],
+            -20.0,
+            False,
+        ),
+        # Dark for less than the night: still owed (a thick cloud is no night).
+        (
+            [
+                (0.0, 0.0, 0.0, 500.0),
+                (60.0, 0.0, 1200.0, 500.0),
+                (60.0, 0.0, 0.0, 0.0),
+                (3659.0, 0.0, 0.0, 0.0),
+            ],
+            -20.0,
+            False,
+        ),
+        # Dark for the night: forgiven. The morning's first 10 minutes on 1.4 kW of sun
+        # earn 5.8 Wh, and a cloud then finds the bucket holding them, not owing 14 Wh.
+        (
+            [
+                (0.0, 0.0, 0.0, 500.0),
+                (60.0, 0.0, 1200.0, 500.0),
+                (60.0, 0.0, 0.0, 0.0),
+                (3660.0, 0.0, 0.0, 0.0),
+                (36000.0, 0.0, 0.0, 1400.0),
+                (36600.0, 1400.0, 0.0, 1400.0),
+            ],
+            5.833,
+            True,
+        ),
+        # A surplus not known (no PV reading given): never dark, the debt stays.
+        (
+            [(0.0, 0.0, 0.0, 500.0), (60.0, 0.0, 1200.0, None), (36000.0, 0.0, 0.0, None)],
+            -20.0,
+            False,
+        ),
+    ],
+)
+def test_ride_through_debt_does_not_outlive_the_solar_day(cycles, balance_wh, riding):
+    budget = RideThrough()
+    result = False
+    for now, solar_w, import_w, pv_w in cycles:
+        result = budget.update(
+            solar_w=solar_w, import_w=import_w, now=now, settings=RIDE, pv_w=pv_w
+        )
+    assert budget.balance_j / 3600.0 == pytest.approx(balance_wh, abs=1e-3)
+    assert result is riding
+
+
 def test_ride_through_budget_does_not_count_the_time_out_of_solar_only_mode():
     budget = RideThrough()
     budget.update(solar_w=0.0, import_w=0.0, now=0.0, settings=RIDE)

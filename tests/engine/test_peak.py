@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import replace
 
@@ -21,7 +22,7 @@ from custom_components.headroom.engine.model import (
     Supply,
     TimingSettings,
 )
-from custom_components.headroom.engine.peak import chargers_budget_w
+from custom_components.headroom.engine.peak import BudgetPlan, chargers_budget_w, spare_j
 from tests.engine.engine_support import Car, Loop, charger, currents, reading, site, snapshot
 from tests.engine.test_balancer_properties import (
     assert_valid_commands,
@@ -108,6 +109,86 @@ def test_last_second_with_budget_left_does_not_cut():
         response_s=5.0,
     )
     assert result > 4600.0
+
+
+def test_spare_energy_after_the_house_to_the_end():
+    """Half-way, 1000 Wh imported, house 2 kW, a car drawing 4.14 kW for 5 s more."""
+    result = spare_j(QUARTER, window(450.0, 1000.0, 6140.0), chargers_draw_w=4140.0, response_s=5.0)
+    assert result == pytest.approx(500.0 * 3600 - 6140.0 * 5 - 2000.0 * 445)
+
+
+@pytest.mark.parametrize(
+    ("draws", "expected_w"),
+    [
+        # (seconds, house W) fed in turn; the plan counts the highest of the last 2 min.
+        pytest.param([(0.0, 1000.0)], 1000.0, id="first reading"),
+        pytest.param([(0.0, 1000.0), (30.0, 3400.0), (90.0, 1000.0)], 3400.0, id="fridge off"),
+        pytest.param([(0.0, 3400.0), (119.0, 1000.0)], 3400.0, id="still within 2 minutes"),
+        pytest.param([(0.0, 3400.0), (121.0, 1000.0)], 1000.0, id="forgotten after 2 minutes"),
+        pytest.param(
+            [(0.0, 3400.0), (60.0, 2000.0), (121.0, 1000.0)], 2000.0, id="the next highest"
+        ),
+        pytest.param([(0.0, 1000.0), (10.0, 5000.0)], 5000.0, id="a rise counts at once"),
+    ],
+)
+def test_the_plan_counts_the_house_at_its_recent_highest(draws, expected_w):
+    plan = BudgetPlan()
+    result = 0.0
+    for now, house_w in draws:
+        result = plan.house_w(house_w, now=now)
+    assert result == expected_w
+
+
+STEP_W = 690.0  # one ampere on a three-phase car
+FLOOR_W = 6.0 * STEP_W  # a three-phase car at its 6 A minimum: 4140 W
+
+
+@pytest.mark.parametrize(
+    ("held_w", "share_w", "elapsed_s", "spare", "floor_w", "expected_w"),
+    [
+        # A car running at a planned 3 kW (not at its minimum here: floor 0 keeps it
+        # out of the run-short rule). The share moves with the house (smoothed):
+        pytest.param(3000.0, 3400.0, 100.0, 0.0, 0.0, 3000.0, id="less than a step more: hold"),
+        pytest.param(3000.0, 3700.0, 100.0, 0.0, 0.0, 3700.0, id="a step more early: rise"),
+        # 700 W more over the last 150 s is 105 kJ, less than 3 min of a step (124 kJ).
+        pytest.param(3000.0, 3700.0, 750.0, 0.0, 0.0, 3000.0, id="a step more late: not worth it"),
+        pytest.param(3000.0, 5000.0, 650.0, 0.0, 0.0, 5000.0, id="much more late: rise"),
+        pytest.param(3000.0, 2400.0, 100.0, 0.0, 0.0, 3000.0, id="less than a step less: hold"),
+        pytest.param(3000.0, 2200.0, 100.0, 0.0, 0.0, 2200.0, id="more than a step less: cut"),
+        pytest.param(3000.0, 2900.0, 800.0, 0.0, 0.0, 2900.0, id="last 2 minutes: no tolerance"),
+        pytest.param(None, 2900.0, 100.0, 0.0, 0.0, 2900.0, id="no plan yet: the share"),
+        # A running car whose minimum the share no longer carries to the window's end:
+        # it is lowered to its minimum and runs on (overspending the share, which falls
+        # as it does), until the last second of its minimum the budget leaves.
+        pytest.param(5000.0, 3000.0, 300.0, 1.0e6, FLOOR_W, FLOOR_W, id="run short at the minimum"),
+        pytest.param(FLOOR_W, 3000.0, 300.0, FLOOR_W, FLOOR_W, FLOOR_W, id="energy left: run on"),
+        pytest.param(FLOOR_W, 3000.0, 300.0, FLOOR_W - 1.0, FLOOR_W, 3000.0, id="spent: pause"),
+        # The house rose: the share is below 0.6 of the minimum, the car pauses now.
+        pytest.param(FLOOR_W, 2400.0, 300.0, 1.0e6, FLOOR_W, 2400.0, id="far below: pause now"),
+        # The share carries the minimum: the hold rules apply, as to any current.
+        pytest.param(FLOOR_W, 4500.0, 300.0, 1.0e6, FLOOR_W, FLOOR_W, id="carried: hold"),
+    ],
+)
+def test_the_budget_plan(held_w, share_w, elapsed_s, spare, floor_w, expected_w):  # noqa: PLR0913
+    plan = BudgetPlan(held_w=held_w, elapsed_s=elapsed_s - 1.0)
+    result = plan.settle(
+        share_w=share_w,
+        spare_j=spare,
+        left_s=900.0 - elapsed_s,
+        elapsed_s=elapsed_s,
+        floor_w=floor_w,
+        step_w=STEP_W,
+    )
+    assert result == pytest.approx(expected_w)
+
+
+def test_a_new_window_is_a_new_plan():
+    """A plan held from the window before does not hold a fresh window's share down."""
+    plan = BudgetPlan(held_w=3000.0, elapsed_s=890.0)
+    result = plan.settle(
+        share_w=3400.0, spare_j=0.0, left_s=895.0, elapsed_s=5.0, floor_w=0.0, step_w=STEP_W
+    )
+    assert result == 3400.0
 
 
 def three_phase_site(target_w: float, **overrides: object) -> SiteSettings:
@@ -324,3 +405,27 @@ def test_the_budget_never_weakens_the_breaker_rule(data):
             for phase in site_settings.supply.phases:
                 load_a = phase_load(site_settings, decision, phase, name, unreserved=idle)
                 assert load_a <= circuit_a + EPS
+
+
+def test_a_cycling_house_load_does_not_move_the_car():
+    """
+    A 1.5 kW load switching every minute on a 1 kW house: the car's current stays put.
+
+    Followed every second, the window's even share would cut the car 2 A at every switch
+    and raise it again after it; the plan counts the house at its highest of the last
+    2 minutes and holds the current. The window still ends within its budget.
+    """
+    site_settings = three_phase_site(6000.0, timing=TimingSettings())
+
+    def house_a(now: float) -> list[float]:
+        house_w = 1000.0 + (1500.0 if int(now // 60) % 2 else 0.0)
+        return [house_w / 230.0 / 3] * 3
+
+    loop = Loop(site_settings, {"car": Car(response_s=3.0)}, house_a=house_a)
+    loop.run(1800)
+    second = [s for s in loop.history if 900.0 <= s.now < 1800.0]
+    setpoints = [currents(s.decision)["car"] for s in second]
+    changes = sum(1 for a, b in itertools.pairwise(setpoints) if a != b)
+    assert changes <= 2
+    assert min(setpoints) >= 6.0
+    assert sum(s.import_w for s in second) <= 6000.0 * 900.0 + EPS

@@ -23,13 +23,14 @@ from .model import (
     ChargerState,
     Constraint,
     Decision,
+    ImportWindow,
     Mode,
     SiteSettings,
     Snapshot,
     SolarSettings,
     Supply,
 )
-from .peak import chargers_budget_w
+from .peak import BudgetPlan, chargers_budget_w, spare_j
 from .plausibility import implausible_currents
 from .solar import DrawHistory, RideThrough, SolarGate, grid_import_w, solar_power_w
 from .thermal import ThermalGate
@@ -148,6 +149,7 @@ class Balancer:
         self._house_a = zeros
         self._headroom_a = tuple(settings.breaker_a - settings.margin_a for _ in zeros)
         self._peak_w: float | None = None
+        self._peak_plan = BudgetPlan()
 
     @property
     def settings(self) -> SiteSettings:
@@ -447,7 +449,11 @@ class Balancer:
         riding = False
         if settings.mode == Mode.SOLAR:
             riding = self._ride_through.update(
-                solar_w=draw_w - import_w, import_w=import_w, now=now, settings=settings.solar
+                solar_w=draw_w - import_w,
+                import_w=import_w,
+                now=now,
+                settings=settings.solar,
+                pv_w=power_w,
             )
         else:
             self._ride_through.pause()
@@ -566,12 +572,38 @@ class Balancer:
             for value in (window.elapsed_s, window.imported_wh, window.import_w)
         ):
             window = None
-        return chargers_budget_w(
-            settings.peak,
-            window,
-            chargers_draw_w=sum(sum(c.counted_a) for c in chargers) * settings.voltage_v,
-            house_w=sum(self._house_a) * settings.voltage_v,
-            response_s=settings.timing.car_response_s,
+        draw_w = sum(sum(c.counted_a) for c in chargers) * settings.voltage_v
+        response_s = settings.timing.car_response_s
+        if window is None:
+            self._peak_plan.forget()
+            return chargers_budget_w(
+                settings.peak,
+                None,
+                chargers_draw_w=draw_w,
+                house_w=sum(self._house_a) * settings.voltage_v,
+                response_s=response_s,
+            )
+        plan = self._peak_plan
+        left_s = settings.peak.window_s - window.elapsed_s
+        house_w = plan.house_w(window.import_w - draw_w, now=snapshot.now)
+        window = ImportWindow(
+            elapsed_s=window.elapsed_s, imported_wh=window.imported_wh, import_w=house_w + draw_w
+        )
+        share_w = chargers_budget_w(
+            settings.peak, window, chargers_draw_w=draw_w, house_w=0.0, response_s=response_s
+        )
+        voltage_v = settings.voltage_v
+        return plan.settle(
+            share_w=share_w,
+            spare_j=spare_j(settings.peak, window, chargers_draw_w=draw_w, response_s=response_s),
+            left_s=left_s,
+            elapsed_s=window.elapsed_s,
+            floor_w=sum(
+                c.min_a * voltage_v * _active_lines(c)
+                for c in chargers
+                if c.wants and c.memory.setpoint_a > 0.0
+            ),
+            step_w=sum(voltage_v * _active_lines(c) for c in chargers if c.wants),
         )
 
     def _peak_limit(

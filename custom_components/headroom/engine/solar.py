@@ -10,6 +10,8 @@ if TYPE_CHECKING:
     from .model import SolarSettings, SurplusReading
 
 _J_PER_WH = 3600.0
+NIGHT_S = 3600.0
+"""No PV power for the cars for this long ends the solar day (`RideThrough`'s debt)."""
 
 
 def solar_power_w(
@@ -75,21 +77,45 @@ class RideThrough:
     at 6 A through a passing cloud, paying from the grid at most that share of the solar
     energy it took (plus the bucket's one fill), and a long overcast spell stops it as
     before once the bucket is empty.
+
+    The bucket can go below empty within a solar day: the grid energy of a stop delay or
+    of the last ride's final seconds is owed and paid back from the next solar energy, so
+    the day's grid share stays bounded. A debt does not outlive the solar day, though:
+    once no PV power has been left for the cars for `NIGHT_S` (the night), what is owed
+    is forgiven, and the next morning's first cloud finds the bucket empty, not in debt.
     """
 
     balance_j: float = 0.0
     last_at: float | None = None
+    dark_since: float | None = None
+    """Since when no PV power has been left for the cars (None: there is some now)."""
 
     def update(
-        self, *, solar_w: float, import_w: float, now: float, settings: SolarSettings
+        self,
+        *,
+        solar_w: float,
+        import_w: float,
+        now: float,
+        settings: SolarSettings,
+        pv_w: float | None = None,
     ) -> bool:
-        """Feed the cars' solar and grid power now; return whether a car may ride through."""
+        """
+        Feed the cars' solar and grid power now; return whether a car may ride through.
+
+        `pv_w`: the PV power the chargers may take now (None: not known, never dark).
+        """
         if self.last_at is not None:
             elapsed_s = max(0.0, now - self.last_at)
             earned_j = settings.ride_through_share * max(0.0, solar_w) * elapsed_s
             self.balance_j += earned_j - max(0.0, import_w) * elapsed_s
             self.balance_j = min(self.balance_j, settings.ride_through_wh * _J_PER_WH)
         self.last_at = now
+        if pv_w is None or pv_w > 0.0:
+            self.dark_since = None
+        elif self.dark_since is None:
+            self.dark_since = now
+        elif now - self.dark_since >= NIGHT_S:
+            self.balance_j = max(self.balance_j, 0.0)
         return self.balance_j > 0.0
 
     def pause(self) -> None:

@@ -29,7 +29,8 @@ from .engine import Balancer
 from .entity_config import CONF_BACKUP_METER, SUBENTRY_ENTITY_CHARGER
 from .entity_devices import entity_devices
 from .settings import site_config
-from .site import METER_KEY, LineConflictError, build_site
+from .site import METER_KEY
+from .site_build import LineConflictError, build_site
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry

@@ -15,9 +15,9 @@ from homeassistant.util import dt as dt_util
 from .const import CYCLE_INTERVAL, DOMAIN, LOGGER, SUBENTRY_CHARGER
 from .device_info import record_identities
 from .devices.errors import ConnectionLost
+from .engine_settings import ChargerConfig
 from .entity_config import SUBENTRY_ENTITY_CHARGER
 from .repairs import Repairs, SiteHealth
-from .settings import ChargerConfig, Problem, SiteConfig
 from .surplus import read_surplus
 
 if TYPE_CHECKING:
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
     from .devices.identity import DeviceIdentity
+    from .rules import Problem
+    from .settings import SiteConfig
     from .site import CycleResult, Site
 
 

@@ -10,7 +10,8 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from .const import DOMAIN
 from .coordinator import HeadroomConfigEntry, HeadroomCoordinator, chargers_of
 from .device_info import charger_device_info
-from .settings import ChargerConfig, Problem, site_config
+from .engine_settings import ChargerConfig
+from .settings import site_config
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from homeassistant.helpers.entity import EntityDescription
 
     from .engine.model import ChargerSettings
+    from .rules import Problem
     from .site import ChargerStatus
 
 

@@ -1,7 +1,7 @@
 """
 Checks of the entities a user picks for a meter or charger, against their live states.
 
-Each returns `Problem`s (translation keys of `settings.ProblemKey`) at the form field they
+Each returns `Problem`s (translation keys of `rules.ProblemKey`) at the form field they
 are about. An entity that is unavailable or unknown right now passes: its device may be
 asleep; the loop treats it as silent until it reports.
 """
@@ -19,7 +19,7 @@ from homeassistant.util.unit_conversion import (
 )
 
 from .engine.model import MIN_CHARGE_A
-from .settings import Problem, ProblemKey
+from .rules import Problem, ProblemKey
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

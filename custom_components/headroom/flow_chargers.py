@@ -40,6 +40,7 @@ from .devices.registers import get_profile
 from .engine import suggest_fail_safe_a
 from .engine.fail_safe import max_fail_safe_a
 from .engine.model import Mode, Supply
+from .engine_settings import ChargerConfig
 from .entity_config import CONF_METER_ENTITIES
 from .flow_common import (
     CONF_ADD_MANUAL,
@@ -65,7 +66,8 @@ from .flow_common import (
     unit_ids_text,
 )
 from .flow_scan import ScanSteps
-from .settings import ChargerConfig, bus_settings, line_conflict, validate
+from .settings import bus_settings, line_conflict
+from .validation import validate
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

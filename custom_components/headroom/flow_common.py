@@ -2,7 +2,8 @@
 What the config, options and charger flows share: form fields, checks and the device probe.
 
 Each check returns the flow's error keys (translated in strings.json); the rules behind them
-live in `settings` (numbers, ranges, the fail-safe) and the device layer (`devices.probe`).
+live in `rules` and `validation` (numbers, ranges, the fail-safe) and the device layer
+(`devices.probe`).
 """
 
 from __future__ import annotations
@@ -67,14 +68,8 @@ from .devices.errors import (
 from .devices.probe import probe, serial_port_problem
 from .devices.registers import get_profile, load_profiles
 from .engine.model import MIN_CHARGE_A, Supply
-from .settings import (
-    RULES,
-    Problem,
-    ProblemKey,
-    bus_settings,
-    number,
-    number_problem,
-)
+from .rules import RULES, Problem, ProblemKey, number, number_problem
+from .settings import bus_settings
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -61,7 +61,7 @@ from .flow_common import (
     number_field,
     select_field,
 )
-from .settings import RULES, ProblemKey, number
+from .rules import RULES, ProblemKey, number
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

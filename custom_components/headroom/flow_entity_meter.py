@@ -27,7 +27,7 @@ from .entity_config import (
     CONF_VOLTAGE_ENTITIES,
     used_twice,
 )
-from .settings import ProblemKey
+from .rules import ProblemKey
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping

@@ -29,13 +29,13 @@ from .const import (
 )
 from .device_info import site_device_info
 from .engine.model import MIN_CHARGE_A
+from .engine_settings import measures_import
 from .entity import (
     HeadroomChargerEntity,
     HeadroomEntity,
     update_charger,
     update_site_options,
 )
-from .settings import measures_import
 
 if TYPE_CHECKING:
     from collections.abc import Callable

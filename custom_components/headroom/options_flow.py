@@ -52,6 +52,7 @@ from .coordinator import chargers_of
 from .engine import suggest_fail_safe_a
 from .engine.fail_safe import max_fail_safe_a
 from .engine.model import Supply
+from .engine_settings import measures_import
 from .entity_config import (
     CONF_BACKUP_METER,
     CONF_CURRENT_ENTITIES,
@@ -75,12 +76,8 @@ from .flow_entity_meter import (
     meter_entities_errors,
     meter_entity_fields,
 )
-from .settings import (
-    ProblemKey,
-    measures_import,
-    number,
-    validate,
-)
+from .rules import ProblemKey, number
+from .validation import validate
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

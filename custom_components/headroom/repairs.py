@@ -16,7 +16,7 @@ from homeassistant.helpers import issue_registry as ir
 
 from .const import DOMAIN, LOGGER
 from .devices.interfaces import MeterSource
-from .settings import Problem, ProblemKey
+from .rules import Problem, ProblemKey
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -38,13 +38,13 @@ from .device_info import meter_device_info, site_device_info
 from .devices.interfaces import MeterSource
 from .devices.registers import get_profile
 from .engine.model import ChargerState, Constraint
+from .engine_settings import measures_import
 from .entity import (
     HeadroomChargerEntity,
     HeadroomEntity,
     HeadroomMeterEntity,
 )
 from .entity_config import CONF_BACKUP_METER
-from .settings import measures_import
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -53,12 +53,8 @@ from .flow_common import (
     select_field,
     unit_ids_text,
 )
-from .settings import (
-    RULES,
-    bus_settings,
-    line_conflict,
-    number,
-)
+from .rules import RULES, number
+from .settings import bus_settings, line_conflict
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

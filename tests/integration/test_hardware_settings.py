@@ -9,9 +9,10 @@ from custom_components.headroom.devices.chargers import create_charger
 from custom_components.headroom.devices.meters import Meter
 from custom_components.headroom.devices.registers import get_profile
 from custom_components.headroom.engine import Balancer
+from custom_components.headroom.engine_settings import ChargerConfig
 from custom_components.headroom.flow_common import probe_device
-from custom_components.headroom.settings import ChargerConfig, site_settings
 from custom_components.headroom.site import METER_KEY, Site
+from custom_components.headroom.validation import site_settings
 from tests.devices.fakes import FakeDevice
 from tools.simulator.line import LineSettings
 from tools.simulator.simulator import DeviceSpec, Simulator

@@ -7,8 +7,9 @@ from custom_components.headroom.devices.meters import Meter
 from custom_components.headroom.devices.registers import get_profile
 from custom_components.headroom.engine import Balancer
 from custom_components.headroom.engine.model import Constraint
-from custom_components.headroom.settings import ChargerConfig, site_settings
+from custom_components.headroom.engine_settings import ChargerConfig
 from custom_components.headroom.site import Site
+from custom_components.headroom.validation import site_settings
 from tests.devices.fakes import FakeDevice
 
 HEIDELBERG = get_profile("heidelberg_energy_control")

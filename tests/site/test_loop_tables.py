@@ -23,12 +23,12 @@ from custom_components.headroom.engine.model import (
     SiteSettings,
     Snapshot,
 )
-from custom_components.headroom.site import (
+from custom_components.headroom.identities import (
     IDENTITY_REFRESH_S,
     IDENTITY_RETRY_S,
-    Site,
     _IdentityTimer,
 )
+from custom_components.headroom.site import Site
 from tests.devices.fakes import FakeDevice
 from tests.site.test_faults import HEIDELBERG, charging, limit_a, meter, set_draw, two_chargers
 

@@ -10,14 +10,9 @@ from hypothesis import strategies as st
 
 from custom_components.headroom.engine import Balancer
 from custom_components.headroom.engine.fail_safe import fail_safe_currents_a, fail_safe_fits
-from custom_components.headroom.settings import (
-    CHARGER_NUMBERS,
-    SITE_NUMBERS,
-    ChargerConfig,
-    hold_settings,
-    number,
-    validate,
-)
+from custom_components.headroom.engine_settings import ChargerConfig, hold_settings
+from custom_components.headroom.rules import CHARGER_NUMBERS, SITE_NUMBERS, number
+from custom_components.headroom.validation import validate
 from tests.engine.test_balancer_properties import assert_valid_commands, phase_load, snapshots
 
 EPS = 1e-9

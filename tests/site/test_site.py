@@ -10,19 +10,11 @@ from custom_components.headroom.devices.identity import DeviceIdentity
 from custom_components.headroom.devices.meters import Meter
 from custom_components.headroom.devices.registers import get_profile
 from custom_components.headroom.engine import Balancer
-from custom_components.headroom.settings import (
-    ChargerConfig,
-    ProblemKey,
-    SettingsError,
-    site_settings,
-    validate,
-)
-from custom_components.headroom.site import (
-    IDENTITY_REFRESH_S,
-    IDENTITY_RETRY_S,
-    METER_KEY,
-    Site,
-)
+from custom_components.headroom.engine_settings import ChargerConfig
+from custom_components.headroom.identities import IDENTITY_REFRESH_S, IDENTITY_RETRY_S
+from custom_components.headroom.rules import ProblemKey, SettingsError
+from custom_components.headroom.site import METER_KEY, Site
+from custom_components.headroom.validation import site_settings, validate
 from tests.devices.fakes import FakeDevice
 
 HEIDELBERG = get_profile("heidelberg_energy_control")

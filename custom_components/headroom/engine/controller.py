@@ -719,7 +719,7 @@ def _validate(settings: SiteSettings) -> None:
     """
     Reject settings that cannot work (the integration shows them as a repair issue).
 
-    The integration checks the installer's input first (`settings.validate`); this is the
+    The integration checks the installer's input first (`validation.validate`); this is the
     engine's own guard: no number that is not finite, no limit that is not positive.
     """
     problems = [

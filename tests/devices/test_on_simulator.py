@@ -218,6 +218,8 @@ async def test_alfen_temperature_from_its_station_over_tcp(
             assert hot > alfen.ambient_c + 20
             assert hot == pytest.approx(alfen.temperature_c, abs=0.1)  # a float32, rounded
             assert bus.stats.for_device(200).requests >= 2
+            # The station's identity is read there too (at unit 1 the socket has none).
+            assert (await charger.identity()).firmware == "6.4.0-4210"
             # A station that refuses (here: a gateway's "target failed to respond", 11).
             alfen.station_exception = 11
             refused = create_charger(bus.device(1), get_profile("alfen_eve"))

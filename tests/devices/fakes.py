@@ -34,6 +34,8 @@ class FakeDevice:
     writes: list[tuple[int, list[int], int]] = field(default_factory=list)
     fail_next: list[DeviceError] = field(default_factory=list)
     on_write: Callable[[FakeDevice, int, list[int]], None] | None = None
+    units: dict[int, FakeDevice] = field(default_factory=dict)
+    """Other unit ids behind the same connection (Alfen's station, 200); absent: this bank."""
 
     @classmethod
     def from_profile(
@@ -130,6 +132,10 @@ class FakeDevice:
             self.on_write(self, address, list(values))
         self._answer()
 
+    def unit(self, unit_id: int) -> FakeDevice:
+        """The device at another unit id on the same connection (this one unless set)."""
+        return self.units.get(unit_id, self)
+
     def written(self, register: Register) -> list[list[int]]:
         """Every write that started at `register`'s address."""
         return [values for address, values, _ in self.writes if address == register.address]
@@ -213,6 +219,9 @@ class _Absent:
 
     async def write_coil(self, address: int, *, on: bool) -> None:  # noqa: ARG002
         await self._timeout()
+
+    def unit(self, unit_id: int) -> _Absent:
+        return _Absent(unit_id, self.delay_s)
 
 
 # What a first-wave device answers at its identification registers and a few values.

@@ -17,6 +17,7 @@ from custom_components.headroom.devices.chargers import (
 )
 from custom_components.headroom.devices.discovery import SCANNED_CHARGERS
 from custom_components.headroom.devices.errors import DeviceRefused, NoResponse, Unsupported
+from custom_components.headroom.devices.planner import SILENT_SKIP_READS
 from custom_components.headroom.devices.registers import Profile, Value, decode, get_profile
 from custom_components.headroom.engine.model import ChargerState
 from tests.devices.fakes import FakeDevice
@@ -428,3 +429,60 @@ async def test_heidelberg_unlocks_in_f_at_most_every_10_s() -> None:
     clock.now += 30
     await charger.maintain()
     assert device.written(register) == [[1], [1]]  # not in F: nothing to clear
+
+
+def _alfen_with_station(**station: object) -> tuple[AlfenEve, FakeDevice, FakeDevice]:
+    """An Alfen socket at unit 1 whose station (unit 200) is its own register bank."""
+    profile = get_profile("alfen_eve")
+    socket = FakeDevice.from_profile(profile, ALFEN, strict=False)
+    values: dict[str, Value] = {"temperature": 41.5}
+    bank = FakeDevice.from_profile(profile, values, device_id=200)
+    for name, value in station.items():
+        setattr(bank, name, value)
+    socket.units[200] = bank
+    charger = create_charger(socket, profile, clock=Clock())
+    assert isinstance(charger, AlfenEve)
+    return charger, socket, bank
+
+
+async def test_alfen_reads_its_temperature_from_the_station_unit() -> None:
+    charger, socket, station = _alfen_with_station()
+    reading = await charger.read()
+    assert reading.temperature_c == 41.5
+    assert reading.current_l1_a == 12.0
+    temperature = charger.profile.registers["temperature"]
+    assert station.reads == [(3, temperature.address, 2)]
+    assert all(address != temperature.address for _, address, _ in socket.reads)
+    # Fast reads do not ask the station; they keep the last full read's temperature.
+    assert (await charger.read(full=False)).temperature_c == 41.5
+    assert len(station.reads) == 1
+
+
+async def test_a_station_that_refuses_leaves_the_socket_readable() -> None:
+    charger, socket, station = _alfen_with_station(holding={})  # every read: exception 2
+    reading = await charger.read()
+    assert reading.state is ChargerState.C
+    assert reading.current_l1_a == 12.0
+    assert reading.temperature_c is None
+    assert "temperature" in charger.disabled_registers
+    assert "unit 200" in charger.disabled_registers["temperature"]
+    # Dropped for good: the station is not asked again, the socket still is.
+    socket.reads.clear()
+    await charger.read()
+    assert len(station.reads) == 1
+    assert socket.reads
+
+
+async def test_a_silent_station_is_skipped_for_a_while_then_read_again() -> None:
+    charger, _, station = _alfen_with_station(silent=True)
+    reading = await charger.read()
+    assert reading.current_l1_a == 12.0
+    assert reading.temperature_c is None
+    assert "not answered" in charger.disabled_registers["temperature"]
+    for _ in range(SILENT_SKIP_READS):
+        assert (await charger.read()).temperature_c is None
+    station.silent = False
+    assert len(station.reads) == 1  # asked once in those reads, not once a read
+    reading = await charger.read()
+    assert reading.temperature_c == 41.5
+    assert charger.disabled_registers == {}

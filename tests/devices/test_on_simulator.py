@@ -21,6 +21,7 @@ from custom_components.headroom.devices.meters import Meter
 from custom_components.headroom.devices.registers import get_profile
 from custom_components.headroom.engine.model import ChargerState
 from tools.simulator.line import LineSettings
+from tools.simulator.personalities import AlfenDevice
 from tools.simulator.simulator import DeviceSpec, Simulator
 from tools.simulator.site import StaticCharger, StaticSite
 
@@ -175,6 +176,59 @@ async def test_alfen_and_gateway_over_tcp(tmp_path: Path, socket_enabled: None) 
             assert status.timeout_s is None  # the validity time is set in Alfen's app
             assert status.rewrite_interval_s == 25.0
             assert (await charger.read()).setpoint_a == 16
+        finally:
+            await bus.close()
+    finally:
+        await simulator.close()
+
+
+async def test_alfen_temperature_from_its_station_over_tcp(
+    tmp_path: Path, socket_enabled: None
+) -> None:
+    """The station's temperature (unit 200) heats under current; a refusing station is harmless."""
+    del socket_enabled
+    simulator = Simulator(
+        _site(),
+        [DeviceSpec("alfen_eve", 1, "garage")],
+        line=LineSettings(9600, "N", 1),
+        link=tmp_path / "ttySIM",
+        modbus_tcp_port=None,
+        rtu_over_tcp_port=None,
+    )
+    await simulator.start()
+    assert simulator._clock is not None
+    simulator._clock.cancel()  # the test advances the simulator's time itself
+    try:
+        port = simulator.endpoints().native_tcp_port
+        assert port is not None
+        # Unit 200 answers too (it is the station): the scan must not take it for a device.
+        found = await Scanner(device_ids=[1, 200]).scan_tcp("127.0.0.1", port)
+        assert [(d.model, d.device_id) for d in found.devices] == [("alfen_eve", 1)]
+        alfen: AlfenDevice = simulator.native_line.devices[1]  # type: ignore[assignment]
+        alfen.heat_under_current(c_per_a2=0.2, time_constant_s=10.0)
+        bus = Bus(TcpSettings("127.0.0.1", port), timeout_s=1.0)
+        await bus.connect()
+        try:
+            charger = create_charger(bus.device(1), get_profile("alfen_eve"))
+            await charger.set_limit(16)
+            assert (await charger.read()).temperature_c == pytest.approx(alfen.ambient_c)
+            simulator.advance(60.0)
+            hot = (await charger.read()).temperature_c
+            assert hot is not None
+            assert hot > alfen.ambient_c + 20
+            assert hot == pytest.approx(alfen.temperature_c, abs=0.1)  # a float32, rounded
+            assert bus.stats.for_device(200).requests >= 2
+            # The station's identity is read there too (at unit 1 the socket has none).
+            assert (await charger.identity()).firmware == "6.4.0-4210"
+            # A station that refuses (here: a gateway's "target failed to respond", 11).
+            alfen.station_exception = 11
+            refused = create_charger(bus.device(1), get_profile("alfen_eve"))
+            reading = await refused.read()
+            assert reading.state is ChargerState.C
+            assert reading.current_l1_a is not None
+            assert reading.temperature_c is None
+            assert "exception 11" in refused.disabled_registers["temperature"]
+            assert (await refused.read()).current_l1_a is not None
         finally:
             await bus.close()
     finally:

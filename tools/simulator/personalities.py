@@ -32,6 +32,8 @@ _SQRT3: Final = math.sqrt(3)
 _S_PER_H: Final = 3600.0
 _W_PER_KW: Final = 1000.0
 _PHASES: Final = 3
+ALFEN_STATION_UNIT: Final = 200
+"""The unit id of an Alfen station's own registers (identity, temperature)."""
 
 # The simulated models are the ones discovery looks for: the scan must find every one.
 METERS: Final = SCANNED_METERS
@@ -328,25 +330,53 @@ class ChargerDevice(ProfileDevice):
         }
 
 
-class HeidelbergDevice(ChargerDevice):
+class HeatingCharger(ChargerDevice):
+    """A charger whose board temperature it reports, and which can heat under current."""
+
+    ambient_c: float = 32.5
+    """The board temperature of a charger that carries no current."""
+
+    def __init__(self, profile: Profile, device_id: int, site: Site, *, name: str) -> None:
+        """Start at the ambient temperature, not heating."""
+        super().__init__(profile, device_id, site, name=name)
+        self.temperature_c = self.ambient_c
+        """The board temperature the charger reports."""
+        self._heating_c_per_a2 = 0.0
+        self._time_constant_s = 600.0
+
+    def heat_under_current(self, *, c_per_a2: float, time_constant_s: float) -> None:
+        """
+        Make the charger heat under current (a hot garage, a tired contact).
+
+        Its board settles `c_per_a2` x (line current)^2 above the ambient, with this time
+        constant.
+        """
+        self._heating_c_per_a2 = c_per_a2
+        self._time_constant_s = time_constant_s
+
+    def tick(self, dt_s: float) -> None:
+        """Let the board temperature follow the current."""
+        super().tick(dt_s)
+        current_a = max(self.line_currents())
+        settled_c = self.ambient_c + self._heating_c_per_a2 * current_a**2
+        self.temperature_c += (settled_c - self.temperature_c) * (
+            1.0 - math.exp(-dt_s / self._time_constant_s)
+        )
+
+
+class HeidelbergDevice(HeatingCharger):
     """Heidelberg Energy Control: watchdog in ms on any request, standby, 0.1 A steps."""
 
     standby_after_s: float = 60.0
     """Idle time in state A after which a box with standby enabled goes to sleep."""
     recovery_s: float = 10.0
     """Time the box needs after the fail-safe before it follows the master again."""
-    ambient_c: float = 32.5
-    """The PCB temperature of a box that carries no current."""
     own_derate_c: float = 85.0
     """Above this the box reports state 8 ("derating") while it charges."""
 
     def __init__(self, profile: Profile, device_id: int, site: Site, *, name: str) -> None:
         """Start as shipped: standby allowed, watchdog 15 s, fail-safe current 0 A."""
         super().__init__(profile, device_id, site, name=name)
-        self.temperature_c = self.ambient_c
-        """The PCB temperature (input register 9)."""
-        self._heating_c_per_a2 = 0.0
-        self._time_constant_s = 600.0
         self.settings |= {
             "watchdog_timeout": 15000,
             "standby_control": 0,
@@ -362,16 +392,6 @@ class HeidelbergDevice(ChargerDevice):
         """Asleep (silent) after a while in state A unless standby is disabled (258 = 4)."""
         return not self._asleep()
 
-    def heat_under_current(self, *, c_per_a2: float, time_constant_s: float) -> None:
-        """
-        Make the box heat under current (a hot garage, a tired contact).
-
-        Its PCB settles `c_per_a2` x (line current)^2 above the ambient, with this time
-        constant.
-        """
-        self._heating_c_per_a2 = c_per_a2
-        self._time_constant_s = time_constant_s
-
     def _asleep(self) -> bool:
         if self.settings["standby_control"] == 4 or self.view().state != "A":  # noqa: PLR2004
             return False
@@ -385,13 +405,8 @@ class HeidelbergDevice(ChargerDevice):
             self._recover_at_s = self.now_s + self.recovery_s
 
     def tick(self, dt_s: float) -> None:
-        """Run the watchdog, the standby timer and the PCB temperature."""
+        """Run the PCB temperature, the watchdog and the standby timer."""
         super().tick(dt_s)
-        current_a = max(self.line_currents())
-        settled_c = self.ambient_c + self._heating_c_per_a2 * current_a**2
-        self.temperature_c += (settled_c - self.temperature_c) * (
-            1.0 - math.exp(-dt_s / self._time_constant_s)
-        )
         if self.view().state != "A":
             self._idle_since_s = self.now_s
         timeout_s = float(self.settings["watchdog_timeout"]) / 1000
@@ -641,8 +656,14 @@ class EvseWbDevice(ChargerDevice):
         }
 
 
-class AlfenDevice(ChargerDevice):
-    """Alfen Eve (Modbus TCP): float limit with a validity time, then the safe current."""
+class AlfenDevice(HeatingCharger):
+    """
+    Alfen Eve (Modbus TCP): float limit with a validity time, then the safe current.
+
+    Its socket answers at its own unit id, the station (identity, board temperature) at 200.
+    """
+
+    ambient_c = 30.0
 
     def __init__(self, profile: Profile, device_id: int, site: Site, *, name: str) -> None:
         """Start at the safe current (6 A), as after a reboot; validity time 60 s."""
@@ -651,6 +672,8 @@ class AlfenDevice(ChargerDevice):
         self.safe_current_a = 6.0
         self.single_phase = False
         """Installed on one phase: L2 and L3 read NaN (evcc issue 4578)."""
+        self.station_exception: int | None = None
+        """Answer every request at the station's unit (200) with this Modbus exception."""
         self._valid_until_s: float | None = None
         self.settings |= {"charge_phases": 3}
         self.fall_back(self.safe_current_a)
@@ -664,6 +687,12 @@ class AlfenDevice(ChargerDevice):
             and self.now_s >= self._valid_until_s
         ):
             self.fall_back(self.safe_current_a)
+
+    def read(self, function_code: int, unit_id: int, address: int, count: int) -> list[int]:
+        """Answer a read; at the station's unit, `station_exception` if one is set."""
+        if unit_id == ALFEN_STATION_UNIT and self.station_exception is not None:
+            raise ModbusError(self.station_exception)
+        return super().read(function_code, unit_id, address, count)
 
     def validate(self, name: str, value: Value) -> None:
         """Accept a limit of 0-32 A and 1 or 3 phases."""
@@ -704,7 +733,7 @@ class AlfenDevice(ChargerDevice):
             "platform_type": "NG910",
             "station_serial": "ACE0000001",
             "station_active_max_current": 32.0,
-            "temperature": 30.0,
+            "temperature": round(self.temperature_c, 1),
             "nr_of_sockets": 1,
             "meter_state": 1,
             "voltage_l1": voltage,

@@ -472,6 +472,12 @@ class BusDevice:
             ),
         )
 
+    def unit(self, unit_id: int) -> BusDevice:
+        """Return a handle for `unit_id` on the same bus, with this handle's pacing and timeouts."""
+        if unit_id == self._device_id:
+            return self
+        return BusDevice(self._bus, unit_id, self._policy)
+
 
 def open_parity(settings: SerialSettings) -> Literal["N", "E", "O"]:
     """

@@ -87,7 +87,7 @@ class ChargerValues:
     energy_total_kwh: float | None = None
     energy_session_kwh: float | None = None
     temperature_c: float | None = None
-    """The charger's own temperature, where it reports one (Heidelberg: its PCB)."""
+    """The charger's own temperature, where it reports one (Heidelberg, Alfen: its board)."""
     derating: bool = False
     """The charger says it lowers its current itself for heat (Heidelberg state 8)."""
 
@@ -544,13 +544,16 @@ class AlfenEve(Charger):
     evcc reports 'E' as A, which the engine treats alike: no car to allocate to).
     Register 1208 is the time left before the fall-back, not the validity time (and all
     ones before any setpoint), so the validity time is not known to the driver.
+    The temperature (1102, the board's, not the air's: Alfen Modbus doc v2.3) is a station
+    register at unit 200, read in full reads through a sibling handle on the same
+    connection; a station that refuses or ignores it leaves the socket readable (`planner`).
     """
 
     max_limit_a = 32
     DEFAULT_REWRITE_INTERVAL_S: Final = 25.0
     """evcc's cadence; the station's validity time defaults to 60 s."""
     _fast_fields = ("charger_state", "current_l1", "current_l2", "current_l3")
-    _full_fields = (*_fast_fields, "power_total", "energy_total", "current_limit")
+    _full_fields = (*_fast_fields, "power_total", "energy_total", "current_limit", "temperature")
     _UNWIRED_LINES: Final = ("current_l2", "current_l3")
     rewrite_interval_s: float = DEFAULT_REWRITE_INTERVAL_S
     """How often the setpoint is re-written; `arm_watchdog` shortens it to the timeout's."""

@@ -15,6 +15,14 @@ evcc issue 31143; ABB Terra AC read-backs 0x4020-0x4024 on older firmware), the 
 reads the required registers alone and each optional one on its own; an optional register
 the device refuses is dropped for good (logged once, listed in `RegisterReader.disabled`),
 so a register that only feeds a sensor never makes the control read fail.
+
+A register the profile pins to another unit id (Alfen's station registers, unit 200, beside
+a socket's 1 or 2) is read through a sibling handle on the same connection
+(`RegisterTransport.unit`). When it is optional it is read after the device's own
+registers, and neither a refusal nor silence there fails the read: a station that does not
+answer must not make the socket unreadable. A refused one is dropped for good; a silent one
+is skipped for `SILENT_SKIP_READS` reads and then tried again (one timeout now and then,
+not one every read, and a value that comes back after a network hiccup).
 """
 
 from __future__ import annotations
@@ -43,6 +51,9 @@ DEFAULT_MAX_GAP: Final = 10
 
 DEFAULT_MAX_UNMAPPED_GAP: Final = 2
 """Registers bridged that no profile entry describes (reserved slots between values)."""
+
+SILENT_SKIP_READS: Final = 30
+"""Reads an optional register of a silent other unit is skipped for (5 min of full reads)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,6 +180,9 @@ class RegisterReader:
         self._max_unmapped_gap = DEFAULT_MAX_UNMAPPED_GAP
         self._plans: dict[frozenset[str], list[ReadBlock]] = {}
         self._disabled: dict[str, str] = {}
+        self._units: dict[int, RegisterTransport] = {}
+        self._silent: dict[str, int] = {}
+        """Optional registers of another unit that went unanswered: reads left to skip."""
 
     @property
     def transport(self) -> RegisterTransport:
@@ -177,8 +191,12 @@ class RegisterReader:
 
     @property
     def disabled(self) -> Mapping[str, str]:
-        """Optional registers the device refused, and why; they are no longer read."""
-        return dict(self._disabled)
+        """Optional registers the device refused (no longer read) or left unanswered, and why."""
+        silent = {
+            name: f"not answered {self._where(name)}; tried again every {SILENT_SKIP_READS} reads"
+            for name in self._silent
+        }
+        return self._disabled | silent
 
     def plan(self, names: Collection[str]) -> list[ReadBlock]:
         """Return the blocks that read `names` (KeyError for a name the profile lacks)."""
@@ -202,11 +220,27 @@ class RegisterReader:
         Read and decode `names`; a value that is NaN, infinite or "not available" is None.
 
         Names in `optional` may be dropped: one the device refuses is disabled and left out
-        of the result (and of every later read). Raises the transport's DeviceError
+        of the result (and of every later read); one of another unit that does not answer is
+        left out for a while (see the module docstring). Raises the transport's DeviceError
         subclasses, `DeviceRefused` only when a required register is refused.
         """
         optional_names = {n for n in optional if n in names}
         wanted = [n for n in names if n not in self._disabled]
+        elsewhere = sorted(n for n in optional_names.intersection(wanted) if self._elsewhere(n))
+        values = await self._read_own([n for n in wanted if n not in elsewhere], optional_names)
+        due = []
+        for name in elsewhere:
+            if self._silent.get(name, 0) > 0:
+                self._silent[name] -= 1
+            else:
+                due.append(name)
+        if due:
+            values |= await self._read_elsewhere(due)
+        return values
+
+    async def _read_own(
+        self, wanted: list[str], optional_names: set[str]
+    ) -> dict[str, Value | None]:
         try:
             return await self._read_names(wanted)
         except DeviceRefused:
@@ -221,18 +255,67 @@ class RegisterReader:
                 self._disable(name, err)
         return values
 
-    def _disable(self, name: str, err: DeviceRefused) -> None:
+    async def _read_elsewhere(self, names: list[str]) -> dict[str, Value | None]:
+        """Read optional registers of another unit; drop those it refuses or ignores."""
+        try:
+            # Not `_read_names`: a refusal there must not stop the device's own gap bridging.
+            values = await self._read_plan(self.plan(names))
+        except NoResponse as err:
+            for name in names:
+                if name not in self._silent:
+                    _LOGGER.warning(
+                        "%s at id %s: %s not answered %s (%s); tried again every %s reads",
+                        self._profile.name,
+                        self._transport.device_id,
+                        name,
+                        self._where(name),
+                        err,
+                        SILENT_SKIP_READS,
+                    )
+                self._silent[name] = SILENT_SKIP_READS
+            return {}
+        except DeviceRefused as err:
+            if len(names) == 1:
+                self._silent.pop(names[0], None)
+                self._disable(names[0], err)
+                return {}
+            values = {}
+            for name in names:
+                values |= await self._read_elsewhere([name])
+            return values
+        for name in names:
+            if self._silent.pop(name, None) is not None:
+                _LOGGER.info("%s: %s answers again", self._profile.name, name)
+        return values
+
+    def _elsewhere(self, name: str) -> bool:
+        unit_id = self._profile.registers[name].unit_id
+        return unit_id is not None and unit_id != self._transport.device_id
+
+    def _where(self, name: str) -> str:
         register = self._profile.registers[name]
-        reason = f"refused (exception {err.exception_code}) at {register.address:#06x}"
+        unit = "" if register.unit_id is None else f" of unit {register.unit_id}"
+        return f"at {register.address:#06x}{unit}"
+
+    def _disable(self, name: str, err: DeviceRefused) -> None:
+        reason = f"refused (exception {err.exception_code}) {self._where(name)}"
         self._disabled[name] = reason
         self._plans.clear()
         _LOGGER.warning(
-            "%s at id %s: %s %s; no longer read (it only feeds a sensor)",
+            "%s at id %s: %s %s; no longer read (it is optional)",
             self._profile.name,
             self._transport.device_id,
             name,
             reason,
         )
+
+    def _handle(self, unit_id: int | None) -> RegisterTransport:
+        """Return the device's own handle, or a sibling for a register pinned to another unit."""
+        if unit_id is None or unit_id == self._transport.device_id:
+            return self._transport
+        if unit_id not in self._units:
+            self._units[unit_id] = self._transport.unit(unit_id)
+        return self._units[unit_id]
 
     async def _read_names(self, names: Collection[str]) -> dict[str, Value | None]:
         try:
@@ -247,12 +330,13 @@ class RegisterReader:
     async def _read_plan(self, blocks: list[ReadBlock]) -> dict[str, Value | None]:
         values: dict[str, Value | None] = {}
         for block in blocks:
+            transport = self._handle(block.unit_id)
             if block.function_code == HOLDING:
-                words = await self._transport.read_holding(block.address, block.count)
+                words = await transport.read_holding(block.address, block.count)
             elif block.function_code == COILS:
-                words = await self._transport.read_coils(block.address, block.count)
+                words = await transport.read_coils(block.address, block.count)
             else:
-                words = await self._transport.read_input(block.address, block.count)
+                words = await transport.read_input(block.address, block.count)
             if len(words) != block.count:
                 msg = f"asked {block.count} registers at {block.address}, got {len(words)}"
                 raise NoResponse(msg)

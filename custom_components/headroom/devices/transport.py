@@ -6,7 +6,9 @@ RTU-over-TCP gateway). Drivers and discovery depend on this protocol only, so te
 plug in a fake register bank and the pymodbus version can change in one place.
 Addresses are 0-based wire addresses; values are 16-bit unsigned registers, coils 0 or 1.
 Registers are what almost every device needs; coils (function codes 1 and 5) are for the
-few that switch charging on and off through one (Phoenix Contact EV-SER / EV-ETH).
+few that switch charging on and off through one (Phoenix Contact EV-SER / EV-ETH). A handle
+gives a sibling for another unit id on the same connection (`unit`), for the few registers a
+profile pins to a fixed unit (Alfen's station, 200).
 """
 
 from __future__ import annotations
@@ -49,4 +51,12 @@ class RegisterTransport(Protocol):
 
     async def write_coil(self, address: int, *, on: bool) -> None:
         """Switch one coil on or off (function code 5)."""
+        ...
+
+    def unit(self, unit_id: int) -> RegisterTransport:
+        """
+        Return a handle for another unit id behind the same connection.
+
+        Alfen's station registers answer at unit 200 while each socket has its own unit.
+        """
         ...

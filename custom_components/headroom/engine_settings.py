@@ -77,7 +77,8 @@ def charger_phases(value: Iterable[int | str]) -> tuple[int, ...]:
 THERMAL_LIMITS: Final = ThermalLimits(derate_c=70.0, stop_c=80.0, hysteresis_c=10.0)
 """
 For every charger that reports a temperature. The vendors publish no thresholds for the
-temperatures they report (Heidelberg's PCB): conservative values, stated in the README.
+temperatures they report (Heidelberg's and Amperfied's PCB, Alfen's board): conservative values,
+stated in the README.
 """
 
 

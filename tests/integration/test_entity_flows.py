@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from homeassistant.config_entries import SOURCE_USER
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 
+from custom_components.headroom.const import DOMAIN
 from tests.integration.fake_devices import FakeDsmr, FakeEvse, World, add_fakes
 from tests.integration.helpers import setup_site, site_entry, step
 from tests.integration.test_config_flow import (  # the scan stands in, as in those tests
@@ -17,7 +18,7 @@ from tests.integration.test_config_flow import (  # the scan stands in, as in th
     fake_scanner,  # noqa: F401 (autouse: the scan finds nothing)
     scan_serial,
 )
-from tests.integration.test_entity_devices import entity_site, evse_subentry
+from tests.integration.test_entity_devices import DSMR, entity_site, evse_subentry
 from tests.integration.test_options import LIMITS, SOLAR
 from tools.simulator import Simulator
 
@@ -181,3 +182,47 @@ async def test_setup_flow_takes_the_meter_from_sensors(hass: HomeAssistant, tmp_
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"]["meter_entities"] == {"current_entities": currents}
     assert "meter_device_id" not in result["data"]
+
+
+async def test_setup_flow_of_a_site_with_no_modbus_connection(
+    hass: HomeAssistant, world: World
+) -> None:
+    """No adapter, no gateway: the meter's sensors, the site, the fail-safe; one such site."""
+    evse = FakeEvse(world=world)
+    await add_fakes(hass, world, [evse], [FakeDsmr(evses=[evse])])
+    flow = hass.config_entries.flow
+    result = await flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await flow.async_configure(result["flow_id"], {"connection": "entities"})
+    assert result["step_id"] == "meter_entities"
+    result = await flow.async_configure(result["flow_id"], {"current_entities": DSMR})
+    assert result["step_id"] == "site"
+    result = await flow.async_configure(result["flow_id"], SITE)
+    # Nothing to scan: the chargers through Home Assistant are added on the site's page.
+    assert result["step_id"] == "fail_safe"
+    result = await flow.async_configure(result["flow_id"], {"fail_safe_a": 6, "circuit_a": 0})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == {"meter_entities": {"current_entities": DSMR}}
+    assert result["result"].unique_id == "entities"
+    await hass.async_block_till_done()
+    entry = result["result"]
+    assert entry.state is ConfigEntryState.LOADED
+    await entry.runtime_data.coordinator.stop_ticking()
+
+    second = await flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    second = await flow.async_configure(second["flow_id"], {"connection": "entities"})
+    assert second["type"] is FlowResultType.ABORT
+    assert second["reason"] == "already_configured"
+
+    # Nothing to move it to: reconfigure says so instead of failing.
+    moved = await flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    assert moved["type"] is FlowResultType.ABORT
+    assert moved["reason"] == "no_connection"
+
+    # A Modbus charger can only be at its own network address: no menu of the site's port.
+    modbus = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "charger"), context={"source": SOURCE_USER}
+    )
+    assert modbus["step_id"] == "network"
+    await hass.config_entries.async_unload(entry.entry_id)

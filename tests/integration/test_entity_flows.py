@@ -12,7 +12,7 @@ from homeassistant.data_entry_flow import FlowResultType
 
 from custom_components.headroom.const import DOMAIN
 from tests.integration.fake_devices import FakeDsmr, FakeEvse, World, add_fakes
-from tests.integration.helpers import setup_site, site_entry, step
+from tests.integration.helpers import FakeClock, setup_site, site_entry, step
 from tests.integration.test_config_flow import (  # the scan stands in, as in those tests
     SITE,
     fake_scanner,  # noqa: F401 (autouse: the scan finds nothing)
@@ -226,3 +226,69 @@ async def test_setup_flow_of_a_site_with_no_modbus_connection(
     )
     assert modbus["step_id"] == "network"
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_the_entity_meter_is_changed_in_the_options(
+    hass: HomeAssistant, world: World
+) -> None:
+    """The same fields and checks as at setup; the site reloads onto the new sensors."""
+    evse = FakeEvse(world=world, response_s=0.0, limit_a=6.0)
+    spare = FakeDsmr(name="spare", house_a=[20.0, 20.0, 20.0], evses=[evse])
+    await add_fakes(hass, world, [evse], [FakeDsmr(evses=[evse]), spare])
+    hass.states.async_set("sensor.power", "1200", {"unit_of_measurement": "W"})
+    hass.states.async_set("sensor.garbage", "n/a", {"unit_of_measurement": "A"})
+    entry = entity_site(evse_subentry())
+    coordinator = await setup_site(hass, entry)
+    await world.step(coordinator, cycles=15)
+    assert evse.limit_a == 16  # 5 A of house on the DSMR reader's phases
+    spares = [f"sensor.spare_current_l{phase}" for phase in (1, 2, 3)]
+    limits = {
+        "breaker_a": 25,
+        "margin_a": 1,
+        "fail_safe_a": 6,
+        "circuit_a": 0,
+        "meter_stale_after_s": 3,
+        "watchdog_timeout_s": 15,
+    }
+
+    options = hass.config_entries.options
+    result = await options.async_init(entry.entry_id)
+    suggested = {
+        str(key): key.description["suggested_value"]
+        for key in result["data_schema"].schema
+        if key.description and "suggested_value" in key.description
+    }
+    assert suggested["current_entities"] == DSMR  # the sensors the meter is now
+
+    async def answer(**meter: Any) -> dict[str, Any]:
+        return dict(await options.async_configure(result["flow_id"], {**limits, **meter}))
+
+    assert (await answer(current_entities=["sensor.power", *spares[1:]]))["errors"] == {
+        "current_entities": "wrong_unit"
+    }
+    assert (await answer(current_entities=["sensor.garbage", *spares[1:]]))["errors"] == {
+        "current_entities": "not_numeric"
+    }
+    assert (await answer(current_entities=spares[:1]))["errors"] == {
+        "current_entities": "entity_count"
+    }
+    twice = await answer(current_entities=["sensor.evse_current_l1", *spares[1:]])
+    assert twice["errors"] == {"base": "entity_used_twice"}  # the charger's own sensor
+    assert (await answer())["errors"] == {"base": "meter_entities_required"}
+
+    result = await options.async_configure(
+        result["flow_id"], {**limits, "current_entities": spares}
+    )
+    assert result["step_id"] == "solar"
+    result = await options.async_configure(result["flow_id"], {**SOLAR, "solar_source": "none"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.data["meter_entities"] == {"current_entities": spares}
+    assert "current_entities" not in entry.options
+
+    # Reloaded onto the spare sensors: 20 A of house leaves 4 A, below 6 A: the car pauses.
+    coordinator = entry.runtime_data.coordinator
+    await coordinator.stop_ticking()
+    coordinator.clock = FakeClock()
+    await world.step(coordinator, cycles=2)
+    assert evse.limit_a == 0

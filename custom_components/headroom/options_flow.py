@@ -53,7 +53,6 @@ from .const import (
     SOLAR_SOURCE_NONE,
     SOLAR_SOURCE_PV_HOUSE,
     SOLAR_SOURCES,
-    SUBENTRY_CHARGER,
 )
 from .coordinator import chargers_of
 from .engine import suggest_fail_safe_a
@@ -242,7 +241,7 @@ class HeadroomOptionsFlow(OptionsFlow):
     def _suggested_fail_safe_a(self) -> float:
         """Suggest the fail-safe from the largest house load the running site has seen."""
         entry = self.config_entry
-        chargers = len(entry.get_subentries_of_type(SUBENTRY_CHARGER))
+        chargers = len(chargers_of(entry))  # Modbus and entity chargers alike
         max_house_a = 0.0
         if entry.state is ConfigEntryState.LOADED:
             max_house_a = entry.runtime_data.coordinator.max_house_a

@@ -9,6 +9,7 @@ import pytest
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.headroom.const import DOMAIN
 from tests.integration.fake_devices import FakeDsmr, FakeEvse, World, add_fakes
@@ -18,7 +19,7 @@ from tests.integration.test_config_flow import (  # the scan stands in, as in th
     fake_scanner,  # noqa: F401 (autouse: the scan finds nothing)
     scan_serial,
 )
-from tests.integration.test_entity_devices import DSMR, entity_site, evse_subentry
+from tests.integration.test_entity_devices import DSMR, OPTIONS, entity_site, evse_subentry
 from tests.integration.test_options import LIMITS, SOLAR
 from tools.simulator import Simulator
 
@@ -292,3 +293,96 @@ async def test_the_entity_meter_is_changed_in_the_options(
     coordinator.clock = FakeClock()
     await world.step(coordinator, cycles=2)
     assert evse.limit_a == 0
+
+
+async def test_entity_charger_reconfigure_keeps_pause_and_checks_the_mapping(
+    hass: HomeAssistant, world: World
+) -> None:
+    evse = FakeEvse(world=world)
+    await add_fakes(hass, world, [evse], [FakeDsmr(evses=[evse])])
+    entry = entity_site(evse_subentry(paused=True, max_lowered_a=10))
+    await setup_site(hass, entry)
+    answers = {k: v for k, v in CHARGER.items() if k != "name"}
+
+    result = await entry.start_subentry_reconfigure_flow(hass, "evse")
+    assert result["step_id"] == "reconfigure"
+    no_status = {k: v for k, v in answers.items() if k != "status_entity"}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**no_status, "max_a": 12}
+    )
+    assert result["errors"] == {"status_entity": "entity_required"}
+    manual = "Charging: charging\nSuspendedEVSE: connected\nAvailable: idle"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {
+            **{k: v for k, v in answers.items() if k != "current_entities"},
+            "status_mapping": "manual",
+            "status_manual": manual,
+            "max_a": 12,
+        },
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    data = entry.subentries["evse"].data
+    assert data["status_manual"] == manual
+    assert data["max_a"] == 12
+    assert "current_entities" not in data  # its sensors removed: the command is assumed
+    assert data["paused"] is True  # the homeowner's pause survives the installer's change
+    assert "max_lowered_a" not in data  # the new maximum replaces a lowered one
+
+
+async def test_entity_charger_name_must_not_be_empty(hass: HomeAssistant, world: World) -> None:
+    evse = FakeEvse(world=world)
+    await add_fakes(hass, world, [evse], [FakeDsmr(evses=[evse])])
+    entry = entity_site()
+    await setup_site(hass, entry)
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "entity_charger"), context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**CHARGER, "name": "  "}
+    )
+    assert result["errors"] == {"name": "name_empty"}
+
+
+async def test_fail_safe_suggestion_shares_among_entity_chargers(
+    hass: HomeAssistant, world: World
+) -> None:
+    evse, carport = FakeEvse(world=world), FakeEvse(world=world, name="carport")
+    await add_fakes(hass, world, [evse, carport], [FakeDsmr(evses=[evse, carport])])
+    entry = entity_site(evse_subentry(), evse_subentry("carport"))
+    coordinator = await setup_site(hass, entry)
+    await world.step(coordinator, cycles=3)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    # Largest house load seen: 5 A; (25 - 1 - 5) / 2 chargers, rounded down: 9 A.
+    assert result["description_placeholders"] == {"suggested": "9", "maximum": "12"}
+
+
+async def test_options_of_a_site_with_no_meter_offer_no_meter_sensors(
+    hass: HomeAssistant, world: World
+) -> None:
+    """No meter at all (power sharing only): neither the meter's nor backup sensors."""
+    evse = FakeEvse(world=world)
+    await add_fakes(hass, world, [evse], [])
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Home",
+        unique_id="entities",
+        data={},
+        options=OPTIONS,
+        subentries_data=[evse_subentry()],
+    )
+    await setup_site(hass, entry)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    fields = {str(key) for key in result["data_schema"].schema}
+    assert not fields & {"current_entities", "backup_current_entities"}
+    limits = {
+        "breaker_a": 25,
+        "margin_a": 1,
+        "fail_safe_a": 6,
+        "circuit_a": 0,
+        "meter_stale_after_s": 3,
+        "watchdog_timeout_s": 15,
+    }
+    result = await hass.config_entries.options.async_configure(result["flow_id"], limits)
+    assert result["step_id"] == "solar"

@@ -386,3 +386,38 @@ async def test_options_of_a_site_with_no_meter_offer_no_meter_sensors(
     }
     result = await hass.config_entries.options.async_configure(result["flow_id"], limits)
     assert result["step_id"] == "solar"
+
+
+async def test_the_entity_meter_can_become_power_sensors(hass: HomeAssistant, world: World) -> None:
+    """Per-phase power with voltages in the options: stored together, currents dropped."""
+    evse = FakeEvse(world=world)
+    await add_fakes(hass, world, [evse], [FakeDsmr(evses=[evse])])
+    powers = [f"sensor.shelly_power_l{phase}" for phase in (1, 2, 3)]
+    voltages = [f"sensor.shelly_voltage_l{phase}" for phase in (1, 2, 3)]
+    for power, voltage in zip(powers, voltages, strict=True):
+        hass.states.async_set(power, "1.2", {"unit_of_measurement": "kW"})
+        hass.states.async_set(voltage, "231", {"unit_of_measurement": "V"})
+    entry = entity_site(evse_subentry())
+    await setup_site(hass, entry)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    limits = {
+        "breaker_a": 25,
+        "margin_a": 1,
+        "fail_safe_a": 6,
+        "circuit_a": 0,
+        "meter_stale_after_s": 3,
+        "watchdog_timeout_s": 15,
+    }
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**limits, "power_entities": powers, "voltage_entities": voltages}
+    )
+    assert result["step_id"] == "solar"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**SOLAR, "solar_source": "none"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.data["meter_entities"] == {"power_entities": powers, "voltage_entities": voltages}
+    meter = entry.runtime_data.coordinator.config.entity_meter
+    assert meter is not None
+    assert meter.power_entities == tuple(powers)

@@ -3,9 +3,11 @@ Config flow: find the meter and chargers on a port or gateway and describe the s
 
 Steps: connection -> serial port or gateway -> bus scan (progress) -> meter (found, by
 hand, or none) -> site -> chargers (found and/or by hand) -> each charger's wiring ->
-fail-safe current. Chargers become config subentries, so they can be added, changed and
-removed later without a restart. The options flow holds the limits and the solar source;
-the reconfigure flow moves the site to another port or gateway.
+fail-safe current. A site of Home Assistant devices only: connection (none) -> meter
+sensors -> site -> fail-safe current; its chargers are added afterwards. Chargers become
+config subentries, so they can be added, changed and removed later without a restart.
+The options flow holds the limits and the solar source; the reconfigure flow moves the
+site to another port or gateway.
 
 The steps live in three layers of one flow sharing one `SetupDraft`: `flow_scan.ScanSteps`
 (connection, USB discovery, scan), this class (meter, site, reconfigure) and
@@ -42,10 +44,12 @@ from .const import (
     CONF_MODEL,
     CONF_SUPPLY,
     CONF_VOLTAGE,
+    CONNECTION_ENTITIES,
     CONNECTION_SERIAL,
     DEFAULT_MARGIN_A,
     DEFAULT_VOLTAGE_V,
     DOMAIN,
+    ENTITIES_SITE_ID,
     SUBENTRY_CHARGER,
 )
 from .engine.model import Supply
@@ -99,6 +103,15 @@ class HeadroomConfigFlow(ChargerSteps, domain=DOMAIN):
             SUBENTRY_CHARGER: ChargerSubentryFlow,
             SUBENTRY_ENTITY_CHARGER: EntityChargerSubentryFlow,
         }
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask how the bus is reached, or take a site of Home Assistant devices only."""
+        if user_input is not None and user_input[CONF_CONNECTION] == CONNECTION_ENTITIES:
+            # One such site: a second has no port of its own to tell it apart.
+            await self.async_set_unique_id(ENTITIES_SITE_ID)
+            self._abort_if_unique_id_configured()
+            return await self.async_step_meter_entities()
+        return await super().async_step_user(user_input)
 
     async def async_step_scan_skipped(
         self, user_input: dict[str, Any] | None = None
@@ -234,6 +247,9 @@ class HeadroomConfigFlow(ChargerSteps, domain=DOMAIN):
                     CONF_BREAKER: float(user_input[CONF_BREAKER]),
                     CONF_MARGIN: float(user_input[CONF_MARGIN]),
                 }
+                if not self.draft.bus:
+                    # No port to scan: chargers through Home Assistant are added afterwards.
+                    return await self.async_step_fail_safe()
                 return await self.async_step_chargers()
         return self.async_show_form(
             step_id="site",
@@ -265,6 +281,8 @@ class HeadroomConfigFlow(ChargerSteps, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Move the site to another port or gateway (the meter must answer there)."""
         entry = self._get_reconfigure_entry()
+        if CONF_CONNECTION not in entry.data:
+            return self.async_abort(reason="no_connection")
         serial = entry.data[CONF_CONNECTION] == CONNECTION_SERIAL
         errors: dict[str, str] = {}
         if user_input is not None:

@@ -18,6 +18,11 @@ CONNECTION_SERIAL: Final = "serial"
 CONNECTION_TCP: Final = "tcp"
 CONNECTION_RTU_OVER_TCP: Final = "rtu_over_tcp"
 CONNECTION_TYPES: Final = (CONNECTION_SERIAL, CONNECTION_TCP, CONNECTION_RTU_OVER_TCP)
+CONNECTION_ENTITIES: Final = "entities"
+"""The setup flow's choice of no port or gateway: a site of Home Assistant entities only.
+Not stored (such an entry has no CONF_CONNECTION); its unique id is ENTITIES_SITE_ID."""
+ENTITIES_SITE_ID: Final = "entities"
+"""The unique id of the site without a port or gateway: one such site (a second aborts)."""
 # The serial port is stored under Home Assistant's CONF_DEVICE ("device") so the USB panel
 # attributes the adapter to this entry; TCP gateways use CONF_HOST and CONF_PORT.
 CONF_BAUDRATE: Final = "baudrate"

@@ -9,6 +9,7 @@ from homeassistant.helpers.device_registry import DeviceInfo
 
 from .const import CONF_METER_MODEL, CONF_MODEL, DOMAIN
 from .devices.registers import get_profile
+from .entity_config import SUBENTRY_ENTITY_CHARGER
 from .site import METER_KEY
 
 if TYPE_CHECKING:
@@ -70,7 +71,21 @@ def meter_device_info(entry: HeadroomConfigEntry) -> DeviceInfo:
 
 
 def charger_device_info(entry: HeadroomConfigEntry, subentry: ConfigSubentry) -> DeviceInfo:
-    """Return a charger's device, hanging off the site."""
+    """
+    Return a charger's device, hanging off the site.
+
+    A charger controlled through Home Assistant has no model Headroom knows: its device is
+    Headroom's view of it, beside (never merged into) the device of the integration that
+    owns it.
+    """
+    if subentry.subentry_type == SUBENTRY_ENTITY_CHARGER:
+        return DeviceInfo(
+            identifiers={device_identifier(entry.entry_id, subentry.subentry_id)},
+            manufacturer="Headroom",
+            model="Charger through Home Assistant",
+            name=subentry.title,
+            via_device_id=entry.runtime_data.site_device_id,
+        )
     return _device_info(entry, subentry.subentry_id, subentry.data[CONF_MODEL], subentry.title)
 
 

@@ -33,6 +33,7 @@ from .const import (
     CONF_BAUDRATE,
     CONF_CONNECTION,
     CONF_USB_ID,
+    CONNECTION_ENTITIES,
     CONNECTION_RTU_OVER_TCP,
     CONNECTION_SERIAL,
     CONNECTION_TYPES,
@@ -117,7 +118,7 @@ class ScanSteps(ConfigFlow):
         self._scan_error: str | None = None
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Ask how the bus is reached."""
+        """Ask how the bus is reached (or none: `HeadroomConfigFlow` takes that choice)."""
         if user_input is not None:
             self.draft.bus = {CONF_CONNECTION: user_input[CONF_CONNECTION]}
             if user_input[CONF_CONNECTION] == CONNECTION_SERIAL:
@@ -128,7 +129,7 @@ class ScanSteps(ConfigFlow):
             data_schema=probatio.Schema(
                 {
                     probatio.Required(CONF_CONNECTION, default=CONNECTION_SERIAL): select_field(
-                        list(CONNECTION_TYPES), CONF_CONNECTION
+                        [*CONNECTION_TYPES, CONNECTION_ENTITIES], CONF_CONNECTION
                     )
                 }
             ),

@@ -36,6 +36,7 @@ from .entity import (
     update_charger,
     update_site_options,
 )
+from .entity_config import SUBENTRY_ENTITY_CHARGER
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -123,7 +124,11 @@ async def async_setup_entry(
             [HeadroomPeakTargetNumber(entry, PEAK_TARGET, device_info=site_device_info(entry))]
         )
     site = entry.runtime_data.coordinator.site
-    for subentry in entry.get_subentries_of_type(SUBENTRY_CHARGER):
+    for subentry in (
+        *entry.get_subentries_of_type(SUBENTRY_CHARGER),
+        *entry.get_subentries_of_type(SUBENTRY_ENTITY_CHARGER),
+    ):
+        # A Modbus model's highest limit, or an entity charger's installer maximum.
         max_limit_a = site.driver(subentry.subentry_id).max_limit_a
         async_add_entities(
             [

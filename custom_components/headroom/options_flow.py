@@ -1,4 +1,10 @@
-"""The options flow: the installer's limits, fail-safe, timing and the solar source."""
+"""
+The options flow: the installer's limits, fail-safe, timing and the solar source.
+
+The limits' step also holds the meter's sensors: a Modbus meter's backup sensors (the
+fallback chain, stored in the options), or the sensors a meter made of entities is (stored
+in the entry's data, so changing them reloads the site).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import probatio
 from homeassistant.config_entries import (
+    ConfigEntry,
     ConfigEntryState,
     ConfigFlowResult,
     OptionsFlow,
@@ -46,7 +53,6 @@ from .const import (
     SOLAR_SOURCE_NONE,
     SOLAR_SOURCE_PV_HOUSE,
     SOLAR_SOURCES,
-    SUBENTRY_CHARGER,
 )
 from .coordinator import chargers_of
 from .engine import suggest_fail_safe_a
@@ -56,6 +62,7 @@ from .engine_settings import measures_import
 from .entity_config import (
     CONF_BACKUP_METER,
     CONF_CURRENT_ENTITIES,
+    CONF_METER_ENTITIES,
     CONF_POWER_ENTITIES,
     CONF_VOLTAGE_ENTITIES,
     SUBENTRY_ENTITY_CHARGER,
@@ -86,10 +93,24 @@ PEAK_FIELDS = (CONF_PEAK_TARGET, CONF_PEAK_WINDOW)
 """The import budget per window (capacity tariffs): only offered with a meter."""
 
 
-def backup_suggestions(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the stored backup sensors as the options form's fields."""
-    backup = options.get(CONF_BACKUP_METER) or {}
-    return {f"{BACKUP_PREFIX}{key}": value for key, value in backup.items()}
+ENTITY_KEYS = (CONF_CURRENT_ENTITIES, CONF_POWER_ENTITIES, CONF_VOLTAGE_ENTITIES)
+
+
+def meter_suggestions(entry: ConfigEntry) -> dict[str, Any]:
+    """Return the stored backup sensors, or the entity meter's, as the options form's fields."""
+    backup = entry.options.get(CONF_BACKUP_METER) or {}
+    meter = entry.data.get(CONF_METER_ENTITIES) or {}
+    return {
+        **{f"{BACKUP_PREFIX}{key}": value for key, value in backup.items()},
+        **meter,
+    }
+
+
+def _meter_prefix(data: Mapping[str, Any]) -> str | None:
+    """Return the form's prefix of the meter sensors a site has: backup, its own, none."""
+    if CONF_METER_ID in data:
+        return BACKUP_PREFIX
+    return "" if CONF_METER_ENTITIES in data else None
 
 
 class HeadroomOptionsFlow(OptionsFlow):
@@ -98,30 +119,34 @@ class HeadroomOptionsFlow(OptionsFlow):
     def __init__(self) -> None:
         """Start with no changes."""
         self._options: dict[str, Any] = {}
+        self._data: dict[str, Any] = {}
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Limits, margin, fail-safe current and timing."""
         entry = self.config_entry
         errors: dict[str, str] = {}
-        backup_errors: dict[str, str] = {}
         if user_input is not None:
-            limits, backup, backup_errors = self._take_backup(user_input)
+            limits, meter, meter_errors = self._take_meter(user_input)
             merged = {**entry.options, **limits}
             merged.pop(CONF_BACKUP_METER, None)
-            if backup:
-                merged[CONF_BACKUP_METER] = backup
+            data = dict(entry.data)
+            if meter and CONF_METER_ID in data:
+                merged[CONF_BACKUP_METER] = meter
+            elif meter:
+                data[CONF_METER_ENTITIES] = meter
             if number(merged.get(CONF_BREAKER)) != number(entry.options.get(CONF_BREAKER)):
                 # The installer's new rating replaces what a user lowered it to.
                 merged.pop(CONF_BREAKER_LOWERED, None)
             fields = (*LIMIT_FIELDS, *PEAK_FIELDS)
             errors = number_errors(merged, fields) or problem_errors(
-                validate(entry.data, merged, chargers_of(entry))[0],
+                validate(data, merged, chargers_of(entry))[0],
                 fields,
                 {ProblemKey.CHARGER_ABOVE_BREAKER: CONF_BREAKER},
             )
-            errors = backup_errors or errors
+            errors = meter_errors or errors
             if not errors:
                 self._options = merged
+                self._data = data
                 return await self.async_step_solar()
         suggested = self._suggested_fail_safe_a()
         return self.async_show_form(
@@ -142,17 +167,12 @@ class HeadroomOptionsFlow(OptionsFlow):
                             CONF_WATCHDOG_TIMEOUT, default=DEFAULT_WATCHDOG_TIMEOUT_S
                         ): number_field(10, 60, unit="s"),
                         **self._peak_fields(),
-                        # A Modbus meter may name backup sensors (the fallback chain).
-                        **(
-                            meter_entity_fields(BACKUP_PREFIX)
-                            if CONF_METER_ID in entry.data
-                            else {}
-                        ),
+                        # A Modbus meter's backup sensors (the fallback chain), or the
+                        # sensors the meter is.
+                        **self._meter_fields(),
                     }
                 ),
-                finite_only(
-                    {**entry.options, **backup_suggestions(entry.options), **(user_input or {})}
-                ),
+                finite_only({**entry.options, **meter_suggestions(entry), **(user_input or {})}),
             ),
             errors=errors,
             description_placeholders={
@@ -174,19 +194,22 @@ class HeadroomOptionsFlow(OptionsFlow):
             ),
         }
 
-    def _take_backup(
+    def _meter_fields(self) -> dict[Any, Any]:
+        """Return the meter sensors' fields: a Modbus meter's backup, an entity meter's own."""
+        prefix = _meter_prefix(self.config_entry.data)
+        return meter_entity_fields(prefix) if prefix is not None else {}
+
+    def _take_meter(
         self, user_input: dict[str, Any]
     ) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
-        """Split the backup sensors (stored as one meter) from the limits; check them."""
+        """Split the meter sensors (stored as one meter) from the limits; check them."""
         entry = self.config_entry
-        form_keys = {
-            f"{BACKUP_PREFIX}{key}"
-            for key in (CONF_CURRENT_ENTITIES, CONF_POWER_ENTITIES, CONF_VOLTAGE_ENTITIES)
-        }
+        form_keys = {f"{prefix}{key}" for prefix in ("", BACKUP_PREFIX) for key in ENTITY_KEYS}
         options = {k: v for k, v in user_input.items() if k not in form_keys}
-        if CONF_METER_ID not in entry.data:
+        prefix = _meter_prefix(entry.data)
+        if prefix is None:
             return options, {}, {}
-        backup = meter_entities_data(user_input, BACKUP_PREFIX)
+        meter = meter_entities_data(user_input, prefix)
         supply_value = entry.options.get(CONF_SUPPLY)
         supply = Supply(supply_value) if supply_value in set(Supply) else None
         others = [
@@ -196,11 +219,14 @@ class HeadroomOptionsFlow(OptionsFlow):
         errors = meter_entities_errors(
             self.hass,
             user_input,
-            prefix=BACKUP_PREFIX,
+            prefix=prefix,
             phases=len(supply.phases) if supply is not None else None,
             others=others,
         )
-        return options, backup, errors
+        if not prefix and not meter and not errors:
+            # The site's only meter: it can be changed, not removed.
+            errors["base"] = "meter_entities_required"
+        return options, meter, errors
 
     def _max_fail_safe_a(self, user_input: Mapping[str, Any] | None) -> float:
         """Return the largest fail-safe current these limits allow (0 while they cannot work)."""
@@ -212,7 +238,7 @@ class HeadroomOptionsFlow(OptionsFlow):
     def _suggested_fail_safe_a(self) -> float:
         """Suggest the fail-safe from the largest house load the running site has seen."""
         entry = self.config_entry
-        chargers = len(entry.get_subentries_of_type(SUBENTRY_CHARGER))
+        chargers = len(chargers_of(entry))  # Modbus and entity chargers alike
         max_house_a = 0.0
         if entry.state is ConfigEntryState.LOADED:
             max_house_a = entry.runtime_data.coordinator.max_house_a
@@ -243,6 +269,12 @@ class HeadroomOptionsFlow(OptionsFlow):
                 for key in (CONF_GRID_POWER_ENTITY, CONF_PV_POWER_ENTITY, CONF_HOUSE_POWER_ENTITY):
                     if key not in user_input:
                         options.pop(key, None)
+                entry = self.config_entry
+                if self._data != entry.data:
+                    # The entity meter's sensors: one update with the options, one reload.
+                    self.hass.config_entries.async_update_entry(
+                        entry, data=self._data, options=options
+                    )
                 return self.async_create_entry(data=options)
         power = EntitySelector(EntitySelectorConfig(domain="sensor", device_class="power"))
         return self.async_show_form(

@@ -1,4 +1,8 @@
-"""Sensors: the meter's readings, the headroom, the chargers and what limited them."""
+"""
+Sensors: the meter's readings, the headroom, the chargers and what limited them.
+
+The chargers' sensors are described in `sensor_charger`.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,6 @@ from homeassistant.const import (
     UnitOfEnergy,
     UnitOfFrequency,
     UnitOfPower,
-    UnitOfTemperature,
     UnitOfTime,
 )
 from homeassistant.helpers import entity_registry as er
@@ -28,23 +31,20 @@ from homeassistant.helpers import entity_registry as er
 from .const import (
     CONF_METER_ID,
     CONF_METER_MODEL,
-    CONF_MODEL,
-    CONF_PHASES,
     CONF_SOLAR_SOURCE,
     SOLAR_SOURCE_NONE,
-    SUBENTRY_CHARGER,
 )
 from .device_info import meter_device_info, site_device_info
 from .devices.interfaces import MeterSource
 from .devices.registers import get_profile
-from .engine.model import ChargerState, Constraint
+from .engine.model import Constraint
 from .engine_settings import measures_import
 from .entity import (
-    HeadroomChargerEntity,
     HeadroomEntity,
     HeadroomMeterEntity,
 )
 from .entity_config import CONF_BACKUP_METER
+from .sensor_charger import add_charger_sensors
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -53,32 +53,11 @@ if TYPE_CHECKING:
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
     from .coordinator import HeadroomConfigEntry
-    from .devices.chargers import ChargerValues
     from .devices.meters import MeterValues
-    from .devices.registers import Profile
-    from .site import ChargerStatus, CycleResult
+    from .site import CycleResult
 
 # Read-only: the coordinator does the I/O.
 PARALLEL_UPDATES = 0
-
-CHARGER_STATES = {
-    ChargerState.A: "no_vehicle",
-    ChargerState.B: "connected",
-    ChargerState.C: "charging",
-    ChargerState.D: "charging_ventilated",
-    ChargerState.E: "error",
-    ChargerState.F: "unavailable",
-}
-"""IEC 61851 control-pilot states in words."""
-DERATING = "derating"
-"""Charging, with the charger lowering its current itself for heat (Heidelberg state 8)."""
-
-
-def _charger_state(status: ChargerStatus) -> str | None:
-    reading = status.reading
-    if reading is None:
-        return None
-    return DERATING if reading.derating else CHARGER_STATES[ChargerState(reading.state.value)]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,20 +76,8 @@ class MeterSensorDescription(SensorEntityDescription):
     register: str
 
 
-@dataclass(frozen=True, kw_only=True)
-class ChargerSensorDescription(SensorEntityDescription):
-    """A sensor of a charger; `has_fn` tells whether its model has it."""
-
-    value_fn: Callable[[ChargerStatus], float | str | None]
-    has_fn: Callable[[Profile], bool] = lambda _: True
-
-
 def _phase_value(values: tuple[float, ...], phase: int) -> float | None:
     return round(values[phase - 1], 2) if phase <= len(values) else None
-
-
-def _current(phase: int) -> Callable[[ChargerValues], float | None]:
-    return lambda reading: reading.currents_a[phase - 1]
 
 
 def _headroom(phase: int) -> SiteSensorDescription:
@@ -317,94 +284,6 @@ METER_SENSORS: tuple[MeterSensorDescription, ...] = (
 )
 
 
-def _reading_value(
-    value_fn: Callable[[ChargerValues], float | None],
-) -> Callable[[ChargerStatus], float | None]:
-    return lambda status: value_fn(status.reading) if status.reading is not None else None
-
-
-def _charger_current(line: int) -> ChargerSensorDescription:
-    return ChargerSensorDescription(
-        key=f"current_l{line}",
-        translation_key="charger_current_line",
-        translation_placeholders={"line": str(line)},
-        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
-        device_class=SensorDeviceClass.CURRENT,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=1,
-        has_fn=lambda profile: profile.has(f"current_l{line}"),
-        value_fn=_reading_value(_current(line)),
-    )
-
-
-CHARGER_SENSORS: tuple[ChargerSensorDescription, ...] = (
-    ChargerSensorDescription(
-        key="state",
-        translation_key="charger_state",
-        device_class=SensorDeviceClass.ENUM,
-        options=[*CHARGER_STATES.values(), DERATING],
-        value_fn=_charger_state,
-    ),
-    ChargerSensorDescription(
-        key="setpoint",
-        translation_key="setpoint",
-        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
-        device_class=SensorDeviceClass.CURRENT,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=0,
-        value_fn=lambda status: status.setpoint_a,
-    ),
-    ChargerSensorDescription(
-        key="reason",
-        translation_key="charger_reason",
-        device_class=SensorDeviceClass.ENUM,
-        options=[constraint.value for constraint in Constraint],
-        value_fn=lambda status: status.reason.value if status.reason is not None else None,
-    ),
-    ChargerSensorDescription(
-        key="power",
-        translation_key="charger_power",
-        native_unit_of_measurement=UnitOfPower.WATT,
-        device_class=SensorDeviceClass.POWER,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=0,
-        has_fn=lambda profile: profile.has("power_total"),
-        value_fn=_reading_value(lambda reading: reading.power_w),
-    ),
-    ChargerSensorDescription(
-        key="session_energy",
-        translation_key="session_energy",
-        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
-        device_class=SensorDeviceClass.ENERGY,
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        suggested_display_precision=2,
-        has_fn=lambda profile: profile.has("energy_session"),
-        value_fn=_reading_value(lambda reading: reading.energy_session_kwh),
-    ),
-    ChargerSensorDescription(
-        key="temperature",
-        translation_key="charger_temperature",
-        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
-        device_class=SensorDeviceClass.TEMPERATURE,
-        state_class=SensorStateClass.MEASUREMENT,
-        entity_category=EntityCategory.DIAGNOSTIC,
-        suggested_display_precision=1,
-        has_fn=lambda profile: profile.has("temperature"),
-        value_fn=_reading_value(lambda reading: reading.temperature_c),
-    ),
-    ChargerSensorDescription(
-        key="energy_total",
-        translation_key="charger_energy_total",
-        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
-        device_class=SensorDeviceClass.ENERGY,
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        suggested_display_precision=2,
-        has_fn=lambda profile: profile.has("energy_total"),
-        value_fn=_reading_value(lambda reading: reading.energy_total_kwh),
-    ),
-)
-
-
 METER_SOURCE_SENSOR = SiteSensorDescription(
     key="meter_source",
     translation_key="meter_source",
@@ -457,22 +336,8 @@ async def async_setup_entry(
         )
         site.append(HeadroomMonthPeakSensor(entry, MONTH_PEAK_SENSOR, device_info=site_info))
     async_add_entities(site)
-    added = {entity.unique_id for entity in site}
-    for subentry in entry.get_subentries_of_type(SUBENTRY_CHARGER):
-        charger_profile = get_profile(subentry.data[CONF_MODEL])
-        lines = len(subentry.data[CONF_PHASES])
-        descriptions = (
-            *CHARGER_SENSORS[:1],
-            *(_charger_current(line) for line in range(1, lines + 1)),
-            *CHARGER_SENSORS[1:],
-        )
-        chargers = [
-            HeadroomChargerSensor(entry, subentry, description)
-            for description in descriptions
-            if description.has_fn(charger_profile)
-        ]
-        async_add_entities(chargers, config_subentry_id=subentry.subentry_id)
-        added.update(entity.unique_id for entity in chargers)
+    added: set[str | None] = {entity.unique_id for entity in site}
+    added.update(add_charger_sensors(entry, async_add_entities))
     # A solar source removed or a charger rewired to fewer lines: those sensors are gone.
     registry = er.async_get(hass)
     for registered in er.async_entries_for_config_entry(registry, entry.entry_id):
@@ -540,23 +405,3 @@ class HeadroomMeterSensor(HeadroomMeterEntity, SensorEntity):
         value = self.entity_description.value_fn(reading) if reading is not None else None
         precision = self.entity_description.suggested_display_precision
         return value if value is None or precision is None else round(value, precision + 1)
-
-
-class HeadroomChargerSensor(HeadroomChargerEntity, SensorEntity):
-    """A sensor of a charger."""
-
-    entity_description: ChargerSensorDescription
-
-    @property
-    def available(self) -> bool:
-        """Return whether the charger answered the last cycle (the setpoint is ours)."""
-        status = self.status
-        if self.entity_description.key == "setpoint":
-            return super().available and status is not None
-        return super().available and status is not None and status.available
-
-    @property
-    def native_value(self) -> float | str | None:
-        """Return the value from the last cycle."""
-        status = self.status
-        return self.entity_description.value_fn(status) if status is not None else None

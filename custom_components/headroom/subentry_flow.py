@@ -72,6 +72,8 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         user_input: dict[str, Any] | None = None,  # noqa: ARG002 (a menu has no form)
     ) -> SubentryFlowResult:
         """Ask where the charger is: on the site's port, or at its own network address."""
+        if CONF_CONNECTION not in self._get_entry().data:
+            return await self.async_step_network()  # a site with no port of its own
         return self.async_show_menu(
             step_id="user",
             menu_options=["port", "network"],
@@ -149,9 +151,9 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         settings = bus_settings(charger)
         # Only devices on the same port or address must agree: a charger on its own
         # address has nothing to agree with on the site's serial port.
-        others = [bus_settings(entry.data)] + [
-            bus_settings(s.data) for s in entry.get_subentries_of_type(SUBENTRY_CHARGER)
-        ]
+        others = [bus_settings(s.data) for s in entry.get_subentries_of_type(SUBENTRY_CHARGER)]
+        if CONF_CONNECTION in entry.data:
+            others.append(bus_settings(entry.data))
         if any(line_conflict(settings, other) for other in others):
             return {"base": "line_conflict"}
         bus = None

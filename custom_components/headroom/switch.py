@@ -15,6 +15,7 @@ from .entity import (
     update_charger,
     update_site_options,
 )
+from .entity_config import SUBENTRY_ENTITY_CHARGER
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -38,7 +39,10 @@ async def async_setup_entry(
     async_add_entities(
         [HeadroomSolarOnlySwitch(entry, SOLAR_ONLY, device_info=site_device_info(entry))]
     )
-    for subentry in entry.get_subentries_of_type(SUBENTRY_CHARGER):
+    for subentry in (
+        *entry.get_subentries_of_type(SUBENTRY_CHARGER),
+        *entry.get_subentries_of_type(SUBENTRY_ENTITY_CHARGER),
+    ):
         async_add_entities(
             [HeadroomPauseSwitch(entry, subentry, PAUSE)],
             config_subentry_id=subentry.subentry_id,

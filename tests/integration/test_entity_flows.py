@@ -6,18 +6,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from homeassistant.config_entries import SOURCE_USER
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.headroom.const import DOMAIN
 from tests.integration.fake_devices import FakeDsmr, FakeEvse, World, add_fakes
-from tests.integration.helpers import setup_site, site_entry, step
+from tests.integration.helpers import FakeClock, setup_site, site_entry, step
 from tests.integration.test_config_flow import (  # the scan stands in, as in those tests
     SITE,
     fake_scanner,  # noqa: F401 (autouse: the scan finds nothing)
     scan_serial,
 )
-from tests.integration.test_entity_devices import entity_site, evse_subentry
+from tests.integration.test_entity_devices import DSMR, OPTIONS, entity_site, evse_subentry
 from tests.integration.test_options import LIMITS, SOLAR
 from tools.simulator import Simulator
 
@@ -181,3 +183,241 @@ async def test_setup_flow_takes_the_meter_from_sensors(hass: HomeAssistant, tmp_
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"]["meter_entities"] == {"current_entities": currents}
     assert "meter_device_id" not in result["data"]
+
+
+async def test_setup_flow_of_a_site_with_no_modbus_connection(
+    hass: HomeAssistant, world: World
+) -> None:
+    """No adapter, no gateway: the meter's sensors, the site, the fail-safe; one such site."""
+    evse = FakeEvse(world=world)
+    await add_fakes(hass, world, [evse], [FakeDsmr(evses=[evse])])
+    flow = hass.config_entries.flow
+    result = await flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await flow.async_configure(result["flow_id"], {"connection": "entities"})
+    assert result["step_id"] == "meter_entities"
+    result = await flow.async_configure(result["flow_id"], {"current_entities": DSMR})
+    assert result["step_id"] == "site"
+    result = await flow.async_configure(result["flow_id"], SITE)
+    # Nothing to scan: the chargers through Home Assistant are added on the site's page.
+    assert result["step_id"] == "fail_safe"
+    result = await flow.async_configure(result["flow_id"], {"fail_safe_a": 6, "circuit_a": 0})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == {"meter_entities": {"current_entities": DSMR}}
+    assert result["result"].unique_id == "entities"
+    await hass.async_block_till_done()
+    entry = result["result"]
+    assert entry.state is ConfigEntryState.LOADED
+    await entry.runtime_data.coordinator.stop_ticking()
+
+    second = await flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    second = await flow.async_configure(second["flow_id"], {"connection": "entities"})
+    assert second["type"] is FlowResultType.ABORT
+    assert second["reason"] == "already_configured"
+
+    # Nothing to move it to: reconfigure says so instead of failing.
+    moved = await flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    assert moved["type"] is FlowResultType.ABORT
+    assert moved["reason"] == "no_connection"
+
+    # A Modbus charger can only be at its own network address: no menu of the site's port.
+    modbus = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "charger"), context={"source": SOURCE_USER}
+    )
+    assert modbus["step_id"] == "network"
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_the_entity_meter_is_changed_in_the_options(
+    hass: HomeAssistant, world: World
+) -> None:
+    """The same fields and checks as at setup; the site reloads onto the new sensors."""
+    evse = FakeEvse(world=world, response_s=0.0, limit_a=6.0)
+    spare = FakeDsmr(name="spare", house_a=[20.0, 20.0, 20.0], evses=[evse])
+    await add_fakes(hass, world, [evse], [FakeDsmr(evses=[evse]), spare])
+    hass.states.async_set("sensor.power", "1200", {"unit_of_measurement": "W"})
+    hass.states.async_set("sensor.garbage", "n/a", {"unit_of_measurement": "A"})
+    entry = entity_site(evse_subentry())
+    coordinator = await setup_site(hass, entry)
+    await world.step(coordinator, cycles=15)
+    assert evse.limit_a == 16  # 5 A of house on the DSMR reader's phases
+    spares = [f"sensor.spare_current_l{phase}" for phase in (1, 2, 3)]
+    limits = {
+        "breaker_a": 25,
+        "margin_a": 1,
+        "fail_safe_a": 6,
+        "circuit_a": 0,
+        "meter_stale_after_s": 3,
+        "watchdog_timeout_s": 15,
+    }
+
+    options = hass.config_entries.options
+    result = await options.async_init(entry.entry_id)
+    suggested = {
+        str(key): key.description["suggested_value"]
+        for key in result["data_schema"].schema
+        if key.description and "suggested_value" in key.description
+    }
+    assert suggested["current_entities"] == DSMR  # the sensors the meter is now
+
+    async def answer(**meter: Any) -> dict[str, Any]:
+        return dict(await options.async_configure(result["flow_id"], {**limits, **meter}))
+
+    assert (await answer(current_entities=["sensor.power", *spares[1:]]))["errors"] == {
+        "current_entities": "wrong_unit"
+    }
+    assert (await answer(current_entities=["sensor.garbage", *spares[1:]]))["errors"] == {
+        "current_entities": "not_numeric"
+    }
+    assert (await answer(current_entities=spares[:1]))["errors"] == {
+        "current_entities": "entity_count"
+    }
+    twice = await answer(current_entities=["sensor.evse_current_l1", *spares[1:]])
+    assert twice["errors"] == {"base": "entity_used_twice"}  # the charger's own sensor
+    assert (await answer())["errors"] == {"base": "meter_entities_required"}
+
+    result = await options.async_configure(
+        result["flow_id"], {**limits, "current_entities": spares}
+    )
+    assert result["step_id"] == "solar"
+    result = await options.async_configure(result["flow_id"], {**SOLAR, "solar_source": "none"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.data["meter_entities"] == {"current_entities": spares}
+    assert "current_entities" not in entry.options
+
+    # Reloaded onto the spare sensors: 20 A of house leaves 4 A, below 6 A: the car pauses.
+    coordinator = entry.runtime_data.coordinator
+    await coordinator.stop_ticking()
+    coordinator.clock = FakeClock()
+    await world.step(coordinator, cycles=2)
+    assert evse.limit_a == 0
+
+
+async def test_entity_charger_reconfigure_keeps_pause_and_checks_the_mapping(
+    hass: HomeAssistant, world: World
+) -> None:
+    evse = FakeEvse(world=world)
+    await add_fakes(hass, world, [evse], [FakeDsmr(evses=[evse])])
+    entry = entity_site(evse_subentry(paused=True, max_lowered_a=10))
+    await setup_site(hass, entry)
+    answers = {k: v for k, v in CHARGER.items() if k != "name"}
+
+    result = await entry.start_subentry_reconfigure_flow(hass, "evse")
+    assert result["step_id"] == "reconfigure"
+    no_status = {k: v for k, v in answers.items() if k != "status_entity"}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**no_status, "max_a": 12}
+    )
+    assert result["errors"] == {"status_entity": "entity_required"}
+    manual = "Charging: charging\nSuspendedEVSE: connected\nAvailable: idle"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {
+            **{k: v for k, v in answers.items() if k != "current_entities"},
+            "status_mapping": "manual",
+            "status_manual": manual,
+            "max_a": 12,
+        },
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    data = entry.subentries["evse"].data
+    assert data["status_manual"] == manual
+    assert data["max_a"] == 12
+    assert "current_entities" not in data  # its sensors removed: the command is assumed
+    assert data["paused"] is True  # the homeowner's pause survives the installer's change
+    assert "max_lowered_a" not in data  # the new maximum replaces a lowered one
+
+
+async def test_entity_charger_name_must_not_be_empty(hass: HomeAssistant, world: World) -> None:
+    evse = FakeEvse(world=world)
+    await add_fakes(hass, world, [evse], [FakeDsmr(evses=[evse])])
+    entry = entity_site()
+    await setup_site(hass, entry)
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "entity_charger"), context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**CHARGER, "name": "  "}
+    )
+    assert result["errors"] == {"name": "name_empty"}
+
+
+async def test_fail_safe_suggestion_shares_among_entity_chargers(
+    hass: HomeAssistant, world: World
+) -> None:
+    evse, carport = FakeEvse(world=world), FakeEvse(world=world, name="carport")
+    await add_fakes(hass, world, [evse, carport], [FakeDsmr(evses=[evse, carport])])
+    entry = entity_site(evse_subentry(), evse_subentry("carport"))
+    coordinator = await setup_site(hass, entry)
+    await world.step(coordinator, cycles=3)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    # Largest house load seen: 5 A; (25 - 1 - 5) / 2 chargers, rounded down: 9 A.
+    assert result["description_placeholders"] == {"suggested": "9", "maximum": "12"}
+
+
+async def test_options_of_a_site_with_no_meter_offer_no_meter_sensors(
+    hass: HomeAssistant, world: World
+) -> None:
+    """No meter at all (power sharing only): neither the meter's nor backup sensors."""
+    evse = FakeEvse(world=world)
+    await add_fakes(hass, world, [evse], [])
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Home",
+        unique_id="entities",
+        data={},
+        options=OPTIONS,
+        subentries_data=[evse_subentry()],
+    )
+    await setup_site(hass, entry)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    fields = {str(key) for key in result["data_schema"].schema}
+    assert not fields & {"current_entities", "backup_current_entities"}
+    limits = {
+        "breaker_a": 25,
+        "margin_a": 1,
+        "fail_safe_a": 6,
+        "circuit_a": 0,
+        "meter_stale_after_s": 3,
+        "watchdog_timeout_s": 15,
+    }
+    result = await hass.config_entries.options.async_configure(result["flow_id"], limits)
+    assert result["step_id"] == "solar"
+
+
+async def test_the_entity_meter_can_become_power_sensors(hass: HomeAssistant, world: World) -> None:
+    """Per-phase power with voltages in the options: stored together, currents dropped."""
+    evse = FakeEvse(world=world)
+    await add_fakes(hass, world, [evse], [FakeDsmr(evses=[evse])])
+    powers = [f"sensor.shelly_power_l{phase}" for phase in (1, 2, 3)]
+    voltages = [f"sensor.shelly_voltage_l{phase}" for phase in (1, 2, 3)]
+    for power, voltage in zip(powers, voltages, strict=True):
+        hass.states.async_set(power, "1.2", {"unit_of_measurement": "kW"})
+        hass.states.async_set(voltage, "231", {"unit_of_measurement": "V"})
+    entry = entity_site(evse_subentry())
+    await setup_site(hass, entry)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    limits = {
+        "breaker_a": 25,
+        "margin_a": 1,
+        "fail_safe_a": 6,
+        "circuit_a": 0,
+        "meter_stale_after_s": 3,
+        "watchdog_timeout_s": 15,
+    }
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**limits, "power_entities": powers, "voltage_entities": voltages}
+    )
+    assert result["step_id"] == "solar"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**SOLAR, "solar_source": "none"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.data["meter_entities"] == {"power_entities": powers, "voltage_entities": voltages}
+    meter = entry.runtime_data.coordinator.config.entity_meter
+    assert meter is not None
+    assert meter.power_entities == tuple(powers)

@@ -30,6 +30,7 @@ from custom_components.headroom.coordinator import HeadroomCoordinator
 from custom_components.headroom.devices.bus import SerialSettings, TcpSettings
 from custom_components.headroom.diagnostics import async_get_config_entry_diagnostics
 from custom_components.headroom.settings import bus_settings
+from tests.integration.fake_devices import FakeDsmr, World, add_fakes
 from tests.integration.helpers import (
     CARPORT_ID,
     GARAGE_ID,
@@ -48,6 +49,7 @@ from tests.integration.test_config_flow import (
     found_on,
     scan_serial,
 )
+from tests.integration.test_entity_devices import entity_site
 from tools.simulator import DeviceSpec, LineSettings, Simulator, StaticCharger, StaticSite
 
 KEBA = "keba_p30_p40"
@@ -446,3 +448,37 @@ async def test_a_replugged_adapter_leaves_the_network_charger_where_it_is(
     assert entry.data["device"] == new
     assert entry.subentries["garage"].data["device"] == new
     assert entry.subentries["driveway"].data == network_keba("192.0.2.7", 502)["data"]
+
+
+async def test_a_network_charger_joins_a_site_with_no_port(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    sim_site: StaticSite,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A DSMR reader through Home Assistant and a KEBA on its own address: one headroom."""
+    world = World(monkeypatch)
+    await add_fakes(hass, world, [], [FakeDsmr(house_a=[5.0, 5.0, 5.0])])
+    entry = entity_site()
+    await setup_site(hass, entry)
+    subentries = hass.config_entries.subentries
+    result = await subentries.async_init(
+        (entry.entry_id, "charger"), context={"source": SOURCE_USER}
+    )
+    assert result["step_id"] == "network"  # no port of the site's to offer
+    keba = {"model": KEBA, "connection": "tcp", "host": "127.0.0.1", "port": keba_port(simulator)}
+    result = await subentries.async_configure(result["flow_id"], keba)
+    assert result["step_id"] == "settings"
+    result = await subentries.async_configure(result["flow_id"], {"name": "Driveway", **CHARGER})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    coordinator: HeadroomCoordinator = entry.runtime_data.coordinator
+    await coordinator.stop_ticking()
+    coordinator.clock = FakeClock()
+    driveway = next(s for s in entry.subentries.values() if s.title == "Driveway")
+
+    assert len(coordinator.site.buses) == 1  # the KEBA's own: the site has none
+    await world.step(coordinator, cycles=12)
+    # 25 A - 1 A margin - 5 A house leaves 19 A: the KEBA's 16 A maximum binds.
+    assert coordinator.data.chargers[driveway.subentry_id].setpoint_a == 16
+    assert setpoint_of(sim_site, "keba") == 16

@@ -227,6 +227,7 @@ def add_driveway(page: sync_api.Page, base: str, shots: Path) -> None:
     flow.get_by_text("Status words").first.click()
     page.get_by_text("Manual mapping", exact=True).click()
     flow.get_by_role("textbox", name="Manual status mapping").fill(str(DRIVEWAY["status_manual"]))
+    page.get_by_role("option", name="Zaptec").wait_for(state="hidden")  # the list closed
     page.screenshot(path=str(shots / "setup-entity-charger.png"))
     flow.get_by_role("button", name="Submit").click()
     flow.get_by_role("button", name="Finish").click()

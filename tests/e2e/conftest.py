@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tools.demo.harness import (
+    Child,
     HassClient,
     free_port,
+    modbus_gateway_port,
     prepare_config,
     start_hass,
     start_simulator,
@@ -20,20 +22,36 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture
-def demo(tmp_path: Path, socket_enabled: None) -> Iterator[tuple[HassClient, str]]:
-    """Start the simulator (the demo site) and a fresh Home Assistant; always stop both."""
+def simulator(tmp_path: Path, socket_enabled: None) -> Iterator[Child]:
+    """The demo site's simulator: its RS-485 pty at tmp_path/rs485, its TCP gateway."""
     del socket_enabled
-    link = tmp_path / "rs485"
-    port = free_port()
-    prepare_config(tmp_path / "config")
-    simulator = start_simulator(link, tmp_path / "simulator.log")
-    hass = None
+    child = start_simulator(tmp_path / "rs485", tmp_path / "simulator.log")
     try:
-        hass = start_hass(tmp_path / "config", tmp_path / "hass.log", port=port)
+        yield child
+    finally:
+        child.stop()
+
+
+@pytest.fixture
+def gateway_port(simulator: Child) -> int:
+    """The simulator's Modbus TCP gateway (where Home Assistant's modbus reaches the EVSE)."""
+    return modbus_gateway_port(simulator)
+
+
+@pytest.fixture
+def demo(tmp_path: Path, gateway_port: int) -> Iterator[tuple[HassClient, str]]:
+    """
+    Start a fresh Home Assistant beside the simulator; always stop it.
+
+    Its configuration has the driveway's charger in Home Assistant's modbus and template
+    integrations (tools/demo/driveway.yaml), on the simulator's gateway.
+    """
+    port = free_port()
+    prepare_config(tmp_path / "config", modbus_port=gateway_port)
+    hass = start_hass(tmp_path / "config", tmp_path / "hass.log", port=port)
+    try:
         client = HassClient(f"http://127.0.0.1:{port}")
         client.wait_until_up(hass, timeout_s=120)
-        yield client, str(link)
+        yield client, str(tmp_path / "rs485")
     finally:
-        if hass is not None:
-            hass.stop()
-        simulator.stop()
+        hass.stop()

@@ -4,10 +4,15 @@ The whole product as a newcomer meets it: a real Home Assistant, the simulator, 
 A headless Chromium from Debian's packages (scripts/setup installs it), driven by
 Playwright, onboards a fresh Home Assistant, adds Headroom through Settings > Devices &
 services > Add integration, lets the scan find the simulated meter and chargers, finishes
-the flow, sees the headroom and charger entities update, turns on solar-only charging on
-the site's device page and sees the chargers follow. Then it adds the demo's dashboards (what
-`scripts/develop --onboard` does next), finds no repair pending, and opening Home Assistant
-shows the Headroom dashboard with its graphs and controls. Screenshots go to the test's temporary
+the flow, sees the headroom and charger entities update. It adds the driveway's charger,
+which Headroom reaches only through entities of Home Assistant's own modbus and template
+integrations (tools/demo/driveway.yaml), with "Add a charger controlled through Home
+Assistant", and sees Headroom give it a current through the template number and the
+charger's register on the simulator follow. It turns on solar-only charging on the site's
+device page and sees the chargers follow. Then it adds the demo's dashboards (what
+`scripts/develop --onboard` does next), finds the one repair the driveway brings (no
+fail-safe of its own) and no other, and opening Home Assistant shows the Headroom dashboard
+with its graphs and controls. Screenshots go to the test's temporary
 folder, or to $HEADROOM_SCREENSHOTS: `HEADROOM_SCREENSHOTS=docs/screenshots .venv/bin/pytest
 tests/e2e` refreshes the README's. Skips, saying why, where Chromium is missing.
 """
@@ -22,8 +27,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 from playwright import sync_api
+from pymodbus.client import ModbusTcpClient
 
-from tools.demo.harness import DEMO_PASSWORD, DEMO_USER, HassClient
+from tools.demo.harness import DEMO_PASSWORD, DEMO_USER, DRIVEWAY, HassClient
 from tools.demo.home import DASHBOARD_URL, set_up_dashboards
 from tools.demo.screenshot import CHROMIUM, CHROMIUM_ARGS, GRAPHS, wait_for_graphs
 
@@ -44,6 +50,11 @@ UI_TIMEOUT_MS = 90_000
 SCAN_TIMEOUT_MS = 90_000
 CHARGER_PHASES = {"garage": 3, "carport": 1}
 SOLAR_SWITCH = "switch.headroom_solar_only_charging"
+DRIVEWAY_LIMIT = str(DRIVEWAY["limit_entity"])
+DRIVEWAY_STATE = str(DRIVEWAY["status_entity"])
+EVSE_UNIT = 20  # the EVSE-WB's unit behind the simulator's gateway (DEMO_DEVICES)
+EVSE_LIMIT_REGISTER = 1000  # its current limit in A (registers.yaml, evse_wb_din)
+EVSE_CHARGING = 3  # its vehicle state register (1002): 3 is C, charging
 
 
 def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -74,7 +85,7 @@ def ev_power_w(client: HassClient) -> float:
 
 
 def test_newcomer_sets_up_headroom_in_the_browser(
-    demo: tuple[HassClient, str], tmp_path: Path
+    demo: tuple[HassClient, str], gateway_port: int, tmp_path: Path
 ) -> None:
     client, pty = demo
     base = client.base_url
@@ -95,6 +106,8 @@ def test_newcomer_sets_up_headroom_in_the_browser(
             add_headroom(page, base, pty, shots)
             client.login()
             check_live_entities(client)
+            add_driveway(page, base, shots)
+            check_driveway(client, gateway_port)
             # The PV surplus source: the meter's own signed power (the options flow).
             entries = client.request("GET", "/api/config/config_entries/entry")
             headroom = next(e for e in entries if e["domain"] == "headroom")
@@ -191,6 +204,78 @@ def check_live_entities(client: HassClient) -> None:
     )
 
 
+def add_driveway(page: sync_api.Page, base: str, shots: Path) -> None:
+    """
+    The site's entry > "Add a charger controlled through Home Assistant": the driveway.
+
+    Its limit is the template number that writes the EVSE-WB's register through Home
+    Assistant's modbus integration; its status the register of the car's state, mapped by
+    hand (`DRIVEWAY`); it is wired to L3. The other fields keep their defaults.
+    """
+    page.goto(f"{base}/config/integrations/integration/headroom")
+    button = page.get_by_role("button", name="Add a charger controlled through Home Assistant")
+    click_past_http_notice(page, button)
+    flow = page.locator("dialog-data-entry-flow")
+    flow.get_by_text("A charger another integration controls").wait_for()
+    flow.get_by_role("textbox", name=re.compile(r"^Name")).fill(str(DRIVEWAY["name"]))
+    flow.get_by_text("Grid phase wiring").first.click()
+    page.get_by_text("L3 only", exact=True).click()
+    # The entity pickers in the form's order: current limit, pause switch, status, ...
+    pickers = flow.locator("ha-selector-entity")
+    pick_entity(page, pickers.nth(0), "Driveway EVSE current limit")
+    pick_entity(page, pickers.nth(2), "Driveway EVSE vehicle state")
+    flow.get_by_text("Status words").first.click()
+    page.get_by_text("Manual mapping", exact=True).click()
+    flow.get_by_role("textbox", name="Manual status mapping").fill(str(DRIVEWAY["status_manual"]))
+    page.get_by_role("option", name="Zaptec").wait_for(state="hidden")  # the list closed
+    page.screenshot(path=str(shots / "setup-entity-charger.png"))
+    flow.get_by_role("button", name="Submit").click()
+    flow.get_by_role("button", name="Finish").click()
+    page.get_by_text(str(DRIVEWAY["name"]), exact=True).first.wait_for()
+
+
+def pick_entity(page: sync_api.Page, picker: sync_api.Locator, name: str) -> None:
+    """Open an entity picker, search for the entity's name and take it."""
+    picker.get_by_text("Select an entity").click()
+    page.get_by_role("textbox").last.fill(name)
+    page.get_by_text(name, exact=True).first.click()
+
+
+def evse_limit_register(port: int) -> int | None:
+    """Read the EVSE-WB's current limit register through the simulator's gateway."""
+    client = ModbusTcpClient("127.0.0.1", port=port, timeout=2)
+    try:
+        if not client.connect():
+            return None
+        answer = client.read_holding_registers(EVSE_LIMIT_REGISTER, count=1, device_id=EVSE_UNIT)
+    finally:
+        client.close()
+    return None if answer.isError() else int(answer.registers[0])
+
+
+def check_driveway(client: HassClient, gateway_port: int) -> None:
+    """
+    Headroom gives the driveway a charging current through its template number; the
+    EVSE-WB's register on the simulator holds it, and the car charges (state C).
+    """
+    wait_until(
+        lambda: (number(client, DRIVEWAY_LIMIT) or 0) >= 6,
+        60,
+        "Headroom did not give the driveway a charging current through its number",
+    )
+
+    def register_follows() -> bool:
+        limit = number(client, DRIVEWAY_LIMIT)
+        return limit is not None and evse_limit_register(gateway_port) == limit >= 6
+
+    wait_until(register_follows, 30, "the EVSE-WB's limit register did not follow the number")
+    wait_until(
+        lambda: number(client, DRIVEWAY_STATE) == EVSE_CHARGING,
+        30,
+        "the driveway's car did not charge",
+    )
+
+
 def toggle_solar_only(page: sync_api.Page, base: str, client: HassClient, shots: Path) -> None:
     """Turn on solar-only charging on the site's device page; the chargers follow."""
     # Naming a PV surplus source adds its sensor: the entry reloads. Wait until it is back
@@ -241,13 +326,21 @@ def check_dashboard(
     page: sync_api.Page, base: str, client: HassClient, entry_id: str, shots: Path
 ) -> None:
     """
-    The demo's dashboards (what scripts/develop --onboard adds next): no repair is pending.
+    The demo's dashboards (what scripts/develop --onboard adds next), and one repair.
 
-    Opening Home Assistant shows the Headroom dashboard with its graphs and controls.
+    The driveway's charger brings the one repair: Headroom cannot arm a watchdog through
+    another integration's entities, so the charger has no fail-safe of its own (README,
+    "Devices Home Assistant already has"). Nothing else is pending. Opening Home Assistant
+    shows the Headroom dashboard with its graphs and controls.
     """
     set_up_dashboards(client, entry_id)
+    (issues,) = client.ws({"type": "repairs/list_issues"})
+    assert [
+        (issue["translation_key"], issue["translation_placeholders"].get("charger"))
+        for issue in issues["issues"]
+    ] == [("no_watchdog", DRIVEWAY["name"])]
     page.goto(f"{base}/config/repairs")
-    page.get_by_text("There are currently no repairs pending").wait_for()
+    page.get_by_text(f"Charger {DRIVEWAY['name']} has no fail-safe of its own").wait_for()
     page.goto(f"{base}/")
     page.wait_for_url(re.compile(rf"/{DASHBOARD_URL}/site"))
     wait_for_graphs(page)

@@ -158,6 +158,28 @@ def test_onboard_again_logs_in_as_demo_and_keeps_the_site(
     assert "dashboards kept" in out
 
 
+@pytest.mark.parametrize("there", [True, False])
+def test_the_driveway_is_added_once(
+    there: bool, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    added: list[str] = []
+    monkeypatch.setattr(HassClient, "entity_chargers", lambda *_: ["driveway"] if there else [])
+    monkeypatch.setattr(
+        HassClient, "add_entity_charger", lambda _, entry_id: added.append(entry_id) or "S1"
+    )
+    harness.add_driveway(HassClient("http://127.0.0.1:1"), "E1")
+    assert added == ([] if there else ["E1"])
+    assert ("added the driveway's charger" in capsys.readouterr().out) is not there
+
+
+def test_onboarding_goes_on_without_the_driveway(
+    fake_hass: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A Home Assistant that cannot list or add it (here: no websocket at all).
+    harness.add_driveway(HassClient(fake_hass, token="TOKEN"), "E1")  # noqa: S106
+    assert "the driveway's charger was not added" in capsys.readouterr().out
+
+
 def test_onboard_after_onboarding_by_hand_says_so(
     fake_hass: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -45,6 +45,30 @@ CHARGER_NAMES: Final = {2: "garage", 3: "carport"}
 """The names the demo gives the chargers the scan finds, by device id."""
 CHARGER_PHASES: Final = {2: "1_2_3", 3: "2"}
 """Their wiring (tools/demo/site.yaml): the garage on all phases, the carport on L2."""
+DEMO_DEVICES: Final = (
+    "eastron_sdm630:1",
+    "heidelberg_energy_control:2:garage",
+    "heidelberg_energy_control:3:carport",
+    "evse_wb_din:20:driveway",
+)
+"""The simulator's devices (MODEL:ID[:CHARGER]): the meter and two chargers the scan finds
+(ids 1-16), and the driveway's EVSE-WB at id 20, out of the scan's reach: Home Assistant's
+modbus integration reads it through the simulator's Modbus TCP gateway (driveway.yaml)."""
+DRIVEWAY_PACKAGE: Final = ROOT / "tools" / "demo" / "driveway.yaml"
+"""The modbus and template entities of the driveway's charger (a Home Assistant package)."""
+DRIVEWAY_PORT_TAG: Final = "!env_var HEADROOM_DEMO_MODBUS_PORT 5020"
+DRIVEWAY: Final = {
+    "name": "driveway",
+    "limit_entity": "number.driveway_evse_current_limit",
+    "pause": "number_minimum",
+    "status_entity": "sensor.driveway_evse_vehicle_state",
+    "status_mapping": "manual",
+    "status_manual": "1: idle\n2: connected\n3: charging\n4: charging\n5: error",
+    "phases": "3",
+}
+"""The driveway as an entity charger: its template number (0 A pauses), the EVSE-WB's
+vehicle state register (1 A, 2 B, 3 C, 4 D, 5 failure), wired to L3. No current sensors:
+the board measures none, so Headroom counts it at the current it was given."""
 METER_POWER_ENTITY: Final = "sensor.headroom_meter_power"
 """The meter's signed total power: the demo's PV surplus source (negative: exporting)."""
 
@@ -73,16 +97,29 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def prepare_config(config_dir: Path) -> None:
+def prepare_config(config_dir: Path, *, modbus_port: int | None = None) -> None:
     """
     Write a fresh Home Assistant configuration that loads this repo's integration.
 
+    With `modbus_port` (the simulator's Modbus TCP gateway), also the driveway's charger
+    through Home Assistant's modbus and template integrations (`DRIVEWAY_PACKAGE`).
     No `http:` block: from 2026.10 Home Assistant moves one into a trial configuration that
     it reverts (restarting, which ends a plain `hass`) unless confirmed within 5 minutes.
     `start_hass` gives the port as the default instead.
     """
     config_dir.mkdir(parents=True, exist_ok=True)
-    (config_dir / "configuration.yaml").write_text(HASS_CONFIG)
+    config = HASS_CONFIG
+    if modbus_port is not None:
+        package = DRIVEWAY_PACKAGE.read_text()
+        if DRIVEWAY_PORT_TAG not in package:
+            msg = f"{DRIVEWAY_PACKAGE} does not set its port with {DRIVEWAY_PORT_TAG!r}"
+            raise ValueError(msg)
+        (config_dir / "driveway.yaml").write_text(
+            package.replace(DRIVEWAY_PORT_TAG, str(modbus_port))
+        )
+        # A package only: the location and units stay onboarding's (stored, not YAML).
+        config += "homeassistant:\n  packages:\n    driveway: !include driveway.yaml\n"
+    (config_dir / "configuration.yaml").write_text(config)
     link = config_dir / "custom_components"
     if not link.exists():
         link.symlink_to(ROOT / "custom_components", target_is_directory=True)
@@ -151,6 +188,7 @@ def start_simulator(  # noqa: PLR0913 (each is an option of the simulator)
             "tools.simulator",
             "--scenario",
             str(scenario),
+            *(arg for device in DEMO_DEVICES for arg in ("--device", device)),
             "--link",
             str(link),
             "--baud",
@@ -178,6 +216,16 @@ def start_simulator(  # noqa: PLR0913 (each is an option of the simulator)
         time.sleep(0.2)
     child.stop()
     msg = f"the simulator did not start within {timeout_s:g} s:\n{child.tail()}"
+    raise RuntimeError(msg)
+
+
+def modbus_gateway_port(simulator: Child) -> int:
+    """Return the port of a started simulator's Modbus TCP gateway (from what it printed)."""
+    for line in simulator.tail(200).splitlines():
+        label, _, address = line.partition("Modbus TCP gateway:")
+        if address and not label.strip():
+            return int(address.strip().rpartition(":")[2])
+    msg = f"the simulator did not say where its Modbus TCP gateway is:\n{simulator.tail()}"
     raise RuntimeError(msg)
 
 
@@ -440,6 +488,41 @@ class HassClient:
             result = self.request("POST", flow, form_answer(result, answer))
         return str(result["result"]["entry_id"])
 
+    def add_entity_charger(
+        self, entry_id: str, answers: dict[str, Any] | None = None, *, timeout_s: float = 60.0
+    ) -> str:
+        """
+        Add a charger controlled through Home Assistant; return its subentry id.
+
+        The REST calls of "Add a charger controlled through Home Assistant" on the site's
+        entry, with `answers` (default `DRIVEWAY`). Waits until its limit number has a
+        value first: the flow checks the number's range.
+        """
+        answer = dict(DRIVEWAY if answers is None else answers)
+        self.wait_for_state(str(answer["limit_entity"]), timeout_s=timeout_s)
+        path = "/api/config/config_entries/subentries/flow"
+        result = self.request(
+            "POST", path, {"handler": [entry_id, "entity_charger"], "show_advanced_options": False}
+        )
+        if result["type"] != "form":
+            msg = f"the charger flow did not open: {result}"
+            raise HassError(msg)
+        result = self.request("POST", f"{path}/{result['flow_id']}", form_answer(result, answer))
+        if result["type"] != "create_entry":
+            msg = f"the charger flow stopped: {result}"
+            raise HassError(msg)
+        subentries = self.ws({"type": "config_entries/subentries/list", "entry_id": entry_id})[0]
+        for subentry in subentries:
+            if subentry["title"] == answer["name"]:
+                return str(subentry["subentry_id"])
+        msg = f"the charger {answer['name']} is not among the site's subentries: {subentries}"
+        raise HassError(msg)
+
+    def entity_chargers(self, entry_id: str) -> list[str]:
+        """Return the titles of the site's chargers controlled through Home Assistant."""
+        subentries = self.ws({"type": "config_entries/subentries/list", "entry_id": entry_id})[0]
+        return [str(sub["title"]) for sub in subentries if sub["subentry_type"] == "entity_charger"]
+
     def set_solar_source(
         self,
         entry_id: str,
@@ -570,9 +653,31 @@ def main_onboard(argv: list[str]) -> int:
         client.wait_for_state(METER_POWER_ENTITY)
         client.set_solar_source(entry_id)
         write_line(sys.stdout, f"==> Headroom site added (config entry {entry_id})")
+    add_driveway(client, entry_id)
     added = set_up_dashboards(client, entry_id)
     write_line(sys.stdout, f"==> added {' and '.join(added)}" if added else "==> dashboards kept")
     return 0
+
+
+def add_driveway(client: HassClient, entry_id: str) -> None:
+    """
+    Add the driveway's charger (through Home Assistant's modbus) unless it is there.
+
+    The demo runs without it when it cannot be added (its entities never got a value, say):
+    the site and the dashboards come first.
+    """
+    try:
+        if DRIVEWAY["name"] in client.entity_chargers(entry_id):
+            return
+        client.add_entity_charger(entry_id)
+    except (HassError, aiohttp.ClientError, OSError) as err:
+        write_line(sys.stdout, f"==> the driveway's charger was not added: {err}")
+        return
+    write_line(
+        sys.stdout,
+        "==> added the driveway's charger, controlled through Home Assistant's modbus"
+        " integration (its number.driveway_evse_current_limit)",
+    )
 
 
 def main_wait(argv: list[str]) -> int:

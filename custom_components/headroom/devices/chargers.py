@@ -241,6 +241,13 @@ class Charger(ABC):
 
     # --- helpers for subclasses --------------------------------------------------------
 
+    async def _rewrite_limit_after(self, interval_s: float) -> None:
+        """Write the last limit again once `interval_s` has passed since it was written."""
+        if self._limit_a is None or self._limit_written_at is None:
+            return
+        if self._clock() - self._limit_written_at >= interval_s:
+            await self.set_limit(self._limit_a)
+
     def _check_limit(self, limit_a: int, *, what: str = "limit") -> None:
         if isinstance(limit_a, bool) or not isinstance(limit_a, int):
             msg = f"{what} must be whole amperes, not {limit_a!r}"
@@ -598,10 +605,7 @@ class AlfenEve(Charger):
     async def maintain(self) -> None:
         """Re-write the setpoint before the station's validity time runs out."""
         await super().maintain()
-        if self._limit_a is None or self._limit_written_at is None:
-            return
-        if self._clock() - self._limit_written_at >= self.rewrite_interval_s:
-            await self.set_limit(self._limit_a)
+        await self._rewrite_limit_after(self.rewrite_interval_s)
 
 
 class EvseWbDin(_CodedStateCharger):

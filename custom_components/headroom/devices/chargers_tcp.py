@@ -89,10 +89,7 @@ class BenderCc(_CodedStateCharger):
     async def maintain(self) -> None:
         """Write the limit again every `REWRITE_INTERVAL_S`."""
         await super().maintain()
-        if self._limit_a is None or self._limit_written_at is None:
-            return
-        if self._clock() - self._limit_written_at >= self.REWRITE_INTERVAL_S:
-            await self.set_limit(self._limit_a)
+        await self._rewrite_limit_after(self.REWRITE_INTERVAL_S)
 
 
 class WebastoNext(_CodedStateCharger, HeartbeatWatchdog):

@@ -123,20 +123,13 @@ def add_entity_site(client: HassClient, pty: str, timeout_s: float = 120.0) -> s
         "chargers": {"chargers": []},
         "fail_safe": {"fail_safe_a": 6},
     }
-    deadline = time.monotonic() + timeout_s
-    while result["type"] != "create_entry":
-        if time.monotonic() > deadline:
-            msg = f"the config flow did not finish within {timeout_s:g} s: {result}"
-            raise HassError(msg)
-        if result["type"] == "progress":
-            time.sleep(0.5)
-            result = client.request("GET", flow)
-            continue
-        if result["type"] != "form" or result.get("errors"):
-            msg = f"the config flow stopped: {result}"
-            raise HassError(msg)
-        answer = form_answer(result, answers.get(result["step_id"], {}))
-        result = client.request("POST", flow, answer)
+    result = client.drive_flow(
+        flow,
+        result,
+        lambda form: answers.get(form["step_id"], {}),
+        what="config flow",
+        timeout_s=timeout_s,
+    )
     entry_id = str(result["result"]["entry_id"])
     sub = client.request(
         "POST",

@@ -458,35 +458,59 @@ class HassClient:
             "site": {"name": "Headroom", "supply": "three_phase", "breaker_a": breaker_a},
         }
         meter_label = ""
+
+        def answer_for(form: dict[str, Any]) -> dict[str, Any]:
+            nonlocal meter_label
+            step = form["step_id"]
+            answer = dict(answers.get(step, {}))
+            if step == "meter":
+                meter_label = _options(form, "meter")[0]["label"]
+            if step == "chargers":
+                # Take the chargers on the meter's line, should the scan list a device at
+                # more than one line setting.
+                line = meter_label.rpartition("(")[2]
+                answer["chargers"] = [
+                    o["value"] for o in _options(form, "chargers") if o["label"].endswith(line)
+                ]
+            if step == "charger":
+                device_id = int(form["description_placeholders"]["device_id"])
+                answer["name"] = CHARGER_NAMES.get(device_id, f"charger {device_id}")
+                answer["phases"] = CHARGER_PHASES.get(device_id, "1_2_3")
+            return answer
+
+        result = self.drive_flow(flow, result, answer_for, what="config flow", timeout_s=timeout_s)
+        return str(result["result"]["entry_id"])
+
+    def drive_flow(
+        self,
+        flow: str,
+        result: dict[str, Any],
+        answer_for: Callable[[dict[str, Any]], dict[str, Any]],
+        *,
+        what: str,
+        timeout_s: float = 120.0,
+    ) -> dict[str, Any]:
+        """
+        Answer a flow's forms as the UI would until it creates its entry; return that result.
+
+        `answer_for(form)` gives the fields to set on a form (the rest keep their defaults
+        and suggested values); a progress step is polled. A form shown again with errors,
+        an abort, or `timeout_s` passing raises `HassError` naming `what`.
+        """
         deadline = time.monotonic() + timeout_s
         while result["type"] != "create_entry":
             if time.monotonic() > deadline:
-                msg = f"the config flow did not finish within {timeout_s:g} s: {result}"
+                msg = f"the {what} did not finish within {timeout_s:g} s: {result}"
                 raise HassError(msg)
             if result["type"] == "progress":
                 time.sleep(0.5)
                 result = self.request("GET", flow)
                 continue
             if result["type"] != "form" or result.get("errors"):
-                msg = f"the config flow stopped: {result}"
+                msg = f"the {what} stopped: {result}"
                 raise HassError(msg)
-            step = result["step_id"]
-            answer = dict(answers.get(step, {}))
-            if step == "meter":
-                meter_label = _options(result, "meter")[0]["label"]
-            if step == "chargers":
-                # Take the chargers on the meter's line, should the scan list a device at
-                # more than one line setting.
-                line = meter_label.rpartition("(")[2]
-                answer["chargers"] = [
-                    o["value"] for o in _options(result, "chargers") if o["label"].endswith(line)
-                ]
-            if step == "charger":
-                device_id = int(result["description_placeholders"]["device_id"])
-                answer["name"] = CHARGER_NAMES.get(device_id, f"charger {device_id}")
-                answer["phases"] = CHARGER_PHASES.get(device_id, "1_2_3")
-            result = self.request("POST", flow, form_answer(result, answer))
-        return str(result["result"]["entry_id"])
+            result = self.request("POST", flow, form_answer(result, answer_for(result)))
+        return result
 
     def add_entity_charger(
         self, entry_id: str, answers: dict[str, Any] | None = None, *, timeout_s: float = 60.0
@@ -544,15 +568,9 @@ class HassClient:
                 "solar_stop_delay_s": stop_delay_s,
             }
         }
-        while result["type"] == "form":
-            if result.get("errors"):
-                msg = f"the options flow stopped: {result}"
-                raise HassError(msg)
-            answer = form_answer(result, answers.get(result["step_id"], {}))
-            result = self.request("POST", flow, answer)
-        if result["type"] != "create_entry":
-            msg = f"the options flow ended with {result}"
-            raise HassError(msg)
+        self.drive_flow(
+            flow, result, lambda form: answers.get(form["step_id"], {}), what="options flow"
+        )
 
     # --- states -------------------------------------------------------------------------
 

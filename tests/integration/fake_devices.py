@@ -194,6 +194,10 @@ class FakeDsmr:
     house_a: list[float] = field(default_factory=lambda: [5.0, 5.0, 5.0])
     evses: list[FakeEvse] = field(default_factory=list)
     reporting: bool = True
+    available: bool = True
+    """False: its integration lost the reader (the entities go unavailable)."""
+    milliamperes: bool = False
+    """Report in mA (a unit Home Assistant converts), as some readers do."""
     entities: list[DsmrCurrent] = field(default_factory=list)
 
     def phase_a(self, phase: int) -> float:
@@ -208,7 +212,6 @@ class FakeDsmr:
 class DsmrCurrent(SensorEntity):
     _attr_should_poll = False
     _attr_device_class = SensorDeviceClass.CURRENT
-    _attr_native_unit_of_measurement = UnitOfElectricCurrent.AMPERE
 
     def __init__(self, dsmr: FakeDsmr, phase: int) -> None:
         self.dsmr = dsmr
@@ -217,8 +220,21 @@ class DsmrCurrent(SensorEntity):
         self._attr_name = f"{dsmr.name} current l{phase + 1}"
 
     @property
+    def available(self) -> bool:
+        return self.dsmr.available
+
+    @property
+    def native_unit_of_measurement(self) -> str:
+        return (
+            UnitOfElectricCurrent.MILLIAMPERE
+            if self.dsmr.milliamperes
+            else UnitOfElectricCurrent.AMPERE
+        )
+
+    @property
     def native_value(self) -> float:
-        return self.dsmr.phase_a(self.phase)
+        amperes = self.dsmr.phase_a(self.phase)
+        return 1000.0 * amperes if self.dsmr.milliamperes else amperes
 
 
 async def add_fakes(

@@ -274,3 +274,50 @@ async def test_a_meter_of_current_sensors_offers_no_import_budget(
     assert evse.limit_a == 16
     assert hass.states.get("number.home_peak_import_target") is None
     assert not [s for s in hass.states.async_entity_ids("sensor") if "window" in s]
+
+
+async def test_a_meter_sensor_going_unavailable_is_a_silent_meter(
+    hass: HomeAssistant, world: World
+) -> None:
+    """
+    An unavailable sensor is a meter that does not answer: the fail-safe within the stale time.
+
+    As for a Modbus meter that misses answers, the last measurement carries the loop until
+    it is older than the stale time (3 s here). Back when the reader's integration recovers.
+    """
+    evse = FakeEvse(world=world, response_s=0.0)
+    dsmr = FakeDsmr(evses=[evse])
+    await add_fakes(hass, world, [evse], [dsmr])
+    coordinator = await setup_site(hass, entity_site(evse_subentry()))
+    await world.step(coordinator, cycles=15)
+    assert evse.limit_a == 16
+    went_at = world.now()
+
+    dsmr.available = False
+    await world.step(coordinator)
+    assert "unavailable" in (coordinator.data.meter_error or "")
+    for _ in range(4):
+        if coordinator.data.decision.fail_safe:
+            break
+        await world.step(coordinator)
+    assert coordinator.data.decision.fail_safe
+    assert world.now() - went_at <= 4  # the stale time and the cycle that sees it
+    assert evse.limit_a == 6
+
+    dsmr.available = True
+    await world.step(coordinator, cycles=15)
+    assert not coordinator.data.decision.fail_safe
+    assert evse.limit_a == 16
+
+
+async def test_a_reader_in_milliamperes_is_converted(hass: HomeAssistant, world: World) -> None:
+    """A house of 14 A reported as 14000 mA leaves 10 A, not a meter 1000 times over."""
+    evse = FakeEvse(world=world, response_s=0.0)
+    dsmr = FakeDsmr(house_a=[14.0, 14.0, 14.0], evses=[evse], milliamperes=True)
+    await add_fakes(hass, world, [evse], [dsmr])
+    coordinator = await setup_site(hass, entity_site(evse_subentry()))
+    await world.step(coordinator, cycles=15)
+    assert not coordinator.data.decision.fail_safe
+    assert coordinator.data.meter is not None
+    assert coordinator.data.meter.current_l1_a == 14.0 + evse.draw_a
+    assert evse.limit_a == 10  # 25 A - 1 A margin - 14 A house

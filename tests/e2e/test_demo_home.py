@@ -6,8 +6,9 @@ onboarding (`python -m tools.demo onboard`, what scripts/develop runs). Then, as
 frontend would read them: the driveway's charger added through Home Assistant's modbus
 integration and its one repair (no fail-safe of its own), the home's country and location,
 a "Headroom" dashboard (the default one) whose graphs show the meter's phase currents under
-the breaker and each Modbus charger's current and setpoint with live values, the Energy
-dashboard with the meter and both Modbus chargers, and the README's dashboard YAML equal to
+the breaker, each Modbus charger's current and setpoint and the driveway's setpoint (it has
+no current sensors) with live values, the Energy dashboard with the meter and both Modbus
+chargers (the driveway has no energy counter), and the README's dashboard YAML equal to
 what the demo stored.
 """
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
 BREAKER_A = 25  # the demo site's (tools/demo/harness.py `add_site`)
 CHARGERS = {"garage", "carport"}
+"""The Modbus chargers: current sensors per line and an energy counter each."""
+ALL_CHARGERS = ("garage", "carport", DRIVEWAY["name"])
 
 
 def test_the_demo_sets_up_the_home_a_dashboard_and_energy(
@@ -118,14 +121,31 @@ def check_graphs(client: HassClient, board: dict[str, Any]) -> None:
         assert len(charger) == lines + 1  # the lines it is wired to, and its setpoint
         for state in charger:
             live_number(state)
+    # The driveway (through Home Assistant entities, no current sensors): its setpoint
+    # alone, what Headroom counts it at; no line current that nothing measures.
+    (setpoint,) = states_of(client, graphs[f"{DRIVEWAY['name']}: setpoint (no current measured)"])
+    assert setpoint["entity_id"].endswith("_setpoint")
+    assert setpoint["attributes"]["unit_of_measurement"] == "A"
+    live_number(setpoint)
+    assert len(graphs) == 1 + len(ALL_CHARGERS) + 1  # the grid, each charger, why
     why = states_of(client, graphs["Why: what limits the current"])
     assert why[0]["attributes"]["device_class"] == "enum"  # the binding constraint
     # and each charger's reason (what limits it, in the same words) and state
-    assert len(why) == 1 + 2 * len(CHARGERS)
-    assert [state["attributes"].get("device_class") for state in why[1::2]] == ["enum"] * 2
+    assert len(why) == 1 + 2 * len(ALL_CHARGERS)
+    assert [state["attributes"].get("device_class") for state in why[1::2]] == ["enum"] * 3
+    assert [state["entity_id"].partition(".")[2].split("_")[0] for state in why[1:]] == [
+        name for name in ALL_CHARGERS for _ in range(2)
+    ]
     controls = next(card for card in cards if card.get("title") == "Controls")
     domains = [entity_id.partition(".")[0] for entity_id in controls["entities"]]
     assert sorted(set(domains)) == ["number", "select", "switch"]
+    # the site's three, then each charger's maximum, priority and pause
+    assert len(controls["entities"]) == 3 + 3 * len(ALL_CHARGERS)
+    assert controls["entities"][-3:] == [
+        f"number.{DRIVEWAY['name']}_maximum_current",
+        f"number.{DRIVEWAY['name']}_priority",
+        f"switch.{DRIVEWAY['name']}_pause",
+    ]
 
 
 def check_energy(client: HassClient) -> None:

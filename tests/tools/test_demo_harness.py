@@ -256,6 +256,43 @@ def test_the_dashboard_shows_what_each_charger_has_and_skips_the_rest() -> None:
     assert controls["entities"] == ["number.breaker", "switch.cpause"]
 
 
+def test_a_charger_that_measures_no_current_graphs_its_setpoint_alone() -> None:
+    # The demo's driveway: a charger controlled through Home Assistant, no current sensors.
+    driveway = Charger("D", "driveway")
+    site = SiteEntities(
+        entry_id=ENTRY,
+        chargers=(GARAGE, driveway),
+        entity_ids={
+            f"{ENTRY}_{key}": entity_id
+            for key, entity_id in {
+                "binding_constraint": "sensor.why",
+                "G_current_l1": "sensor.g1",
+                "G_setpoint": "sensor.gs",
+                "D_setpoint": "sensor.ds",
+                "D_reason": "sensor.dreason",
+                "D_state": "sensor.dstate",
+                "D_max_current": "number.dmax",
+                "D_pause": "switch.dpause",
+            }.items()
+        },
+    )
+    cards = headroom_dashboard(site)["views"][0]["cards"]
+    graphs = {
+        c["title"]: [r["entity"] for r in c["entities"]] for c in cards if "hours_to_show" in c
+    }
+    assert graphs["garage: current and setpoint"] == ["sensor.g1", "sensor.gs"]
+    assert graphs["driveway: setpoint (no current measured)"] == ["sensor.ds"]
+    assert "driveway: current and setpoint" not in graphs
+    assert graphs["Why: what limits the current"] == [
+        "sensor.why",
+        "sensor.dreason",
+        "sensor.dstate",
+    ]
+    controls = next(c for c in cards if c["title"] == "Controls")
+    assert controls["entities"] == ["number.dmax", "switch.dpause"]
+    assert energy_prefs(site)["device_consumption"] == []  # no energy counter
+
+
 def test_energy_takes_the_meter_as_grid_and_chargers_with_an_energy_counter() -> None:
     site = _site(
         energy_import="sensor.imported",

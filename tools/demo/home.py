@@ -6,7 +6,7 @@ websocket commands Home Assistant's own frontend sends: `config/core/update` (co
 location, units: without a country Home Assistant raises a repair issue),
 `lovelace/dashboards/create` and `lovelace/config/save` (the "Headroom" dashboard, made
 the default one with `frontend/set_system_data`), `energy/save_prefs` (the meter's import
-and export, each charger as an individual device).
+and export, each charger with an energy counter as an individual device).
 
 The dashboard is built from the entity registry of the site's config entry (unique ids),
 never from guessed entity ids: a homeowner's names give other ids.
@@ -14,6 +14,7 @@ never from guessed entity ids: a homeowner's names give other ids.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -51,6 +52,10 @@ CHARGER_GRAPH: Final = (
     "setpoint",
 )
 """Each charger's graph: what its car draws per line and the current it is allowed."""
+CHARGER_LINES: Final = ("current_l1", "current_l2", "current_l3")
+"""What a charger measures per line; a charger with none of these (a charger controlled
+through Home Assistant without current sensors, the demo's driveway) graphs its setpoint
+only: Headroom counts it at that current, and nothing measures more."""
 SITE_REASONS: Final = ("binding_constraint",)
 CHARGER_REASONS: Final = ("reason", "state")
 """Why, over time: a timeline per entity (text states)."""
@@ -66,7 +71,12 @@ METER_IMPORT: Final = "energy_import"
 METER_EXPORT: Final = "energy_export"
 METER_POWER: Final = "power_total"
 CHARGER_ENERGY: Final = "energy_total"
+"""A charger without it (a charger controlled through Home Assistant has none) is not an
+Energy device: the Energy dashboard needs an energy counter, not a power or a setpoint."""
 CHARGER_POWER: Final = "power"
+CHARGER_KINDS: Final = ("charger", "entity_charger")
+"""The subentry types of chargers: Modbus ones, and chargers controlled through Home
+Assistant entities, in the order Home Assistant lists the subentries."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +119,7 @@ def site_entities(client: HassClient, entry_id: str) -> SiteEntities:
         chargers=tuple(
             Charger(sub["subentry_id"], sub["title"])
             for sub in subentries
-            if sub["subentry_type"] == "charger"
+            if sub["subentry_type"] in CHARGER_KINDS
         ),
         entity_ids={
             entity["unique_id"]: entity["entity_id"]
@@ -117,6 +127,26 @@ def site_entities(client: HassClient, entry_id: str) -> SiteEntities:
             if entity["config_entry_id"] == entry_id and entity["platform"] == "headroom"
         },
     )
+
+
+def settled_site_entities(
+    client: HassClient, entry_id: str, *, timeout_s: float = 60.0
+) -> SiteEntities:
+    """
+    Return the entry's entities once every charger has its setpoint (all chargers have one).
+
+    Adding a charger reloads the site, which registers the new charger's entities a moment
+    later: a dashboard built before that would leave the charger out. After `timeout_s` the
+    entities as they are.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        site = site_entities(client, entry_id)
+        if all(site.charger(charger, "setpoint") for charger in site.chargers):
+            return site
+        if time.monotonic() > deadline:
+            return site
+        time.sleep(0.5)
 
 
 def _graph(title: str, entities: list[str]) -> dict[str, Any]:
@@ -132,13 +162,21 @@ def _entities(title: str, entities: list[str]) -> dict[str, Any]:
     return {"type": "entities", "title": title, "entities": entities}
 
 
+def _charger_graph(site: SiteEntities, charger: Charger) -> dict[str, Any]:
+    """Return a charger's graph: its line currents and setpoint, or its setpoint alone."""
+    if site.charger(charger, *CHARGER_LINES):
+        return _graph(
+            f"{charger.name}: current and setpoint", site.charger(charger, *CHARGER_GRAPH)
+        )
+    return _graph(
+        f"{charger.name}: setpoint (no current measured)", site.charger(charger, "setpoint")
+    )
+
+
 def headroom_dashboard(site: SiteEntities) -> dict[str, Any]:
     """Return the dashboard's configuration (what Home Assistant stores and YAML shows)."""
     cards = [_graph("Grid current per phase and the breaker", site.site(*GRID_GRAPH))]
-    cards.extend(
-        _graph(f"{charger.name}: current and setpoint", site.charger(charger, *CHARGER_GRAPH))
-        for charger in site.chargers
-    )
+    cards.extend(_charger_graph(site, charger) for charger in site.chargers)
     reasons = site.site(*SITE_REASONS)
     for charger in site.chargers:
         reasons.extend(site.charger(charger, *CHARGER_REASONS))
@@ -185,7 +223,7 @@ def set_up_dashboards(client: HassClient, entry_id: str) -> list[str]:
     (the user may have edited them).
     """
     added = []
-    site = site_entities(client, entry_id)
+    site = settled_site_entities(client, entry_id)
     (dashboards,) = client.ws({"type": "lovelace/dashboards/list"})
     if not any(board["url_path"] == DASHBOARD_URL for board in dashboards):
         (system,) = client.ws({"type": "frontend/get_system_data", "key": "core"})

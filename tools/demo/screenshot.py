@@ -2,7 +2,7 @@
 `python -m tools.demo screenshot URL PNG`: the Headroom dashboard as the demo user sees it.
 
 Logs in as demo in a headless Chromium (Debian's, driven by Playwright), lands on the
-default dashboard (the demo's "Headroom" one), waits for its four graphs to draw and saves
+default dashboard (the demo's "Headroom" one), waits for its five graphs to draw and saves
 the whole page. The README's picture is taken this way from a `scripts/develop --reset
 --onboard` that ran for a while, so that the graphs have some history to show.
 """
@@ -30,8 +30,8 @@ CHROMIUM_ARGS: Final = (
     "--disable-sync",
 )
 """What works here as root: no sandbox, no GPU, no calls home."""
-GRAPHS: Final = 4
-"""The dashboard's history graphs: the grid, each of the demo's two chargers, why."""
+GRAPHS: Final = 5
+"""The dashboard's history graphs: the grid, each of the demo's three chargers, why."""
 TIMEOUT_MS: Final = 90_000
 
 

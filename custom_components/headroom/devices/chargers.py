@@ -407,14 +407,14 @@ class HeidelbergEnergyControl(_CodedStateCharger):
     }
 
     async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:
-        """Standby off (258=4), watchdog timeout in ms (257), fail-safe current (262)."""
+        """Standby as `_standby_setting` says, watchdog timeout in ms (257), fail-safe (262)."""
         self._check_limit(failsafe_a, what="fail-safe current")
         timeout_ms = round(timeout_s * 1000)
         if not 0 < timeout_ms <= self._MAX_TIMEOUT_MS:
             msg = f"watchdog timeout {timeout_s} s: must be above 0 and at most 65.5 s"
             raise ValueError(msg)
         self._wanted = {
-            "standby_control": self._STANDBY_OFF,
+            **self._standby_setting(),
             "watchdog_timeout": timeout_ms,
             "failsafe_current": failsafe_a,
         }
@@ -423,6 +423,10 @@ class HeidelbergEnergyControl(_CodedStateCharger):
         return WatchdogStatus(
             timeout_s=timeout_ms / 1000, failsafe_a=failsafe_a, failsafe_matches=True
         )
+
+    def _standby_setting(self) -> dict[str, Value]:
+        """Standby off: a box asleep with no car would not answer, nor keep its watchdog."""
+        return {"standby_control": self._STANDBY_OFF}
 
     def _state(self, raw: Value | None) -> ChargerState:
         self._last_state = super()._state(raw)

@@ -163,19 +163,9 @@ class AmperfiedConnect(HeidelbergEnergyControl):
     on these, and a networked box need not sleep to be found.
     """
 
-    async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:
-        """Watchdog timeout in ms (257) and fail-safe current (262); standby untouched."""
-        self._check_limit(failsafe_a, what="fail-safe current")
-        timeout_ms = round(timeout_s * 1000)
-        if not 0 < timeout_ms <= self._MAX_TIMEOUT_MS:
-            msg = f"watchdog timeout {timeout_s} s: must be above 0 and at most 65.5 s"
-            raise ValueError(msg)
-        self._wanted = {"watchdog_timeout": timeout_ms, "failsafe_current": failsafe_a}
-        await self._verify_settings()
-        self._next_verify_at = self._clock() + self._verify_interval_s
-        return WatchdogStatus(
-            timeout_s=timeout_ms / 1000, failsafe_a=failsafe_a, failsafe_matches=True
-        )
+    def _standby_setting(self) -> dict[str, Value]:
+        """Standby is left as it is (the Energy Control's watchdog otherwise)."""
+        return {}
 
 
 TCP_DRIVERS: Final[Mapping[str, type[Charger]]] = {

@@ -13,8 +13,8 @@ both entities of other integrations, nothing Headroom knows:
   three template current sensors that report that limit (the car follows at once), added
   as an entity charger subentry (no status), response time 2 s, no minimum time between
   writes.
-The setup flow needs a port to start from: the device simulator's pty serves it (an SDM630
-and two Heidelbergs the site does not use). Each step raises `input_number.house_l1` by 2 A
+The site has no RS-485 port or gateway at all (the setup flow's "devices Home Assistant
+already has"). Each step raises `input_number.house_l1` by 2 A
 at a random moment of the one-second cycle, so that the engine must cut; the latency is
 Home Assistant's own `last_changed` of `input_number.evse_limit` (set by the template
 number's `set_value`, which Headroom called with `number.set_value`) minus that of
@@ -36,6 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from custom_components.headroom.const import CONNECTION_ENTITIES
 from tools.demo.harness import (
     HassClient,
     HassError,
@@ -44,8 +45,6 @@ from tools.demo.harness import (
     prepare_config,
     start_hass,
 )
-from tools.demo.live import BAUD, DEVICES
-from tools.simulator import LineSettings, Simulator, StaticCharger, StaticSite
 
 if TYPE_CHECKING:
     from tools.demo.harness import Child
@@ -110,14 +109,12 @@ def entity_config() -> str:
     return ENTITY_CONFIG % {"base": BASE_HOUSE_A, "sensors": sensors.rstrip("\n")}
 
 
-def add_entity_site(client: HassClient, pty: str, timeout_s: float = 120.0) -> str:
-    """Add a site whose meter is the template sensors; return its entry id."""
+def add_entity_site(client: HassClient, timeout_s: float = 120.0) -> str:
+    """Add a site of entities only (no RS-485 port or gateway); return its entry id."""
     result = client.request("POST", "/api/config/config_entries/flow", {"handler": "headroom"})
     flow = f"/api/config/config_entries/flow/{result['flow_id']}"
     answers: dict[str, dict[str, Any]] = {
-        "user": {"connection": "serial"},
-        "serial": {"device": pty, "scan_all": False},
-        "meter": {"meter": "entities"},
+        "user": {"connection": CONNECTION_ENTITIES},
         "meter_entities": {"current_entities": [f"sensor.p1_current_l{n}" for n in (1, 2, 3)]},
         "site": {"name": "Headroom", "supply": "three_phase", "breaker_a": BREAKER_A},
         "chargers": {"chargers": []},
@@ -213,22 +210,7 @@ def run_steps(client: HassClient, steps: int, seed: int, hass: Child) -> list[fl
 
 
 async def measure(steps: int, seed: int, workdir: Path) -> list[float]:
-    """Run the simulator (only for the setup flow's port) and Home Assistant; measure."""
-    link = workdir / "rs485"
-    site = StaticSite(
-        house_currents_a=(2.0, 2.0, 2.0),
-        chargers=[StaticCharger(name="garage"), StaticCharger(name="carport")],
-    )
-    simulator = Simulator(
-        site,
-        list(DEVICES),
-        line=LineSettings(BAUD, "N", 1),
-        link=link,
-        modbus_tcp_port=None,
-        rtu_over_tcp_port=None,
-        native_tcp_port=None,
-    )
-    await simulator.start()
+    """Run Home Assistant with the entities and a site made of them only; measure."""
     hass: Child | None = None
     try:
         port = free_port()
@@ -241,12 +223,11 @@ async def measure(steps: int, seed: int, workdir: Path) -> list[float]:
         await asyncio.to_thread(client.wait_until_up, hass)
         await asyncio.to_thread(client.onboard)
         await asyncio.to_thread(client.wait_for_state, "sensor.p1_current_l1")
-        await asyncio.to_thread(add_entity_site, client, str(link))
+        await asyncio.to_thread(add_entity_site, client)
         return await asyncio.to_thread(run_steps, client, steps, seed, hass)
     finally:
         if hass is not None:
             await asyncio.to_thread(hass.stop)
-        await simulator.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ import json
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,6 +61,24 @@ async def _cli(
     code = await asyncio.to_thread(main, argv)
     out, err = capsys.readouterr()
     return code, out, err
+
+
+async def _scan_and_read_at_255(
+    simulator: Simulator, model: str, capsys: pytest.CaptureFixture[str]
+) -> dict[str, Any]:
+    """Scan the charger's own socket (found as `model` at unit 255); read it; its values."""
+    where = ["--tcp", f"127.0.0.1:{simulator.endpoints().native_tcp_port}"]
+    code, out, err = await _cli(scan.main, [*where, "--json"], capsys)
+    assert code == 0, err
+    assert [(d["kind"], d["model"], d["device_id"]) for d in json.loads(out)] == [
+        ("charger", model, 255)
+    ]
+    code, out, err = await _cli(
+        read.main, [*where, "--model", model, "--id", "255", "--json"], capsys
+    )
+    assert (code, err) == (0, "")
+    values: dict[str, Any] = json.loads(out)["values"]
+    return values
 
 
 def _check_values(model: str, values: dict[str, object], grid: Sequence[float]) -> None:
@@ -390,17 +409,7 @@ async def bender(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Simulato
 async def test_bender_scanned_at_unit_255_and_read(
     bender: Simulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    where = ["--tcp", f"127.0.0.1:{bender.endpoints().native_tcp_port}"]
-    code, out, err = await _cli(scan.main, [*where, "--json"], capsys)
-    assert code == 0, err
-    assert [(d["kind"], d["model"], d["device_id"]) for d in json.loads(out)] == [
-        ("charger", BENDER, 255)
-    ]
-    code, out, err = await _cli(
-        read.main, [*where, "--model", BENDER, "--id", "255", "--json"], capsys
-    )
-    assert (code, err) == (0, "")
-    values = json.loads(out)["values"]
+    values = await _scan_and_read_at_255(bender, BENDER, capsys)
     assert values["state"] == "B"  # a car plugged in, nothing offered yet
     assert values["current_limit"] == 0
     assert values["energy_total"] == pytest.approx(4000.0)
@@ -477,17 +486,7 @@ async def test_webasto_next_scanned_at_unit_255_and_read(
     webasto_next: Simulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Every value read alone: the simulated NEXT refuses reads across gaps."""
-    where = ["--tcp", f"127.0.0.1:{webasto_next.endpoints().native_tcp_port}"]
-    code, out, err = await _cli(scan.main, [*where, "--json"], capsys)
-    assert code == 0, err
-    assert [(d["kind"], d["model"], d["device_id"]) for d in json.loads(out)] == [
-        ("charger", NEXT, 255)
-    ]
-    code, out, err = await _cli(
-        read.main, [*where, "--model", NEXT, "--id", "255", "--json"], capsys
-    )
-    assert (code, err) == (0, "")
-    values = json.loads(out)["values"]
+    values = await _scan_and_read_at_255(webasto_next, NEXT, capsys)
     assert values["state"] == "B"
     assert values["energy_total"] == pytest.approx(5000.0)
 
@@ -531,17 +530,8 @@ async def amperfied(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Simul
 async def test_amperfied_connect_scanned_at_unit_255_and_read(
     amperfied: Simulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    where = ["--tcp", f"127.0.0.1:{amperfied.endpoints().native_tcp_port}"]
-    code, out, err = await _cli(scan.main, [*where, "--json"], capsys)
-    assert code == 0, err
-    assert [(d["kind"], d["model"], d["device_id"]) for d in json.loads(out)] == [
-        ("charger", AMPERFIED, 255)
-    ]
-    code, out, err = await _cli(
-        read.main, [*where, "--model", AMPERFIED, "--id", "255", "--json"], capsys
-    )
-    assert (code, err) == (0, "")
-    assert json.loads(out)["values"]["state"] == "B"
+    values = await _scan_and_read_at_255(amperfied, AMPERFIED, capsys)
+    assert values["state"] == "B"
 
 
 async def test_amperfied_connect_falls_back_when_nothing_is_asked(amperfied: Simulator) -> None:

@@ -23,6 +23,7 @@ Nothing here knows which integration stands behind the entities.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from typing import TYPE_CHECKING, Final
@@ -63,6 +64,8 @@ WRITE_TIMEOUT_S: Final = 5.0
 DRAWING_A: Final = 1.0
 """Without a status entity, a line drawing this much means the car charges."""
 
+_LOGGER = logging.getLogger(__name__)
+
 
 class WriteDeferredError(DeviceError):
     """The charger's minimum time between writes has not passed: written later."""
@@ -89,6 +92,8 @@ class EntityCharger:
         self._max_limit_a = max_limit_a
         self._clock = clock
         self._pacer = WritePacer(config.min_write_interval_s)
+        self._unknown_words: set[str] = set()
+        """Status words the mapping does not know, each logged once."""
 
     @property
     def config(self) -> EntityChargerConfig:
@@ -245,5 +250,14 @@ class EntityCharger:
         category = config.status_mapping.get(word)
         if category is None:
             # An unknown word: assume it may draw (the safe side for the breaker).
+            if word not in self._unknown_words:
+                self._unknown_words.add(word)
+                _LOGGER.warning(
+                    "%s reports the status '%s', which its status mapping does not know: "
+                    "Headroom counts the charger as charging until it reports a known "
+                    "status (add the word to a manual mapping in the charger's settings)",
+                    config.status_entity,
+                    word,
+                )
             return ChargerState.C
         return CATEGORY_STATE[category]

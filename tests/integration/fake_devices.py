@@ -82,6 +82,8 @@ class FakeEvse:
     refuse: bool = False
     available: bool = True
     switch_on: bool = True
+    status_word: str | None = None
+    """A status the charger reports instead of the one its car gives (None: the car's)."""
     attempts: list[tuple[float, str, float]] = field(default_factory=list)
     """(time, what, value) of every write attempt, refused or not."""
     applied: list[tuple[float, float]] = field(default_factory=list)
@@ -119,6 +121,8 @@ class FakeEvse:
 
     @property
     def status(self) -> str:
+        if self.status_word is not None:
+            return self.status_word
         if not self.car_connected:
             return "Available"
         return "Charging" if self.draw_a > 0 else "SuspendedEVSE"

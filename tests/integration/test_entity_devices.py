@@ -19,7 +19,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.headroom.const import DOMAIN
 from custom_components.headroom.devices.interfaces import MeterSource
-from custom_components.headroom.engine.model import Constraint
+from custom_components.headroom.engine.model import ChargerState, Constraint
 from tests.integration.fake_devices import FakeDsmr, FakeEvse, World, add_fakes
 from tests.integration.helpers import ENTRY_ID, METER_ID, setup_site, site_entry
 from tools.simulator import Simulator
@@ -188,6 +188,39 @@ async def test_unavailable_charger_is_a_silent_one_and_has_no_watchdog(
     evse.available = True
     await world.step(coordinator)
     assert coordinator.data.chargers["evse"].available
+
+
+async def test_an_unknown_status_word_counts_as_charging_and_is_logged_once(
+    hass: HomeAssistant, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A car that is connected but does not draw: with a word the mapping knows, the charger
+    # reads B; with a word it does not know, the charger is taken to draw (C), the side
+    # that keeps its current counted against the breaker, and the word is logged once.
+    evse = FakeEvse(world=world, response_s=0.0, car_max_a=0.0)
+    dsmr = FakeDsmr(evses=[evse])
+    await add_fakes(hass, world, [evse], [dsmr])
+    coordinator = await setup_site(hass, entity_site(evse_subentry()))
+    await world.step(coordinator, cycles=3)
+    reading = coordinator.data.chargers["evse"].reading
+    assert reading is not None
+    assert reading.state is ChargerState.B
+
+    evse.status_word = "Updating firmware"
+    await world.step(coordinator, cycles=5)
+    reading = coordinator.data.chargers["evse"].reading
+    assert reading is not None
+    assert reading.state is ChargerState.C
+    assert hass.states.get("sensor.evse_state").state == "charging"
+    unknown = [r for r in caplog.records if "does not know" in r.getMessage()]
+    assert len(unknown) == 1
+    assert "'updating_firmware'" in unknown[0].getMessage()
+    assert "sensor.evse_status" in unknown[0].getMessage()
+
+    evse.status_word = None
+    await world.step(coordinator)
+    reading = coordinator.data.chargers["evse"].reading
+    assert reading is not None
+    assert reading.state is ChargerState.B
 
 
 async def test_pause_through_a_switch(hass: HomeAssistant, world: World) -> None:

@@ -57,6 +57,7 @@ from .const import (
     DEFAULT_TCP_PORT,
     MAX_PRIORITY,
 )
+from .coordinator import chargers_of
 from .devices.bus import Bus, SerialSettings, TcpSettings
 from .devices.chargers import SUPPORTED_CHARGERS, max_limit_a_of
 from .devices.errors import (
@@ -68,11 +69,15 @@ from .devices.errors import (
 from .devices.probe import probe, serial_port_problem
 from .devices.registers import get_profile, load_profiles
 from .engine.model import MIN_CHARGE_A, Supply
+from .engine_settings import ChargerConfig
 from .rules import RULES, Problem, ProblemKey, number, number_problem
 from .settings import bus_settings
+from .validation import fail_safe_problem
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from homeassistant.config_entries import ConfigEntry
 
     from .devices.bus import BusSettings
     from .devices.discovery import (
@@ -106,6 +111,8 @@ STOPBITS: Final = ("1", "2")
 MAX_NAME_LENGTH: Final = 64
 MAX_RTU_ID: Final = 247
 MAX_TCP_UNIT_ID: Final = 255
+NEW_CHARGER_ID: Final = "new_charger"
+"""The id a charger's form checks the site with until the charger has its subentry's id."""
 PHASE_CHOICES: Final[Mapping[Supply, tuple[str, ...]]] = {
     Supply.SINGLE_PHASE: ("1",),
     Supply.SPLIT_PHASE: ("1_2", "1", "2"),
@@ -293,6 +300,24 @@ def charger_errors(
     if max_a > max_limit_a:
         return {CONF_MAX_CURRENT: "charger_above_model"}
     return {}
+
+
+def charger_fail_safe_errors(
+    entry: ConfigEntry, charger_id: str, data: Mapping[str, Any]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """
+    Check the site's fail-safe current with this charger added (a new id) or changed.
+
+    Returns the form's errors and their placeholders: the largest fail-safe current that
+    fits on the site with the charger. Every charger may fall back to the fail-safe at
+    once; a site whose chargers cannot all hold it would load with every charger at 0 A.
+    """
+    chargers = [c for c in chargers_of(entry) if c.charger_id != charger_id]
+    chargers.append(ChargerConfig(charger_id=charger_id, data=data))
+    problem = fail_safe_problem(entry.data, entry.options, chargers)
+    if problem is None:
+        return {}, {}
+    return {"base": problem.key.value}, dict(problem.placeholders)
 
 
 def charger_settings_schema(

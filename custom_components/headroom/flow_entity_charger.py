@@ -54,6 +54,8 @@ from .entity_config import (
     used_twice,
 )
 from .flow_common import (
+    NEW_CHARGER_ID,
+    charger_fail_safe_errors,
     charger_settings_data,
     charger_settings_schema,
     name_error,
@@ -168,16 +170,20 @@ class EntityChargerSubentryFlow(ConfigSubentryFlow):
         entry = self._get_entry()
         supply = Supply(entry.options[CONF_SUPPLY])
         errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
         if user_input is not None:
             errors = self._errors(entry, user_input, exclude=None)
             if not errors:
                 data = {**entity_data(user_input), **charger_settings_data(user_input)}
-                return self.async_create_entry(title=user_input[CONF_NAME].strip(), data=data)
+                errors, placeholders = charger_fail_safe_errors(entry, NEW_CHARGER_ID, data)
+                if not errors:
+                    return self.async_create_entry(title=user_input[CONF_NAME].strip(), data=data)
         defaults = {CONF_NAME: "", **(user_input or {})}
         return self.async_show_form(
             step_id="user",
             data_schema=entity_charger_schema(supply, defaults),
             errors=errors,
+            description_placeholders=placeholders,
         )
 
     async def async_step_reconfigure(
@@ -188,18 +194,22 @@ class EntityChargerSubentryFlow(ConfigSubentryFlow):
         subentry = self._get_reconfigure_subentry()
         supply = Supply(entry.options[CONF_SUPPLY])
         errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
         if user_input is not None:
             errors = self._errors(entry, user_input, exclude=subentry.subentry_id)
             if not errors:
                 settings = charger_settings_data(user_input)
                 settings[CONF_PAUSED] = bool(subentry.data.get(CONF_PAUSED, False))
                 data = {**entity_data(user_input), **settings}
-                return self.async_update_and_abort(entry, subentry, data=data)
+                errors, placeholders = charger_fail_safe_errors(entry, subentry.subentry_id, data)
+                if not errors:
+                    return self.async_update_and_abort(entry, subentry, data=data)
         defaults = {k: v for k, v in subentry.data.items() if k != CONF_MAX_LOWERED}
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=entity_charger_schema(supply, {**defaults, **(user_input or {})}),
             errors=errors,
+            description_placeholders=placeholders,
         )
 
     def _errors(

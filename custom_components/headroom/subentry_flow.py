@@ -38,8 +38,10 @@ from .devices.chargers import SUPPORTED_CHARGERS
 from .devices.registers import get_profile
 from .engine.model import Supply
 from .flow_common import (
+    NEW_CHARGER_ID,
     bus_only,
     charger_errors,
+    charger_fail_safe_errors,
     charger_settings_data,
     charger_settings_schema,
     charger_unique_id,
@@ -184,17 +186,21 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
         """Name, wiring, maximum, shared circuit and priority of the new charger."""
-        supply = Supply(self._get_entry().options[CONF_SUPPLY])
+        entry = self._get_entry()
+        supply = Supply(entry.options[CONF_SUPPLY])
         errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
         if user_input is not None:
             errors = self._settings_errors(user_input, self._charger[CONF_MODEL])
             if not errors:
                 data = {**self._charger, **charger_settings_data(user_input)}
-                return self.async_create_entry(
-                    title=user_input[CONF_NAME].strip(),
-                    data=data,
-                    unique_id=charger_unique_id(data),
-                )
+                errors, placeholders = charger_fail_safe_errors(entry, NEW_CHARGER_ID, data)
+                if not errors:
+                    return self.async_create_entry(
+                        title=user_input[CONF_NAME].strip(),
+                        data=data,
+                        unique_id=charger_unique_id(data),
+                    )
         profile = get_profile(self._charger[CONF_MODEL])
         return self.async_show_form(
             step_id="settings",
@@ -204,7 +210,7 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
                 with_name=True,
             ),
             errors=errors,
-            description_placeholders={"model": profile.name},
+            description_placeholders={"model": profile.name, **placeholders},
         )
 
     async def async_step_reconfigure(
@@ -215,16 +221,21 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         subentry = self._get_reconfigure_subentry()
         supply = Supply(entry.options[CONF_SUPPLY])
         errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
         if user_input is not None:
             errors = self._settings_errors(user_input, subentry.data[CONF_MODEL])
             if not errors:
                 settings = charger_settings_data(user_input)
                 settings[CONF_PAUSED] = bool(subentry.data.get(CONF_PAUSED, False))
                 # The installer's new maximum replaces what a user lowered it to.
-                data = {k: v for k, v in subentry.data.items() if k != CONF_MAX_LOWERED}
-                return self.async_update_and_abort(entry, subentry, data={**data, **settings})
+                kept = {k: v for k, v in subentry.data.items() if k != CONF_MAX_LOWERED}
+                data = {**kept, **settings}
+                errors, placeholders = charger_fail_safe_errors(entry, subentry.subentry_id, data)
+                if not errors:
+                    return self.async_update_and_abort(entry, subentry, data=data)
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=charger_settings_schema(supply, subentry.data, with_name=False),
             errors=errors,
+            description_placeholders=placeholders,
         )

@@ -105,6 +105,20 @@ def site_settings(
     return settings
 
 
+def fail_safe_problem(
+    data: Mapping[str, Any], options: Mapping[str, Any], chargers: Iterable[ChargerConfig]
+) -> Problem | None:
+    """
+    Return the fail-safe problem of a site as it would be with these chargers, if it has one.
+
+    For a charger's form, which adds or changes one charger: the site's other problems are
+    not that form's business. While the site has any, its fail-safe cannot be checked (the
+    engine's settings cannot be built): None then, as when it fits.
+    """
+    problems, _ = validate(data, options, chargers)
+    return next((p for p in problems if p.key is ProblemKey.FAIL_SAFE_TOO_HIGH), None)
+
+
 def _value_problems(options: Mapping[str, Any]) -> list[Problem]:
     """Check the site's numbers and its supply and mode (the other checks need them)."""
     problems = [

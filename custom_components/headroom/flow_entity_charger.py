@@ -23,8 +23,7 @@ from homeassistant.helpers.selector import (
 )
 from homeassistant.util.unit_conversion import ElectricCurrentConverter, PowerConverter
 
-from .const import CONF_BREAKER, CONF_MAX_CURRENT, CONF_MAX_LOWERED, CONF_PAUSED, CONF_SUPPLY
-from .engine.model import Supply
+from .const import CONF_BREAKER, CONF_MAX_CURRENT, CONF_MAX_LOWERED, CONF_PAUSED
 from .entity_checks import limit_problems, sensor_problems
 from .entity_config import (
     CONF_BACKUP_METER,
@@ -62,6 +61,7 @@ from .flow_common import (
     number_errors,
     number_field,
     select_field,
+    stored_supply,
 )
 from .rules import RULES, ProblemKey, number
 
@@ -69,6 +69,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from homeassistant.config_entries import ConfigEntry
+
+    from .engine.model import Supply
 
 ENTITY_FIELDS = (
     CONF_LIMIT_ENTITY,
@@ -168,7 +170,9 @@ class EntityChargerSubentryFlow(ConfigSubentryFlow):
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Pick the charger's entities, timing, wiring and limits."""
         entry = self._get_entry()
-        supply = Supply(entry.options[CONF_SUPPLY])
+        supply = stored_supply(entry.options)
+        if supply is None:
+            return self.async_abort(reason="site_needs_repair")
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         if user_input is not None:
@@ -192,7 +196,9 @@ class EntityChargerSubentryFlow(ConfigSubentryFlow):
         """Change the charger's entities, timing, wiring and limits."""
         entry = self._get_entry()
         subentry = self._get_reconfigure_subentry()
-        supply = Supply(entry.options[CONF_SUPPLY])
+        supply = stored_supply(entry.options)
+        if supply is None:
+            return self.async_abort(reason="site_needs_repair")
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         if user_input is not None:

@@ -76,6 +76,7 @@ from .flow_common import (
     number_field,
     problem_errors,
     select_field,
+    stored_supply,
 )
 from .flow_entity_meter import (
     BACKUP_PREFIX,
@@ -140,7 +141,7 @@ class HeadroomOptionsFlow(OptionsFlow):
             fields = (*LIMIT_FIELDS, *PEAK_FIELDS)
             errors = number_errors(merged, fields) or problem_errors(
                 validate(data, merged, chargers_of(entry))[0],
-                fields,
+                (*fields, CONF_SUPPLY),
                 {ProblemKey.CHARGER_ABOVE_BREAKER: CONF_BREAKER},
             )
             errors = meter_errors or errors
@@ -166,6 +167,7 @@ class HeadroomOptionsFlow(OptionsFlow):
                         probatio.Required(
                             CONF_WATCHDOG_TIMEOUT, default=DEFAULT_WATCHDOG_TIMEOUT_S
                         ): number_field(10, 60, unit="s"),
+                        **self._supply_field(),
                         **self._peak_fields(),
                         # A Modbus meter's backup sensors (the fallback chain), or the
                         # sensors the meter is.
@@ -180,6 +182,16 @@ class HeadroomOptionsFlow(OptionsFlow):
                 "maximum": f"{self._max_fail_safe_a(user_input):g}",
             },
         )
+
+    def _supply_field(self) -> dict[Any, Any]:
+        """Ask the supply again only when the stored one is missing or unknown (a repair)."""
+        if stored_supply(self.config_entry.options) is not None:
+            return {}
+        return {
+            probatio.Required(CONF_SUPPLY, default=Supply.THREE_PHASE.value): select_field(
+                [s.value for s in Supply], CONF_SUPPLY
+            )
+        }
 
     def _peak_fields(self) -> dict[Any, Any]:
         """Return the capacity tariff's fields: target and window (with a meter only)."""

@@ -30,7 +30,6 @@ from .const import (
     CONF_MAX_LOWERED,
     CONF_MODEL,
     CONF_PAUSED,
-    CONF_SUPPLY,
     CONNECTION_SERIAL,
     SUBENTRY_CHARGER,
 )
@@ -53,6 +52,7 @@ from .flow_common import (
     network_charger_schema,
     probe_device,
     select_field,
+    stored_supply,
     unit_ids_text,
 )
 from .rules import RULES, number
@@ -68,12 +68,18 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
     def __init__(self) -> None:
         """Start with no charger."""
         self._charger: dict[str, Any] = {}
+        self._supply = Supply.THREE_PHASE
+        """The site's supply, as the first step found it stored."""
 
     async def async_step_user(
         self,
         user_input: dict[str, Any] | None = None,  # noqa: ARG002 (a menu has no form)
     ) -> SubentryFlowResult:
         """Ask where the charger is: on the site's port, or at its own network address."""
+        supply = stored_supply(self._get_entry().options)
+        if supply is None:
+            return self.async_abort(reason="site_needs_repair")
+        self._supply = supply
         if CONF_CONNECTION not in self._get_entry().data:
             return await self.async_step_network()  # a site with no port of its own
         return self.async_show_menu(
@@ -187,7 +193,7 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
     ) -> SubentryFlowResult:
         """Name, wiring, maximum, shared circuit and priority of the new charger."""
         entry = self._get_entry()
-        supply = Supply(entry.options[CONF_SUPPLY])
+        supply = self._supply
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         if user_input is not None:
@@ -219,7 +225,9 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         """Change a charger's wiring, maximum, shared circuit and priority."""
         entry = self._get_entry()
         subentry = self._get_reconfigure_subentry()
-        supply = Supply(entry.options[CONF_SUPPLY])
+        supply = stored_supply(entry.options)
+        if supply is None:
+            return self.async_abort(reason="site_needs_repair")
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         if user_input is not None:

@@ -9,8 +9,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.core import Context, HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
@@ -28,6 +29,7 @@ from tests.integration.helpers import (
     site_entry,
     step,
 )
+from tests.integration.test_entity_devices import evse_subentry
 from tests.integration.test_loop import limit_of
 from tools.simulator import Simulator
 
@@ -179,6 +181,57 @@ async def test_a_stored_entry_that_cannot_work_loads_and_holds_the_chargers(
     await step(coordinator, cycles=12)
     assert limit_of(simulator, GARAGE_ID) > 0
     assert hass.states.get("number.home_main_breaker").state == "25.0"
+
+
+async def test_a_stored_entry_without_its_supply_is_repaired_in_the_options(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    # The supply is not a number the options show: with it gone from storage, the site
+    # holds its chargers, the charger forms stop at a translated reason instead of a server
+    # error, and the options ask the supply again to repair it.
+    port = simulator.endpoints().pty or ""
+    chargers = [
+        charger_subentry("garage", "Garage", "heidelberg_energy_control", GARAGE_ID, port),
+        charger_subentry("carport", "Carport", "abb_terra_ac", CARPORT_ID, port),
+        # No entities behind it: unreadable, it keeps room for its maximum (6 A on L3).
+        evse_subentry(phases=[3], current_entities=[], max_a=6),
+    ]
+    entry = site_entry(port, chargers=chargers, supply=None)
+    coordinator = await setup_site(hass, entry)
+    assert issue(hass, "invalid_settings") is not None
+    await step(coordinator, cycles=3)
+    assert limit_of(simulator, GARAGE_ID) == 0
+    assert limit_of(simulator, CARPORT_ID) == 0
+
+    for kind in ("charger", "entity_charger"):
+        result = await hass.config_entries.subentries.async_init(
+            (entry.entry_id, kind), context={"source": SOURCE_USER}
+        )
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "site_needs_repair"
+    for subentry_id in ("carport", "evse"):
+        result = await entry.start_subentry_reconfigure_flow(hass, subentry_id)
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "site_needs_repair"
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["step_id"] == "init"
+    assert "supply" in result["data_schema"].schema
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**LIMITS, "supply": "three_phase"}
+    )
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"solar_source": "none"}
+    )
+    await hass.async_block_till_done()
+    assert entry.options["supply"] == "three_phase"
+    assert issue(hass, "invalid_settings") is None
+    await step(coordinator, cycles=12)
+    assert limit_of(simulator, GARAGE_ID) > 0
+
+    # With a supply stored, the options do not ask it again.
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert "supply" not in result["data_schema"].schema
 
 
 async def test_the_loop_runs_with_every_entity_disabled(

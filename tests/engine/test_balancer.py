@@ -328,6 +328,54 @@ def test_a_raise_needs_a_little_more_than_the_next_ampere(headroom_a, expected):
     assert currents(decision) == {"a": expected}
 
 
+def _two_on_one_limit(settings: SiteSettings, house_a: float, cycles: int) -> dict[str, float]:
+    """Run two single-phase chargers on L1 from 12 A and 11 A (a cut left them so)."""
+    balancer = Balancer(settings)
+    setpoints = {"a": 12.0, "b": 11.0}
+    decision = None
+    for now in range(cycles):
+        draw_a = sum(setpoints.values())
+        decision = balancer.step(
+            snapshot(
+                float(now),
+                (house_a + draw_a,) + (0.0,) * (len(settings.supply.phases) - 1),
+                *(reading(k, currents_a=(v,), setpoint_a=v) for k, v in setpoints.items()),
+            )
+        )
+        setpoints = currents(decision)
+    assert decision is not None
+    return setpoints
+
+
+@pytest.mark.parametrize(
+    ("house_a", "expected"),
+    [
+        # The phase exports 5 A beyond the chargers' draw: the house counts as 0 A (export
+        # is no capacity), and the 5 A the floor hides is the deadband's room: equal shares.
+        (-5.0, {"a": 12.0, "b": 12.0}),
+        (-0.25, {"a": 12.0, "b": 12.0}),
+        # Within the deadband of the edge, or a real house load there: no raise (no hunting).
+        (-0.1, {"a": 12.0, "b": 11.0}),
+        (0.1, {"a": 12.0, "b": 11.0}),
+    ],
+)
+def test_an_exporting_phase_gives_its_last_whole_ampere(house_a, expected):
+    settings = site(charger("a"), charger("b"), breaker_a=25.0)
+    assert _two_on_one_limit(settings, house_a, cycles=40) == expected
+
+
+def test_a_shared_circuit_gives_its_last_whole_ampere():
+    # A 24 A circuit for two chargers, well under the breaker: its rating is a figure, not
+    # a measurement, so no deadband keeps the second charger 1 A below the first.
+    settings = site(
+        charger("a", circuit="carport"),
+        charger("b", circuit="carport"),
+        breaker_a=63.0,
+        circuits_a={"carport": 24.0},
+    )
+    assert _two_on_one_limit(settings, 10.0, cycles=40) == {"a": 12.0, "b": 12.0}
+
+
 # --- pause, minimum pause and resume ---------------------------------------------------------
 
 

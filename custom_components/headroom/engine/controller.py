@@ -147,6 +147,7 @@ class Balancer:
         self._memory: dict[str, _Memory] = {}
         zeros = tuple(0.0 for _ in settings.supply.phases)
         self._house_a = zeros
+        self._hidden_a = zeros
         self._headroom_a = tuple(settings.breaker_a - settings.margin_a for _ in zeros)
         self._peak_w: float | None = None
         self._peak_plan = BudgetPlan()
@@ -165,6 +166,7 @@ class Balancer:
         if settings.supply != self._settings.supply:
             zeros = tuple(0.0 for _ in settings.supply.phases)
             self._house_a = zeros
+            self._hidden_a = zeros
             self._headroom_a = tuple(settings.breaker_a - settings.margin_a for _ in zeros)
         self._settings = settings
         self._groups = _groups(settings)
@@ -185,9 +187,13 @@ class Balancer:
             return self._fail_safe(chargers, now)
 
         if settings.has_meter and snapshot.meter is not None:
-            self._house_a = _house_load_a(settings, snapshot.meter.currents_a, chargers)
+            balance_a = _house_balance_a(settings, snapshot.meter.currents_a, chargers)
         else:
-            self._house_a = tuple(0.0 for _ in settings.supply.phases)
+            balance_a = tuple(0.0 for _ in settings.supply.phases)
+        # Never below zero: PV export is not counted as breaker capacity. What the floor
+        # hides still counts as the raise deadband's room (see `_limits`).
+        self._house_a = tuple(max(0.0, a) for a in balance_a)
+        self._hidden_a = tuple(max(0.0, -a) for a in balance_a)
         limit_a = settings.breaker_a - settings.margin_a
         self._headroom_a = tuple(limit_a - house_a for house_a in self._house_a)
         self._peak_w = self._peak_budget_w(snapshot, chargers)
@@ -549,14 +555,17 @@ class Balancer:
         limits = []
         for group in self._groups:
             if group.phase_index is None:
-                reason, capacity_a = Constraint.CIRCUIT, group.limit_a
+                # A circuit's rating is a figure, not a measurement: no noise to guard.
+                reason, capacity_a, keep_a = Constraint.CIRCUIT, group.limit_a, 0.0
             else:
                 reason, capacity_a = Constraint.BREAKER, self._headroom_a[group.phase_index]
+                # An export the house load's floor hides is room the deadband asks for.
+                keep_a = max(0.0, margin_a - self._hidden_a[group.phase_index])
             weights = group.weights
             if unreadable_a:
                 capacity_a -= sum(unreadable_a.get(key, 0.0) for key in weights)
                 weights = {key: 1.0 for key in weights if key not in unreadable_a}
-            limits.append(Limit(reason=reason, capacity=capacity_a - margin_a, weights=weights))
+            limits.append(Limit(reason=reason, capacity=capacity_a - keep_a, weights=weights))
         if self._peak_w is not None:
             limits.append(self._peak_limit(chargers, unreadable_a, margin_a=margin_a))
         return limits
@@ -823,20 +832,20 @@ def _assumed_draw_a(memory: _Memory, now: float, settings: SiteSettings) -> floa
     return memory.setpoint_a if settled else memory.previous_a
 
 
-def _house_load_a(
+def _house_balance_a(
     settings: SiteSettings, grid_a: tuple[float, ...], chargers: list[_Charger]
 ) -> tuple[float, ...]:
     """
     Compute the house load per grid phase: grid current minus what the chargers draw.
 
-    Never below zero: PV export is not counted as breaker capacity.
+    Below zero where the phase exports (PV): the caller decides what that may count for.
     """
     phases = settings.supply.phases
     draw_a = dict.fromkeys(phases, 0.0)
     for charger in chargers:
         for phase, line_a in zip(charger.settings.phases, charger.counted_a, strict=True):
             draw_a[phase] += line_a
-    return tuple(max(0.0, grid - draw_a[phase]) for phase, grid in zip(phases, grid_a, strict=True))
+    return tuple(grid - draw_a[phase] for phase, grid in zip(phases, grid_a, strict=True))
 
 
 def _active_lines(charger: _Charger) -> int:

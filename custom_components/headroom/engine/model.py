@@ -139,7 +139,9 @@ class TimingSettings:
     """How long a car may take to follow a new setpoint (IEC 61851 allows about 5 s)."""
     raise_deadband_a: float = 0.25
     """A raise needs this much more headroom than the next whole ampere: no hunting on
-    noise at a rounding edge. Cuts never wait for it."""
+    noise at a rounding edge. Cuts never wait for it. It guards measured headroom only: a
+    phase that exports at least this much beyond its chargers' draw (PV, never counted as
+    capacity) has the room already, and a shared circuit's rating is not measured."""
     resume_hysteresis_a: float = 1.0
     """A paused charger resumes only when its minimum plus this much fits."""
     car_slack_a: float = 2.0

@@ -13,6 +13,7 @@ from custom_components.headroom.devices.bus import BusSettings, SerialSettings, 
 from custom_components.headroom.devices.errors import ConnectionLost
 from custom_components.headroom.devices.registers import get_profile
 from tests.devices.fakes import FakeBus, first_wave_device
+from tests.devices.quick_probes import QuickProbeBus
 from tools import scan
 from tools.simulator.line import LineSettings
 from tools.simulator.personalities import HeidelbergDevice
@@ -220,7 +221,7 @@ async def test_heidelberg_in_standby_is_explained(
         simulator.advance(HeidelbergDevice.standby_after_s + 1)  # asleep: no car, standby on
         port = str(simulator.endpoints().pty)
         argv = ["--port", port, "--line", "9600:N:1", "--json"]
-        assert await asyncio.to_thread(scan.main, argv) == 0
+        assert await asyncio.to_thread(scan.main, argv, bus_factory=QuickProbeBus) == 0
         out, err = capsys.readouterr()
         assert [d["model"] for d in json.loads(out)] == ["eastron_sdm630"]
         assert "no Heidelberg Energy Control found" in err
@@ -228,7 +229,7 @@ async def test_heidelberg_in_standby_is_explained(
         assert "add it by hand" in err
         site.chargers["garage"].car_connected = True  # a car wakes it
         simulator.advance(0.1)
-        assert await asyncio.to_thread(scan.main, argv) == 0
+        assert await asyncio.to_thread(scan.main, argv, bus_factory=QuickProbeBus) == 0
         out, err = capsys.readouterr()
         assert [d["model"] for d in json.loads(out)] == [
             "eastron_sdm630",

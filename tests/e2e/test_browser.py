@@ -36,6 +36,9 @@ from tools.demo.screenshot import CHROMIUM, CHROMIUM_ARGS, GRAPHS, wait_for_grap
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+pytestmark = pytest.mark.xdist_group("e2e")
+"""Under pytest-xdist (scripts/test), the tests that start Home Assistant share one worker."""
+
 if not CHROMIUM.exists():
     pytest.skip(
         "browser test: /usr/bin/chromium is missing (scripts/setup installs Debian's "

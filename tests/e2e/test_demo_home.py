@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import pytest
 import yaml
 
 from tools.demo.harness import DRIVEWAY, ROOT, HassClient, main_onboard
 from tools.demo.home import DASHBOARD_URL, HOME
 
-if TYPE_CHECKING:
-    import pytest
+pytestmark = pytest.mark.xdist_group("e2e")
+"""Under pytest-xdist (scripts/test), the tests that start Home Assistant share one worker."""
 
 BREAKER_A = 25  # the demo site's (tools/demo/harness.py `add_site`)
 CHARGERS = {"garage", "carport"}

@@ -9,14 +9,18 @@ line when it ends, however many cycles it lasts, and only the message that fits.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
+from collections.abc import Iterator
+from unittest.mock import patch
 
 import pytest
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 
 from custom_components.headroom.coordinator import HeadroomCoordinator
+from custom_components.headroom.devices.bus import Bus
 from tests.integration.helpers import METER_ID, setup_site, site_entry, step
 from tools.simulator import Simulator
 
@@ -28,6 +32,22 @@ PORT_BACK = "Home: the port or gateway works again"
 SILENT_CYCLES = 15
 """Five times the meter's stale time (3 s), one cycle a second."""
 METER_CURRENT = "sensor.home_meter_current_l1"
+QUICK_TIMEOUT_S = 0.2
+"""How long the site's buses wait for an answer in `quick_timeouts` (the product: 0.5 s)."""
+
+
+@pytest.fixture
+def quick_timeouts() -> Iterator[None]:
+    """
+    Build the site's buses with a shorter wait for an answer (Bus's `timeout_s`).
+
+    A silent meter costs each cycle its timeouts and retry in real seconds; what is logged,
+    and how often, does not depend on how long each wait is. The simulator answers the
+    other devices within milliseconds.
+    """
+    quick_bus = functools.partial(Bus, timeout_s=QUICK_TIMEOUT_S)
+    with patch("custom_components.headroom.site_build.Bus", quick_bus):
+        yield
 
 
 def logged(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -67,6 +87,7 @@ def assert_once_each(caplog: pytest.LogCaptureFixture, gone: str, back: str | No
         assert messages.index(gone_lines[0]) < messages.index(back_lines[0])
 
 
+@pytest.mark.usefixtures("quick_timeouts")
 async def test_a_silent_meter_is_logged_once_and_its_return_once(
     hass: HomeAssistant, simulator: Simulator, caplog: pytest.LogCaptureFixture
 ) -> None:

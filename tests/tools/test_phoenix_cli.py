@@ -18,8 +18,9 @@ from custom_components.headroom.devices.chargers import create_charger
 from custom_components.headroom.devices.discovery import Scanner, SerialLine
 from custom_components.headroom.devices.errors import DeviceRefused, Unsupported
 from custom_components.headroom.devices.registers import get_profile
-from tests.tools.test_second_wave_cli import _cli, _start
-from tools import read, scan
+from tests.devices.quick_probes import QuickProbeBus
+from tests.tools.test_second_wave_cli import _cli, _start, quick_scan
+from tools import read
 from tools.simulator.personalities import PhoenixEvEthDevice, PhoenixEvSerDevice
 from tools.simulator.simulator import DeviceSpec, Simulator
 
@@ -44,7 +45,7 @@ async def test_ev_eth_and_charx_scanned_and_read(
     tcp_chargers: Simulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     where = ["--tcp", f"127.0.0.1:{tcp_chargers.endpoints().native_tcp_port}"]
-    code, out, err = await _cli(scan.main, [*where, "--json"], capsys)
+    code, out, err = await _cli(quick_scan, [*where, "--json"], capsys)
     assert code == 0, err
     assert [(d["kind"], d["model"], d["device_id"]) for d in json.loads(out)] == [
         ("charger", CHARX, 1),
@@ -109,7 +110,7 @@ async def test_ev_ser_scanned_at_factory_settings_and_read_says_what_to_set(
     ev_ser: Simulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     where = ["--port", str(ev_ser.endpoints().pty)]  # the default lines, as shipped
-    code, out, err = await _cli(scan.main, [*where, "--json"], capsys)
+    code, out, err = await _cli(quick_scan, [*where, "--json"], capsys)
     assert code == 0, err
     assert [(d["model"], d["device_id"], d["baudrate"]) for d in json.loads(out)] == [
         (SER, 1, 9600)
@@ -175,10 +176,12 @@ async def test_mixed_bus_and_gateway_with_an_ev_ser(tmp_path: Path, socket_enabl
         endpoints = simulator.endpoints()
         before = {i: dict(d.settings) for i, d in simulator.devices.items()}
         lines = [SerialLine(9600, "N", 1)]
-        on_the_line = await Scanner().scan_serial(str(endpoints.pty), lines=lines)
+        on_the_line = await Scanner(bus_factory=QuickProbeBus).scan_serial(
+            str(endpoints.pty), lines=lines
+        )
         assert [(d.device_id, d.model) for d in on_the_line.devices] == expected
         assert endpoints.rtu_over_tcp_port is not None
-        gateway = await Scanner().scan_tcp(
+        gateway = await Scanner(bus_factory=QuickProbeBus).scan_tcp(
             "127.0.0.1", endpoints.rtu_over_tcp_port, rtu_framing=True
         )
         assert [(d.device_id, d.model) for d in gateway.devices] == expected

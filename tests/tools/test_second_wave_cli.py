@@ -9,6 +9,7 @@ parity is scanned at its baud rate and 8N1; FakeBus tests in `tests/devices` cov
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -22,6 +23,7 @@ from custom_components.headroom.devices.chargers import create_charger
 from custom_components.headroom.devices.discovery import SECOND_WAVE_METERS, Scanner, SerialLine
 from custom_components.headroom.devices.errors import Unsupported
 from custom_components.headroom.devices.registers import get_profile
+from tests.devices.quick_probes import QuickProbeBus
 from tools import read, scan
 from tools.simulator.line import LineSettings
 from tools.simulator.personalities import BenderDevice
@@ -31,6 +33,8 @@ from tools.simulator.site import StaticCharger, StaticSite
 HOUSE_A = (4.0, 2.0, 1.0)
 SERIAL_METERS = [m for m in SECOND_WAVE_METERS if get_profile(m).serial is not None]
 SHELLY = "shelly_pro_3em"
+quick_scan = functools.partial(scan.main, bus_factory=QuickProbeBus)
+"""`scripts/scan` on a real bus that waits less at each silent id (tests/devices/quick_probes)."""
 
 
 def _site() -> StaticSite:
@@ -68,7 +72,7 @@ async def _scan_and_read_at_255(
 ) -> dict[str, Any]:
     """Scan the charger's own socket (found as `model` at unit 255); read it; its values."""
     where = ["--tcp", f"127.0.0.1:{simulator.endpoints().native_tcp_port}"]
-    code, out, err = await _cli(scan.main, [*where, "--json"], capsys)
+    code, out, err = await _cli(quick_scan, [*where, "--json"], capsys)
     assert code == 0, err
     assert [(d["kind"], d["model"], d["device_id"]) for d in json.loads(out)] == [
         ("charger", model, 255)
@@ -111,7 +115,7 @@ async def test_scan_and_read_each_serial_meter_at_its_factory_settings(
     )
     try:
         where = ["--port", str(simulator.endpoints().pty), "--line", f"{serial.baudrate}:N:1"]
-        code, out, err = await _cli(scan.main, [*where, "--json"], capsys)
+        code, out, err = await _cli(quick_scan, [*where, "--json"], capsys)
         assert code == 0, err
         assert json.loads(out) == [
             {
@@ -140,7 +144,7 @@ async def test_shelly_scanned_and_read_on_its_own_socket(
     simulator = await _start(tmp_path, [DeviceSpec(SHELLY, 1)], native_tcp_port=0)
     try:
         where = ["--tcp", f"127.0.0.1:{simulator.endpoints().native_tcp_port}"]
-        code, out, err = await _cli(scan.main, [*where, "--json"], capsys)
+        code, out, err = await _cli(quick_scan, [*where, "--json"], capsys)
         assert code == 0, err
         assert json.loads(out) == [
             {
@@ -214,11 +218,15 @@ async def test_mixed_bus_and_gateway_find_both_waves(mixed: Simulator) -> None:
     expected = [(s.device_id, s.model) for s in MIXED]
     endpoints = mixed.endpoints()
     before = {i: dict(d.settings) for i, d in mixed.devices.items()}
-    on_the_line = await Scanner().scan_serial(str(endpoints.pty), lines=[SerialLine(9600, "N", 1)])
+    on_the_line = await Scanner(bus_factory=QuickProbeBus).scan_serial(
+        str(endpoints.pty), lines=[SerialLine(9600, "N", 1)]
+    )
     assert [(d.device_id, d.model) for d in on_the_line.devices] == expected
     assert on_the_line.unidentified == ()
     assert endpoints.rtu_over_tcp_port is not None
-    gateway = await Scanner().scan_tcp("127.0.0.1", endpoints.rtu_over_tcp_port, rtu_framing=True)
+    gateway = await Scanner(bus_factory=QuickProbeBus).scan_tcp(
+        "127.0.0.1", endpoints.rtu_over_tcp_port, rtu_framing=True
+    )
     assert [(d.device_id, d.model) for d in gateway.devices] == expected
     assert gateway.unidentified == ()
     assert {i: dict(d.settings) for i, d in mixed.devices.items()} == before  # never writes
@@ -247,7 +255,7 @@ async def test_vestel_scanned_at_unit_255_and_read(
     vestel: Simulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     where = ["--tcp", f"127.0.0.1:{vestel.endpoints().native_tcp_port}"]
-    code, out, err = await _cli(scan.main, [*where, "--json"], capsys)
+    code, out, err = await _cli(quick_scan, [*where, "--json"], capsys)
     assert code == 0, err
     assert json.loads(out) == [
         {
@@ -316,7 +324,7 @@ async def test_keba_scanned_at_unit_255_and_read(
 ) -> None:
     """Every value read alone (the simulated P30 refuses reads across values)."""
     where = ["--tcp", f"127.0.0.1:{keba.endpoints().native_tcp_port}"]
-    code, out, err = await _cli(scan.main, [*where, "--json"], capsys)
+    code, out, err = await _cli(quick_scan, [*where, "--json"], capsys)
     assert code == 0, err
     assert [(d["model"], d["device_id"]) for d in json.loads(out)] == [(KEBA, 255)]
     code, out, err = await _cli(
@@ -377,7 +385,7 @@ async def test_wattnode_on_a_split_phase_panel_scanned_and_read(
     await simulator.start()
     try:
         where = ["--port", str(simulator.endpoints().pty)]  # the default lines, as shipped
-        code, out, err = await _cli(scan.main, [*where, "--json"], capsys)
+        code, out, err = await _cli(quick_scan, [*where, "--json"], capsys)
         assert code == 0, err
         assert [
             (d["model"], d["device_id"], d["baudrate"], d["parity"]) for d in json.loads(out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import termios
 import time
 from pathlib import Path
@@ -34,6 +35,7 @@ from tools.simulator.__main__ import (
     parse_device,
     parse_fault,
 )
+from tools.simulator.__main__ import main as simulator_main
 from tools.simulator.devices import ProfileDevice
 from tools.simulator.frames import (
     ModbusError,
@@ -385,6 +387,24 @@ async def test_tcp_server_port_and_close_are_idempotent(socket_enabled):
     port = server.port
     await server.close()
     assert server.port == port
+
+
+def test_a_busy_port_is_one_line_and_nothing_is_left_open(
+    socket_enabled, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    del socket_enabled
+    link = tmp_path / "line"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        ports = ["--tcp-port", str(port), "--rtu-tcp-port", "0", "--native-tcp-port", "0"]
+        code = simulator_main(["--link", str(link), *ports, "--baud", "9600"])
+    assert code == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "cannot open an endpoint" in line
+    assert "--tcp-port" in line
+    assert not link.exists()  # the pty it had opened is closed again
 
 
 # --- personalities ------------------------------------------------------------------------

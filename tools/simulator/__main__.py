@@ -176,8 +176,8 @@ def describe(simulator: Simulator, line: LineSettings, devices: Sequence[DeviceS
     return "\n".join(lines)
 
 
-async def run(args: argparse.Namespace) -> None:
-    """Run until interrupted."""
+async def run(args: argparse.Namespace) -> int:
+    """Run until interrupted; 1 when an endpoint cannot be opened (said in one line)."""
     site, devices = build_site(args)
     line = LineSettings(args.baud, args.parity, args.stopbits)
     simulator = Simulator(
@@ -196,25 +196,36 @@ async def run(args: argparse.Namespace) -> None:
         target = simulator.devices.get(device_id) or simulator.tcp_devices.get(device_id)
         if target is None:
             print(f"--fault: no device with id {device_id}", file=sys.stderr)
-            return
+            return 2
         target.faults = faults
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await simulator.start()
     try:
+        try:
+            await simulator.start()
+        except OSError as err:
+            # A port another simulator (or the demo's) holds: one line, not a traceback.
+            print(
+                f"scripts/simulate: cannot open an endpoint: {err.strerror or err}; is another "
+                "simulator or scripts/develop running? Choose other ports with --tcp-port, "
+                "--rtu-tcp-port and --native-tcp-port.",
+                file=sys.stderr,
+            )
+            return 1
         print(describe(simulator, line, devices), flush=True)
         await stop.wait()
     finally:
         await simulator.close()
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
     args = build_parser().parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(args))
+        return asyncio.run(run(args))
     return 0
 
 

@@ -8,6 +8,7 @@ it would leave the site, after its reload, in the 0 A hold of settings that cann
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -52,12 +53,19 @@ def problem_keys(hass: HomeAssistant, entry_id: str) -> set[str]:
     return {problem.key.value for problem in entry.runtime_data.coordinator.problems}
 
 
-async def refusal_text(hass: HomeAssistant, kind: str, maximum: str) -> str:
-    """The message the installer reads for the refusal, its placeholder filled in."""
+async def assert_refused(
+    hass: HomeAssistant, result: Mapping[str, Any], kind: str, maximum: str
+) -> None:
+    """The form stays, refusing the charger, and tells the installer the largest fail-safe."""
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "fail_safe_too_high"}
+    assert result["description_placeholders"]["maximum"] == maximum
     translations = await async_get_translations(hass, "en", "config_subentries", ["headroom"])
     message = translations[f"component.headroom.config_subentries.{kind}.error.fail_safe_too_high"]
     assert "{maximum}" in message
-    return message.format(maximum=maximum)
+    text = message.format(maximum=maximum)
+    assert f"at most {maximum} A" in text
+    assert "Configure" in text
 
 
 async def test_a_second_modbus_charger_the_fail_safe_cannot_fit_is_refused(
@@ -81,13 +89,8 @@ async def test_a_second_modbus_charger_the_fail_safe_cannot_fit_is_refused(
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {**SETTINGS, "max_a": 16}
     )
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"base": "fail_safe_too_high"}
     # 12 A each fits 24 A: the largest fail-safe this site can have with the carport.
-    assert result["description_placeholders"]["maximum"] == "12"
-    message = await refusal_text(hass, "charger", result["description_placeholders"]["maximum"])
-    assert "at most 12 A" in message
-    assert "Configure" in message
+    await assert_refused(hass, result, "charger", "12")
     assert len(entry.subentries) == 1
 
     # A charger that fits with the site's fail-safe is still accepted: 16 A + 8 A = 24 A.
@@ -120,9 +123,7 @@ async def test_raising_a_modbus_chargers_maximum_past_the_fail_safe_is_refused(
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {**answers, "max_a": 10}
     )
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"base": "fail_safe_too_high"}
-    assert result["description_placeholders"]["maximum"] == "14"  # 14 A + 10 A
+    await assert_refused(hass, result, "charger", "14")  # 14 A + 10 A
     assert entry.subentries["carport"].data["max_a"] == 8
 
     # Another priority at the same maximum still fits: saved.
@@ -147,12 +148,7 @@ async def test_a_second_entity_charger_the_fail_safe_cannot_fit_is_refused(
         (entry.entry_id, "entity_charger"), context={"source": SOURCE_USER}
     )
     result = await hass.config_entries.subentries.async_configure(result["flow_id"], CARPORT)
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"base": "fail_safe_too_high"}
-    assert result["description_placeholders"]["maximum"] == "12"
-    message = await refusal_text(hass, "entity_charger", "12")
-    assert "at most 12 A" in message
-    assert "Configure" in message
+    await assert_refused(hass, result, "entity_charger", "12")
     assert len(entry.subentries) == 1
 
     result = await hass.config_entries.subentries.async_configure(
@@ -188,9 +184,7 @@ async def test_rewiring_an_entity_charger_onto_a_shared_phase_is_refused(
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {**answers, "phases": "1"}
     )
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"base": "fail_safe_too_high"}
-    assert result["description_placeholders"]["maximum"] == "12"
+    await assert_refused(hass, result, "entity_charger", "12")
     assert entry.subentries["carport"].data["phases"] == [2]
 
     result = await hass.config_entries.subentries.async_configure(

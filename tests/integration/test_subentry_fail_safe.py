@@ -16,6 +16,7 @@ from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.translation import async_get_translations
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from tests.integration.fake_devices import FakeDsmr, FakeEvse, World, add_fakes
 from tests.integration.helpers import (
@@ -68,6 +69,17 @@ async def assert_refused(
     assert "Configure" in text
 
 
+async def assert_added(
+    hass: HomeAssistant, entry: MockConfigEntry, result: Mapping[str, Any], answers: Any
+) -> None:
+    """These answers fit the site's fail-safe: the charger is added and the site can work."""
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], answers)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert len(entry.subentries) == 2
+    assert problem_keys(hass, entry.entry_id) == set()
+
+
 async def test_a_second_modbus_charger_the_fail_safe_cannot_fit_is_refused(
     hass: HomeAssistant, simulator: Simulator
 ) -> None:
@@ -94,13 +106,7 @@ async def test_a_second_modbus_charger_the_fail_safe_cannot_fit_is_refused(
     assert len(entry.subentries) == 1
 
     # A charger that fits with the site's fail-safe is still accepted: 16 A + 8 A = 24 A.
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {**SETTINGS, "max_a": 8}
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    await hass.async_block_till_done()
-    assert len(entry.subentries) == 2
-    assert problem_keys(hass, entry.entry_id) == set()
+    await assert_added(hass, entry, result, {**SETTINGS, "max_a": 8})
 
 
 async def test_raising_a_modbus_chargers_maximum_past_the_fail_safe_is_refused(
@@ -151,13 +157,7 @@ async def test_a_second_entity_charger_the_fail_safe_cannot_fit_is_refused(
     await assert_refused(hass, result, "entity_charger", "12")
     assert len(entry.subentries) == 1
 
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {**CARPORT, "max_a": 8}
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    await hass.async_block_till_done()
-    assert len(entry.subentries) == 2
-    assert problem_keys(hass, entry.entry_id) == set()
+    await assert_added(hass, entry, result, {**CARPORT, "max_a": 8})
 
 
 async def test_rewiring_an_entity_charger_onto_a_shared_phase_is_refused(

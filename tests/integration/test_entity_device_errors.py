@@ -10,11 +10,15 @@ the next allowed write.
 
 from __future__ import annotations
 
+import json
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import pytest
+from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.headroom import entity_charger
@@ -24,6 +28,9 @@ from custom_components.headroom.entity_config import entity_charger_config
 from tests.integration.fake_devices import EvseLimit, FakeDsmr, FakeEvse, World, add_fakes
 from tests.integration.helpers import setup_site
 from tests.integration.test_entity_devices import entity_site, evse_subentry
+from tests.integration.test_entity_flows import CHARGER
+
+STRINGS = Path(entity_charger.__file__).parent / "strings.json"
 
 
 @pytest.fixture
@@ -299,3 +306,42 @@ async def test_a_voltage_sensor_at_0_v_is_a_silent_meter(hass: HomeAssistant, wo
     assert coordinator.data.decision.fail_safe
     assert world.now() - went_at <= 4
     assert evse.limit_a == 6
+
+
+async def test_the_charger_flow_names_the_field_of_an_unusable_entity(
+    hass: HomeAssistant, world: World
+) -> None:
+    """Each refusal is a translated error at the field the installer has to change."""
+    evse = FakeEvse(world=world)
+    await add_fakes(hass, world, [evse], [FakeDsmr(evses=[evse])])
+    # A number entity always has a numeric range: only a state written directly can lack one.
+    hass.states.async_set("number.no_range", "6", {"min": "low", "max": 32, "step": 1})
+    entry = entity_site()
+    await setup_site(hass, entry)
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "entity_charger"), context={"source": SOURCE_USER}
+    )
+    strings = json.loads(STRINGS.read_text())["config_subentries"]["entity_charger"]["error"]
+
+    async def errors(**changes: Any) -> dict[str, str]:
+        answer = await hass.config_entries.subentries.async_configure(
+            result["flow_id"], {**CHARGER, **changes}
+        )
+        found: dict[str, str] = answer.get("errors") or {}
+        assert set(found.values()) <= set(strings)
+        return found
+
+    assert await errors(limit_entity="number.gone") == {"limit_entity": "not_numeric"}
+    assert await errors(limit_entity="number.no_range") == {"limit_entity": "limit_range"}
+    evse.limit_unit = "W"
+    evse.follow()
+    assert await errors() == {"limit_entity": "wrong_unit"}
+    evse.limit_unit = "A"
+    evse.limit_max_a = 13.0
+    evse.follow()
+    assert await errors() == {"max_a": "limit_range"}
+    evse.limit_max_a = 32.0
+    evse.available = False  # asleep now: its entities pass, the loop waits for them
+    evse.follow()
+    done = await hass.config_entries.subentries.async_configure(result["flow_id"], CHARGER)
+    assert done["type"] is FlowResultType.CREATE_ENTRY

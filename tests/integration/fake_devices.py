@@ -90,7 +90,8 @@ class FakeEvse:
     status_word: str | None = None
     """A status the charger reports instead of the one its car gives (None: the car's)."""
     limit_unit: str = UnitOfElectricCurrent.AMPERE
-    """The unit the limit number reports (its integration may change it in an update)."""
+    """The unit the limit number reports: in mA its values are 1000 times the amperes, in
+    steps of 100 mA; another unit is only a label (its integration changed it in an update)."""
     limit_max_a: float = 32.0
     """The top of the limit number's range."""
     hang: bool = False
@@ -154,12 +155,20 @@ class _EvseEntity:
 
 class EvseLimit(_EvseEntity, NumberEntity):
     _attr_native_min_value = 0
-    _attr_native_step = 1
     _attr_mode = NumberMode.BOX
 
     @property
+    def _per_a(self) -> float:
+        """Native units per ampere: 1000 in mA; 1 otherwise (a wrong unit is only a label)."""
+        return 1000.0 if self.evse.limit_unit == UnitOfElectricCurrent.MILLIAMPERE else 1.0
+
+    @property
     def native_max_value(self) -> float:
-        return self.evse.limit_max_a
+        return self.evse.limit_max_a * self._per_a
+
+    @property
+    def native_step(self) -> float:
+        return self._per_a / 10 if self._per_a > 1 else 1.0
 
     @property
     def native_unit_of_measurement(self) -> str:
@@ -167,13 +176,14 @@ class EvseLimit(_EvseEntity, NumberEntity):
 
     @property
     def native_value(self) -> float:
-        return self.evse.limit_a
+        return self.evse.limit_a * self._per_a
 
     async def async_set_native_value(self, value: float) -> None:
+        limit_a = value / self._per_a
         if self.evse.hang:
-            self.evse.attempts.append((self.evse.world.now(), "limit", value))
+            self.evse.attempts.append((self.evse.world.now(), "limit", limit_a))
             await asyncio.Event().wait()  # never set: the call hangs until cancelled
-        self.evse.write("limit", value)
+        self.evse.write("limit", limit_a)
         self.async_write_ha_state()
 
 

@@ -24,6 +24,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.headroom import entity_charger
 from custom_components.headroom.engine.model import ChargerState
 from custom_components.headroom.entity_charger import EntityCharger
+from custom_components.headroom.entity_checks import limit_problems
 from custom_components.headroom.entity_config import entity_charger_config
 from tests.integration.fake_devices import EvseLimit, FakeDsmr, FakeEvse, World, add_fakes
 from tests.integration.helpers import setup_site
@@ -53,18 +54,22 @@ def _limit_is_a_word(hass: HomeAssistant, evse: FakeEvse) -> None:
 
 
 @pytest.mark.parametrize(
-    ("fault", "error"),
-    [(_limit_in_watts, "is in W, not a current"), (_limit_is_a_word, "is not a number: 'error'")],
+    ("fault", "error", "writes"),
+    [
+        # 6 to a number in W (or kW) is no current: never written.
+        (_limit_in_watts, "is in W, not a current", []),
+        (_limit_is_a_word, "is not a number: 'error'", [6.0]),
+    ],
 )
 async def test_a_limit_number_that_is_not_a_current_keeps_that_chargers_maximum_free(
-    hass: HomeAssistant, world: World, fault: Any, error: str
+    hass: HomeAssistant, world: World, fault: Any, error: str, writes: list[float]
 ) -> None:
     """
     Its limit unknown, charger B may draw its maximum (16 A): A gets what is left.
 
     25 A - 1 A margin - 5 A house leaves 19 A; with 16 A kept for B, 3 A is under 6 A and
-    A pauses. B is sent its fail-safe current once (a write may reach it when reads do
-    not), then left alone.
+    A pauses. B is sent its fail-safe current once if its number is in A (a write may reach
+    it when reads do not), then left alone.
     """
     a, b = FakeEvse(world=world, name="a", response_s=0.0), FakeEvse(world=world, name="b")
     dsmr = FakeDsmr(evses=[a, b])
@@ -81,7 +86,7 @@ async def test_a_limit_number_that_is_not_a_current_keeps_that_chargers_maximum_
         fault(hass, b)
         await world.step(coordinator)
     assert not coordinator.data.chargers["b"].available
-    assert [value for _, _, value in b.attempts[written:]] == [6.0]
+    assert [value for _, _, value in b.attempts[written:]] == writes
     assert a.limit_a == 0
     assert not coordinator.data.decision.fail_safe
 
@@ -345,3 +350,28 @@ async def test_the_charger_flow_names_the_field_of_an_unusable_entity(
     evse.follow()
     done = await hass.config_entries.subentries.async_configure(result["flow_id"], CHARGER)
     assert done["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_a_limit_number_in_milliamperes_is_written_in_milliamperes(
+    hass: HomeAssistant, world: World
+) -> None:
+    """The flow accepts a limit in mA and the loop reads it as such: 16 A is 16000 mA."""
+    evse = FakeEvse(world=world, response_s=0.0, limit_a=6.0, limit_unit="mA")
+    dsmr = FakeDsmr(house_a=[14.0, 14.0, 14.0], evses=[evse])
+    await add_fakes(hass, world, [evse], [dsmr])
+    number = hass.states.get("number.evse_limit")
+    assert number is not None
+    assert number.state == "6000.0"
+    assert number.attributes["step"] == 100
+    checked = limit_problems(
+        hass, "number.evse_limit", field="limit_entity", max_a=16, pause_by_minimum=True
+    )
+    assert checked == []  # 6 A is 60 steps of 100 mA, 16 A within 32000 mA
+    coordinator = await setup_site(hass, entity_site(evse_subentry()))
+    await world.step(coordinator, cycles=15)
+    assert coordinator.data.chargers["evse"].available
+    assert evse.limit_a == 10  # 25 A - 1 A margin - 14 A house
+    assert evse.draw_a == 10
+    dsmr.house_a = [21.0, 21.0, 21.0]  # 3 A left: paused at the number's minimum
+    await world.step(coordinator, cycles=2)
+    assert evse.limit_a == 0

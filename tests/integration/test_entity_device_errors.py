@@ -2,15 +2,16 @@
 What the loop does when another integration's entities misbehave, closed loop in Home Assistant.
 
 A charger's entity in a wrong unit or with a word for a value is a charger that does not
-answer: not written to, its maximum kept free. A meter sensor that gives no usable current
-is a silent meter: the fail-safe within the stale time. A service call that hangs counts as
-a failed write after `WRITE_TIMEOUT_S`; the cycle goes on and the write is tried again at
-the next allowed write.
+answer: its maximum kept free, sent its fail-safe current once if its number is in A. A
+meter sensor that gives no usable current is a silent meter: the fail-safe within the stale
+time. A service call that hangs counts as a failed write after `WRITE_TIMEOUT_S`; the cycle
+goes on and the write is tried again at the next allowed write.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,11 @@ def _limit_is_a_word(hass: HomeAssistant, evse: FakeEvse) -> None:
     ],
 )
 async def test_a_limit_number_that_is_not_a_current_keeps_that_chargers_maximum_free(
-    hass: HomeAssistant, world: World, fault: Any, error: str, writes: list[float]
+    hass: HomeAssistant,
+    world: World,
+    fault: Callable[[HomeAssistant, FakeEvse], None],
+    error: str,
+    writes: list[float],
 ) -> None:
     """
     Its limit unknown, charger B may draw its maximum (16 A): A gets what is left.
@@ -233,7 +238,7 @@ def _meter_reports_a_word(hass: HomeAssistant, dsmr: FakeDsmr) -> None:
     ],
 )
 async def test_a_meter_sensor_without_a_usable_current_is_a_silent_meter(
-    hass: HomeAssistant, world: World, fault: Any, error: str
+    hass: HomeAssistant, world: World, fault: Callable[[HomeAssistant, FakeDsmr], None], error: str
 ) -> None:
     """No current to trust: the last reading carries the loop for the stale time (3 s)."""
     evse = FakeEvse(world=world, response_s=0.0)

@@ -10,10 +10,11 @@ It answers the loop like a Modbus charger (`devices.interfaces.ChargerDevice`):
   charger that does not answer (it reserves its maximum).
 - `set_limit` calls the entity's own service (`number.set_value`, `switch.turn_on/off`)
   with `blocking=True` under a timeout, so that integration stays the one owner of the
-  device. A limit is rounded down to the number's step and kept within its range. Writes are
-  at least `min_write_interval_s` apart (cloud integrations rate-limit): an earlier one
-  raises `WriteDeferredError` without calling anything, and one that fails or is refused counts
-  as a write, so it is retried at the next allowed write, never in a tight loop.
+  device. A limit is converted to the number's unit (A or mA; a number in any other unit is
+  never written), rounded down to its step and kept within its range. Writes are at least
+  `min_write_interval_s` apart (cloud integrations rate-limit): an earlier one raises
+  `WriteDeferredError` without calling anything, and one that fails or is refused counts as
+  a write, so it is retried at the next allowed write, never in a tight loop.
 - `arm_watchdog` raises `Unsupported`: Headroom cannot make another integration's charger
   fall back by itself (the "no watchdog" repair says so).
 
@@ -179,32 +180,38 @@ class EntityCharger:
         return state
 
     @staticmethod
-    def _number_a(state: State) -> float:
+    def _per_a(state: State) -> float:
+        """Return the number's units per ampere (no unit: A); `NoResponse` if not a current."""
+        unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) or UnitOfElectricCurrent.AMPERE
+        if unit not in ElectricCurrentConverter.VALID_UNITS:
+            msg = f"{state.entity_id} is in {unit}, not a current"
+            raise NoResponse(msg)
+        return ElectricCurrentConverter.convert(1.0, UnitOfElectricCurrent.AMPERE, unit)
+
+    def _number_a(self, state: State) -> float:
         """Return the number's value in A (a number without a unit is taken to be in A)."""
         try:
             value = float(state.state)
         except ValueError:
             msg = f"{state.entity_id} is not a number: {state.state!r}"
             raise NoResponse(msg) from None
-        unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) or UnitOfElectricCurrent.AMPERE
-        if unit not in ElectricCurrentConverter.VALID_UNITS:
-            msg = f"{state.entity_id} is in {unit}, not a current"
-            raise NoResponse(msg)
-        return ElectricCurrentConverter.convert(value, unit, UnitOfElectricCurrent.AMPERE)
+        return value / self._per_a(state)
 
     def _number_value(self, state: State, limit_a: int) -> float:
         """
         Return the number's value for `limit_a`: its minimum to pause, else rounded down.
 
+        In the number's unit (a number in W or kW is never written: 6 could mean 6 kW).
         Never above the number's maximum; never between its minimum and 6 A unless that is
         the limit asked for.
         """
+        target = limit_a * self._per_a(state)
         minimum = float(state.attributes.get(ATTR_MIN, 0.0))
-        maximum = float(state.attributes.get(ATTR_MAX, limit_a))
+        maximum = float(state.attributes.get(ATTR_MAX, target))
         step = float(state.attributes.get(ATTR_STEP, 1.0)) or 1.0
         if limit_a == 0:
             return minimum
-        value = minimum + math.floor((min(limit_a, maximum) - minimum) / step + 1e-9) * step
+        value = minimum + math.floor((min(target, maximum) - minimum) / step + 1e-9) * step
         return round(value, 6)
 
     async def _call(self, domain: str, service: str, data: dict[str, object]) -> None:

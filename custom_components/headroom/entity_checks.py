@@ -12,7 +12,12 @@ import math
 from typing import TYPE_CHECKING
 
 from homeassistant.components.number import ATTR_MAX, ATTR_MIN, ATTR_STEP
-from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.const import (
+    ATTR_UNIT_OF_MEASUREMENT,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+    UnitOfElectricCurrent,
+)
 from homeassistant.util.unit_conversion import (
     BaseUnitConverter,
     ElectricCurrentConverter,
@@ -76,10 +81,13 @@ def limit_problems(
     state = hass.states.get(entity_id)
     if problems or state is None:
         return problems
+    # Range and step are in the number's unit (A or mA: the check above): compared in A.
+    unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) or UnitOfElectricCurrent.AMPERE
+    per_a = ElectricCurrentConverter.convert(1.0, UnitOfElectricCurrent.AMPERE, unit)
     try:
-        minimum = float(state.attributes.get(ATTR_MIN, 0.0))
-        maximum = float(state.attributes.get(ATTR_MAX, 100.0))
-        step = float(state.attributes.get(ATTR_STEP, 1.0)) or 1.0
+        minimum = float(state.attributes.get(ATTR_MIN, 0.0)) / per_a
+        maximum = float(state.attributes.get(ATTR_MAX, 100.0 * per_a)) / per_a
+        step = (float(state.attributes.get(ATTR_STEP, 1.0)) or 1.0) / per_a
     except TypeError, ValueError:
         return [_problem(ProblemKey.LIMIT_RANGE, field, entity_id, "has no numeric range")]
     steps = (MIN_CHARGE_A - minimum) / step

@@ -5,10 +5,14 @@ A small test integration whose real entities behave like an EV charger and a DSM
 step 1), a pause `switch`, an OCPP-worded status sensor and per-line current sensors. The
 car follows a new limit after `response_s`; writes inside `min_interval_s` of the last one
 are refused (a cloud API's rate limit), as are all writes while `refuse` is set; every
-attempt is recorded. `available = False` makes every entity unavailable.
+attempt is recorded. `available = False` makes every entity unavailable. Knobs for an
+integration that misbehaves: `limit_unit` (the number reports another unit), `limit_max_a`
+(its range), `hang` (a limit write never returns).
 
 `FakeDsmr` is a P1 reader: one current sensor per phase in whole amperes, written on every
-`telegram()` (once a second in the tests), whether the value changed or not.
+`telegram()` (once a second in the tests), whether the value changed or not. With
+`with_power` it also has a power sensor (W, at 230 V) and a voltage sensor (`voltage_v`) per
+phase, as a Shelly or an inverter's meter.
 
 `World` keeps the time of both on the test's clock: the engine's `FakeClock` and the wall
 clock that Home Assistant stamps states with (`last_reported`) step together.
@@ -16,6 +20,7 @@ clock that Home Assistant stamps states with (`last_reported`) step together.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +29,7 @@ import pytest
 from homeassistant.components.number import NumberEntity, NumberMode
 from homeassistant.components.sensor import SensorDeviceClass, SensorEntity
 from homeassistant.components.switch import SwitchEntity
-from homeassistant.const import UnitOfElectricCurrent
+from homeassistant.const import UnitOfElectricCurrent, UnitOfElectricPotential, UnitOfPower
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity as entity_helper
@@ -84,6 +89,13 @@ class FakeEvse:
     switch_on: bool = True
     status_word: str | None = None
     """A status the charger reports instead of the one its car gives (None: the car's)."""
+    limit_unit: str = UnitOfElectricCurrent.AMPERE
+    """The unit the limit number reports: in mA its values are 1000 times the amperes, in
+    steps of 100 mA; another unit is only a label (its integration changed it in an update)."""
+    limit_max_a: float = 32.0
+    """The top of the limit number's range."""
+    hang: bool = False
+    """A limit write is recorded as an attempt and then never returns."""
     attempts: list[tuple[float, str, float]] = field(default_factory=list)
     """(time, what, value) of every write attempt, refused or not."""
     applied: list[tuple[float, float]] = field(default_factory=list)
@@ -143,17 +155,35 @@ class _EvseEntity:
 
 class EvseLimit(_EvseEntity, NumberEntity):
     _attr_native_min_value = 0
-    _attr_native_max_value = 32
-    _attr_native_step = 1
     _attr_mode = NumberMode.BOX
-    _attr_native_unit_of_measurement = UnitOfElectricCurrent.AMPERE
+
+    @property
+    def _per_a(self) -> float:
+        """Native units per ampere: 1000 in mA; 1 otherwise (a wrong unit is only a label)."""
+        return 1000.0 if self.evse.limit_unit == UnitOfElectricCurrent.MILLIAMPERE else 1.0
+
+    @property
+    def native_max_value(self) -> float:
+        return self.evse.limit_max_a * self._per_a
+
+    @property
+    def native_step(self) -> float:
+        return self._per_a / 10 if self._per_a > 1 else 1.0
+
+    @property
+    def native_unit_of_measurement(self) -> str:
+        return self.evse.limit_unit
 
     @property
     def native_value(self) -> float:
-        return self.evse.limit_a
+        return self.evse.limit_a * self._per_a
 
     async def async_set_native_value(self, value: float) -> None:
-        self.evse.write("limit", value)
+        limit_a = value / self._per_a
+        if self.evse.hang:
+            self.evse.attempts.append((self.evse.world.now(), "limit", limit_a))
+            await asyncio.Event().wait()  # never set: the call hangs until cancelled
+        self.evse.write("limit", limit_a)
         self.async_write_ha_state()
 
 
@@ -202,7 +232,12 @@ class FakeDsmr:
     """False: its integration lost the reader (the entities go unavailable)."""
     milliamperes: bool = False
     """Report in mA (a unit Home Assistant converts), as some readers do."""
-    entities: list[DsmrCurrent] = field(default_factory=list)
+    unit: str | None = None
+    """A unit the current sensors report instead of A or mA (None: A or mA)."""
+    with_power: bool = False
+    voltage_v: float = 230.0
+    """What the voltage sensors report (the power sensors assume 230 V)."""
+    entities: list[SensorEntity] = field(default_factory=list)
 
     def phase_a(self, phase: int) -> float:
         return float(round(self.house_a[phase] + sum(e.draw_a for e in self.evses)))
@@ -213,22 +248,33 @@ class FakeDsmr:
                 entity.async_write_ha_state()
 
 
-class DsmrCurrent(SensorEntity):
+class _DsmrSensor(SensorEntity):
     _attr_should_poll = False
-    _attr_device_class = SensorDeviceClass.CURRENT
 
-    def __init__(self, dsmr: FakeDsmr, phase: int) -> None:
+    def __init__(self, dsmr: FakeDsmr, phase: int, key: str) -> None:
         self.dsmr = dsmr
         self.phase = phase
-        self._attr_unique_id = f"{dsmr.name}_current_l{phase + 1}"
-        self._attr_name = f"{dsmr.name} current l{phase + 1}"
+        self._attr_unique_id = f"{dsmr.name}_{key}_l{phase + 1}"
+        self._attr_name = f"{dsmr.name} {key} l{phase + 1}"
 
     @property
     def available(self) -> bool:
         return self.dsmr.available
 
+
+class DsmrCurrent(_DsmrSensor):
+    def __init__(self, dsmr: FakeDsmr, phase: int) -> None:
+        super().__init__(dsmr, phase, "current")
+
+    @property
+    def device_class(self) -> SensorDeviceClass | None:
+        # A unit that is not a current cannot carry the current device class.
+        return SensorDeviceClass.CURRENT if self.dsmr.unit is None else None
+
     @property
     def native_unit_of_measurement(self) -> str:
+        if self.dsmr.unit is not None:
+            return self.dsmr.unit
         return (
             UnitOfElectricCurrent.MILLIAMPERE
             if self.dsmr.milliamperes
@@ -239,6 +285,30 @@ class DsmrCurrent(SensorEntity):
     def native_value(self) -> float:
         amperes = self.dsmr.phase_a(self.phase)
         return 1000.0 * amperes if self.dsmr.milliamperes else amperes
+
+
+class DsmrPower(_DsmrSensor):
+    _attr_device_class = SensorDeviceClass.POWER
+    _attr_native_unit_of_measurement = UnitOfPower.WATT
+
+    def __init__(self, dsmr: FakeDsmr, phase: int) -> None:
+        super().__init__(dsmr, phase, "power")
+
+    @property
+    def native_value(self) -> float:
+        return 230.0 * self.dsmr.phase_a(self.phase)
+
+
+class DsmrVoltage(_DsmrSensor):
+    _attr_device_class = SensorDeviceClass.VOLTAGE
+    _attr_native_unit_of_measurement = UnitOfElectricPotential.VOLT
+
+    def __init__(self, dsmr: FakeDsmr, phase: int) -> None:
+        super().__init__(dsmr, phase, "voltage")
+
+    @property
+    def native_value(self) -> float:
+        return self.dsmr.voltage_v
 
 
 async def add_fakes(
@@ -263,6 +333,9 @@ async def add_fakes(
         sensors.extend([status, *currents])
     for dsmr in dsmrs:
         dsmr.entities = [DsmrCurrent(dsmr, phase) for phase in range(3)]
+        if dsmr.with_power:
+            dsmr.entities += [DsmrPower(dsmr, phase) for phase in range(3)]
+            dsmr.entities += [DsmrVoltage(dsmr, phase) for phase in range(3)]
         sensors.extend(dsmr.entities)
     for domain, entities in (("number", numbers), ("switch", switches), ("sensor", sensors)):
         setup_test_component_platform(hass, domain, entities)

@@ -26,6 +26,7 @@ back as soon as it answers.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -385,23 +386,35 @@ class Site:
         blind: bool,
         log: _CycleLog,
     ) -> int:
-        """Arm or keep up the watchdogs and write the setpoints that changed; count writes."""
-        writes = 0
-        for charger_id, link in self._links.items():
+        """
+        Arm or keep up the watchdogs and write the setpoints that changed; count writes.
+
+        The chargers are served side by side, cuts first: one whose write hangs (a charger
+        behind another integration's service call, until its timeout) holds up no other
+        charger's cut; chargers on one bus still take turns on it.
+        """
+
+        async def serve(charger_id: str, link: ChargerLink) -> int:
             # The engine commands every charger of its settings.
             target_a = int(commands[charger_id].current_a)
             if blind:
                 # Tell it the fail-safe once, then stay quiet so its watchdog can act.
-                writes += await self._write(link, target_a, now, log)
-                continue
+                return await self._write(link, target_a, now, log)
             if log.readings.get(charger_id) is not None:
                 await self._keep_watchdog(link, log)
             elif charger_id not in log.probed:
-                continue  # left alone so that its own watchdog can act
+                return 0  # left alone so that its own watchdog can act
             # An unreadable charger is sent its fail-safe too: a write may reach it when
             # answers do not.
-            writes += await self._write(link, target_a, now, log)
-        return writes
+            return await self._write(link, target_a, now, log)
+
+        def cut_first(item: tuple[str, ChargerLink]) -> bool:
+            charger_id, link = item
+            held = link.setpoint_a
+            return not (held is None or commands[charger_id].current_a < held)
+
+        served = sorted(self._links.items(), key=cut_first)
+        return sum(await asyncio.gather(*(serve(key, link) for key, link in served)))
 
     async def release(self) -> None:
         """Leave every charger that answers at its fail-safe current (on unload)."""

@@ -10,6 +10,7 @@ goes on and the write is tried again at the next allowed write.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from itertools import pairwise
@@ -151,6 +152,35 @@ async def test_a_hung_write_fails_after_the_timeout_and_is_retried_at_the_next_a
     await world.step(coordinator, cycles=3)
     assert a.applied[-1][0] > cut_at
     assert a.limit_a + b.limit_a <= 13
+
+
+@pytest.mark.parametrize("hung", ["a", "b"])
+async def test_a_hung_write_holds_up_no_other_chargers_cut(
+    hass: HomeAssistant, world: World, monkeypatch: pytest.MonkeyPatch, hung: str
+) -> None:
+    """One charger's write hangs, whichever is served first: the other is cut meanwhile."""
+    monkeypatch.setattr(entity_charger, "WRITE_TIMEOUT_S", 2.0)
+    evses = {name: FakeEvse(world=world, name=name, response_s=0.0) for name in ("a", "b")}
+    a, b = evses[hung], evses["b" if hung == "a" else "a"]
+    dsmr = FakeDsmr(evses=list(evses.values()))
+    await add_fakes(hass, world, list(evses.values()), [dsmr])
+    coordinator = await setup_site(hass, entity_site(evse_subentry("a"), evse_subentry("b")))
+    await world.step(coordinator, cycles=15)
+    assert a.limit_a + b.limit_a >= 18  # 19 A shared
+    before = len(b.attempts)
+
+    a.hang = True
+    dsmr.house_a = [11.0, 11.0, 11.0]  # 13 A left for both: both are cut
+    cycle = asyncio.create_task(world.step(coordinator))
+    for _ in range(50):
+        await asyncio.sleep(0.02)
+        if len(b.attempts) > before:
+            break
+    assert not cycle.done()  # A's write still hangs (for up to 2 s)...
+    assert len(b.attempts) == before + 1  # ...and B was cut meanwhile, not after it
+    assert a.attempts[-1][2] + b.attempts[-1][2] <= 13  # what each was told
+    await cycle
+    assert "took over 2 s" in (coordinator.data.chargers[hung].error or "")
 
 
 async def test_pause_by_switch_turns_the_switch_on_only_when_it_is_off(

@@ -19,9 +19,11 @@ current once and then left alone: no reads, no watchdog upkeep. A charger whose 
 resets on any Modbus traffic (Heidelberg) would otherwise be kept alive by a blind
 controller instead of falling back by itself.
 
-A charger that does not answer is not written to (its watchdog takes it to its fail-safe
-current, and the engine reserves its maximum); it is read again every cycle so it comes
-back as soon as it answers.
+A charger that does not answer is sent its fail-safe current (a write may reach it when
+answers do not), and the engine reserves what it may hold. It is read again every cycle for
+the meter's stale time (a lost frame or two), then once per watchdog timeout: a charger
+whose watchdog any request resets (Heidelberg) must be left alone to fall back by itself
+(`ChargerLink.read_due`).
 """
 
 from __future__ import annotations

@@ -67,6 +67,20 @@ def sensor_problems(
     return problems
 
 
+def missing_problems(hass: HomeAssistant, entities: Iterable[str], *, field: str) -> list[Problem]:
+    """
+    Check entities exist; one that is unavailable now passes.
+
+    A status or pause entity that does not exist would leave the charger never answering,
+    its maximum reserved for good.
+    """
+    return [
+        _problem(ProblemKey.ENTITY_MISSING, field, entity_id, "does not exist")
+        for entity_id in entities
+        if hass.states.get(entity_id) is None
+    ]
+
+
 def limit_problems(
     hass: HomeAssistant, entity_id: str, *, field: str, max_a: float, pause_by_minimum: bool
 ) -> list[Problem]:

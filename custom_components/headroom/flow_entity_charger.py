@@ -24,7 +24,7 @@ from homeassistant.helpers.selector import (
 from homeassistant.util.unit_conversion import ElectricCurrentConverter, PowerConverter
 
 from .const import CONF_BREAKER, CONF_MAX_CURRENT, CONF_MAX_LOWERED, CONF_PAUSED
-from .entity_checks import limit_problems, sensor_problems
+from .entity_checks import limit_problems, missing_problems, sensor_problems
 from .entity_config import (
     CONF_BACKUP_METER,
     CONF_CURRENT_ENTITIES,
@@ -238,6 +238,12 @@ class EntityChargerSubentryFlow(ConfigSubentryFlow):
             ),
             *sensor_problems(
                 self.hass, currents, ElectricCurrentConverter, field=CONF_CURRENT_ENTITIES
+            ),
+            *(
+                problem
+                for key in (CONF_STATUS_ENTITY, CONF_PAUSE_ENTITY)
+                if user_input.get(key)
+                for problem in missing_problems(self.hass, [user_input[key]], field=key)
             ),
             *sensor_problems(
                 self.hass,

@@ -70,6 +70,7 @@ class ProblemKey(StrEnum):
     # Devices made of Home Assistant entities
     WRONG_UNIT = "wrong_unit"
     NOT_NUMERIC = "not_numeric"
+    ENTITY_MISSING = "entity_missing"
     LIMIT_RANGE = "limit_range"
     ENTITY_USED_TWICE = "entity_used_twice"
     ENTITY_COUNT = "entity_count"

@@ -372,6 +372,11 @@ async def test_the_charger_flow_names_the_field_of_an_unusable_entity(
         return found
 
     assert await errors(limit_entity="number.gone") == {"limit_entity": "not_numeric"}
+    # A status or pause entity that does not exist: the charger would never answer.
+    assert await errors(status_entity="sensor.gone") == {"status_entity": "entity_missing"}
+    assert await errors(pause="switch", pause_entity="switch.gone") == {
+        "pause_entity": "entity_missing"
+    }
     assert await errors(limit_entity="number.no_range") == {"limit_entity": "limit_range"}
     evse.limit_unit = "W"
     evse.follow()

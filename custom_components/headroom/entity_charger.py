@@ -148,7 +148,7 @@ class EntityCharger:
     async def set_limit(self, limit_a: int) -> None:
         """Write a limit (0 pauses); see the module's docstring for pacing and failures."""
         if limit_a != 0 and not MIN_CHARGE_A <= limit_a <= self._max_limit_a:
-            msg = f"limit {limit_a} A: must be 0 or {MIN_CHARGE_A}..{self._max_limit_a} A"
+            msg = f"limit {limit_a} A: must be 0 or {MIN_CHARGE_A:g}..{self._max_limit_a} A"
             raise ValueError(msg)
         now = self._clock()
         if not self._pacer.attempt(now):

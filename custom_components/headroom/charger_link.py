@@ -95,11 +95,12 @@ class ChargerLink:
         Every cycle at first (a lost frame or two). Once it has been silent for the meter's
         stale time, only after its watchdog timeout: some chargers (Heidelberg) reset their
         watchdog on any request that reaches them, even when the answer does not come back,
-        so a loop that keeps asking would keep it from falling back by itself.
+        so a loop that keeps asking would keep it from falling back by itself. A charger
+        whose reads are free (entities) is read every cycle: it is back at once.
         """
         if self.silent_since is None:
             self.silent_since = now
-        if now - self.silent_since < grace_s:
+        if self.driver.reads_are_free or now - self.silent_since < grace_s:
             self.next_read_at = now
         else:
             self.next_read_at = now + watchdog_timeout_s + CYCLE_INTERVAL.total_seconds()

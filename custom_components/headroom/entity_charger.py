@@ -79,6 +79,9 @@ class WriteFailedError(DeviceError):
 class EntityCharger:
     """One charger driven through Home Assistant entities; see the module's docstring."""
 
+    reads_are_free: Final = True
+    """Reading states costs nothing and resets nothing: a silent one is read every cycle."""
+
     def __init__(
         self,
         hass: HomeAssistant,

@@ -190,6 +190,27 @@ async def test_unavailable_charger_is_a_silent_one_and_has_no_watchdog(
     assert coordinator.data.chargers["evse"].available
 
 
+async def test_an_entity_charger_back_from_a_long_blip_is_read_at_once(
+    hass: HomeAssistant, world: World
+) -> None:
+    # Its integration loses the charger for 10 s, beyond the meter's stale time (3 s): a
+    # Modbus charger is then asked only once per watchdog timeout (a Heidelberg must fall
+    # back), but reading entities costs nothing, so this one is read every cycle and is
+    # back, its maximum no longer reserved, in the first cycle it is available again.
+    evse = FakeEvse(world=world, response_s=0.0)
+    dsmr = FakeDsmr(evses=[evse])
+    await add_fakes(hass, world, [evse], [dsmr])
+    coordinator = await setup_site(hass, entity_site(evse_subentry()))
+    await world.step(coordinator, cycles=3)
+    evse.available = False
+    await world.step(coordinator, cycles=10)
+    assert not coordinator.data.chargers["evse"].available
+
+    evse.available = True
+    await world.step(coordinator)
+    assert coordinator.data.chargers["evse"].available
+
+
 async def test_an_unknown_status_word_counts_as_charging_and_is_logged_once(
     hass: HomeAssistant, world: World, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -128,6 +128,8 @@ class Charger(ABC):
 
     has_watchdog: ClassVar[bool] = True
     """Whether the charger can fall back by itself when the controller goes silent."""
+    reads_are_free: ClassVar[bool] = False
+    """A read takes bus time (a timeout when silent) and may reset the watchdog."""
     max_limit_a: ClassVar[int] = 32
     """The highest limit the model accepts."""
     _readbacks: ClassVar[Mapping[str, str]] = {}

@@ -58,6 +58,15 @@ class ChargerDevice(Protocol):
         """Optional values the charger refused and that are no longer read, and why."""
         ...
 
+    @property
+    def reads_are_free(self) -> bool:
+        """
+        Whether a read costs no bus time and resets no watchdog (entities in Home Assistant).
+
+        Such a charger is read every cycle while it is silent, so it is back at once.
+        """
+        ...
+
     async def read(self, *, full: bool = True) -> ChargerValues:
         """Read state and line currents (and the slower values when `full`)."""
         ...

@@ -243,12 +243,20 @@ class _Clock:
         return self.now
 
 
-@pytest.fixture
-async def vestel(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Simulator]:
-    del socket_enabled
-    simulator = await _start(tmp_path, [DeviceSpec(VESTEL, 255, "garage")], native_tcp_port=0)
-    yield simulator
-    await simulator.close()
+def _charger_on_its_socket(model: str) -> Any:
+    """A fixture: the simulator with `model` as the garage's charger, unit 255 of its own socket."""
+
+    @pytest.fixture
+    async def fixture(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Simulator]:
+        del socket_enabled
+        simulator = await _start(tmp_path, [DeviceSpec(model, 255, "garage")], native_tcp_port=0)
+        yield simulator
+        await simulator.close()
+
+    return fixture
+
+
+vestel = _charger_on_its_socket(VESTEL)
 
 
 async def test_vestel_scanned_at_unit_255_and_read(
@@ -311,12 +319,7 @@ async def test_vestel_falls_back_without_the_alive_register(vestel: Simulator) -
 KEBA = "keba_p30_p40"
 
 
-@pytest.fixture
-async def keba(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Simulator]:
-    del socket_enabled
-    simulator = await _start(tmp_path, [DeviceSpec(KEBA, 255, "garage")], native_tcp_port=0)
-    yield simulator
-    await simulator.close()
+keba = _charger_on_its_socket(KEBA)
 
 
 async def test_keba_scanned_at_unit_255_and_read(
@@ -406,12 +409,7 @@ async def test_wattnode_on_a_split_phase_panel_scanned_and_read(
 BENDER = "bender_cc612_cc613"
 
 
-@pytest.fixture
-async def bender(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Simulator]:
-    del socket_enabled
-    simulator = await _start(tmp_path, [DeviceSpec(BENDER, 255, "garage")], native_tcp_port=0)
-    yield simulator
-    await simulator.close()
+bender = _charger_on_its_socket(BENDER)
 
 
 async def test_bender_scanned_at_unit_255_and_read(
@@ -482,12 +480,7 @@ async def test_bender_with_modbus_off_says_what_to_switch_on(
 NEXT = "webasto_next"
 
 
-@pytest.fixture
-async def webasto_next(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Simulator]:
-    del socket_enabled
-    simulator = await _start(tmp_path, [DeviceSpec(NEXT, 255, "garage")], native_tcp_port=0)
-    yield simulator
-    await simulator.close()
+webasto_next = _charger_on_its_socket(NEXT)
 
 
 async def test_webasto_next_scanned_at_unit_255_and_read(
@@ -527,12 +520,7 @@ async def test_webasto_next_falls_back_when_the_life_bit_stops(webasto_next: Sim
 AMPERFIED = "amperfied_connect"
 
 
-@pytest.fixture
-async def amperfied(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Simulator]:
-    del socket_enabled
-    simulator = await _start(tmp_path, [DeviceSpec(AMPERFIED, 255, "garage")], native_tcp_port=0)
-    yield simulator
-    await simulator.close()
+amperfied = _charger_on_its_socket(AMPERFIED)
 
 
 async def test_amperfied_connect_scanned_at_unit_255_and_read(

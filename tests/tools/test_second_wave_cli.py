@@ -167,22 +167,29 @@ async def test_shelly_scanned_and_read_on_its_own_socket(
         await simulator.close()
 
 
+async def _refused_port_names(
+    model: str, unit: int, setting: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A port that refuses (Modbus off): read and scan each end in one line naming `setting`."""
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    where = ["--tcp", f"127.0.0.1:{port}"]
+    code, _, err = await _cli(read.main, [*where, "--model", model, "--id", str(unit)], capsys)
+    assert code == 1
+    (line,) = err.strip().splitlines()
+    assert setting in line
+    code, _, err = await _cli(scan.main, where, capsys)
+    assert code == 1
+    assert setting in err.strip().splitlines()[-1]
+
+
 async def test_shelly_with_modbus_off_says_what_to_switch_on(
     socket_enabled: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Modbus off: the Shelly refuses port 502. Both commands say where to enable it."""
     del socket_enabled
-    with socket.socket() as closed:  # a port nobody listens on
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
-    where = ["--tcp", f"127.0.0.1:{port}"]
-    code, _, err = await _cli(read.main, [*where, "--model", SHELLY, "--id", "1"], capsys)
-    assert code == 1
-    (line,) = err.strip().splitlines()
-    assert "Settings > Modbus > Enable" in line
-    code, _, err = await _cli(scan.main, where, capsys)
-    assert code == 1
-    assert "Settings > Modbus > Enable" in err.strip().splitlines()[-1]
+    await _refused_port_names(SHELLY, 1, "Settings > Modbus > Enable", capsys)
 
 
 MIXED = (
@@ -464,17 +471,9 @@ async def test_bender_with_modbus_off_says_what_to_switch_on(
 ) -> None:
     """Energy-manager mode off: port 502 refuses. Both commands name the setting."""
     del socket_enabled
-    with socket.socket() as closed:  # a port nobody listens on
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
-    where = ["--tcp", f"127.0.0.1:{port}"]
-    code, _, err = await _cli(read.main, [*where, "--model", BENDER, "--id", "255"], capsys)
-    assert code == 1
-    (line,) = err.strip().splitlines()
-    assert "Modbus TCP Server for energy management systems" in line
-    code, _, err = await _cli(scan.main, where, capsys)
-    assert code == 1
-    assert "Modbus TCP Server for energy management systems" in err.strip().splitlines()[-1]
+    await _refused_port_names(
+        BENDER, 255, "Modbus TCP Server for energy management systems", capsys
+    )
 
 
 NEXT = "webasto_next"

@@ -17,9 +17,6 @@ from custom_components.headroom.devices.discovery import identify
 from custom_components.headroom.devices.errors import NoResponse, Unsupported
 from custom_components.headroom.devices.registers import Value, decode, get_profile
 from tests.devices.fakes import FakeBus, FakeDevice
-from tests.devices.test_keba import CHARGING as KEBA_CHARGING
-from tests.devices.test_vestel import CHARGING as VESTEL_CHARGING
-from tests.devices.test_vestel import _brand
 
 BENDER = "bender_cc612_cc613"
 PROFILE = get_profile(BENDER)
@@ -140,22 +137,9 @@ async def test_the_limit_is_written_again_every_25_s() -> None:
     assert [decode(limit, w) for w in device.written(limit)] == [12, 12]
 
 
-def _at_255(profile_id: str, values: dict[str, Value]) -> FakeDevice:
+def at_255(profile_id: str, values: dict[str, Value]) -> FakeDevice:
+    """A charger answering on unit 255 of its own socket, with these register values."""
     return FakeDevice.from_profile(get_profile(profile_id), values, device_id=255)
-
-
-async def test_bender_keba_and_vestel_at_unit_255_are_told_apart() -> None:
-    """Three chargers that answer on unit 255 of their own socket, each found as itself."""
-    vestel = _at_255("vestel_evc04", VESTEL_CHARGING)
-    vestel.set_words(get_profile("vestel_evc04").registers["brand"], _brand("Vestel"))
-    settings = TcpSettings("h", 502)
-    for device, model in (
-        (_at_255(BENDER, CHARGING), BENDER),
-        (_at_255("keba_p30_p40", KEBA_CHARGING), "keba_p30_p40"),
-        (vestel, "vestel_evc04"),
-    ):
-        assert await identify(FakeBus({255: device}), settings, 255) == model
-        assert device.writes == []
 
 
 @pytest.mark.parametrize(
@@ -164,7 +148,7 @@ async def test_bender_keba_and_vestel_at_unit_255_are_told_apart() -> None:
     ids=["state-0", "state-9", "no-safe-current"],
 )
 async def test_implausible_bender_is_not_taken(overrides: dict[str, Value]) -> None:
-    device = _at_255(BENDER, CHARGING | overrides)
+    device = at_255(BENDER, CHARGING | overrides)
     assert await identify(FakeBus({255: device}), TcpSettings("h", 502), 255) is None
 
 

@@ -12,6 +12,7 @@ from custom_components.headroom.devices.errors import NoResponse, Unsupported
 from custom_components.headroom.devices.registers import Value, decode, get_profile
 from tests.devices.fakes import FakeBus, FakeDevice
 from tests.devices.test_bender import CHARGING as BENDER_CHARGING
+from tests.devices.test_bender import at_255
 from tests.devices.test_keba import CHARGING as KEBA_CHARGING
 from tests.devices.test_vestel import CHARGING as VESTEL_CHARGING
 from tests.devices.test_vestel import _brand
@@ -118,19 +119,16 @@ async def test_no_timeout_set_means_no_fail_safe() -> None:
     assert device.writes == []
 
 
-def _at_255(profile_id: str, values: dict[str, Value]) -> FakeDevice:
-    return FakeDevice.from_profile(get_profile(profile_id), values, device_id=255)
-
-
 async def test_four_chargers_at_unit_255_each_found_as_itself() -> None:
-    """Vestel, KEBA, Bender and NEXT all answer on unit 255 of their own socket."""
-    vestel = _at_255("vestel_evc04", VESTEL_CHARGING)
+    """Vestel, KEBA, Bender and NEXT all answer on unit 255 of their own socket: each is
+    identified as itself, and nothing is written while telling them apart."""
+    vestel = at_255("vestel_evc04", VESTEL_CHARGING)
     vestel.set_words(get_profile("vestel_evc04").registers["brand"], _brand("Vestel"))
     settings = TcpSettings("h", 502)
     for device, model in (
-        (_at_255(NEXT, CHARGING), NEXT),
-        (_at_255("bender_cc612_cc613", BENDER_CHARGING), "bender_cc612_cc613"),
-        (_at_255("keba_p30_p40", KEBA_CHARGING), "keba_p30_p40"),
+        (at_255(NEXT, CHARGING), NEXT),
+        (at_255("bender_cc612_cc613", BENDER_CHARGING), "bender_cc612_cc613"),
+        (at_255("keba_p30_p40", KEBA_CHARGING), "keba_p30_p40"),
         (vestel, "vestel_evc04"),
     ):
         assert await identify(FakeBus({255: device}), settings, 255) == model
@@ -148,5 +146,5 @@ async def test_four_chargers_at_unit_255_each_found_as_itself() -> None:
     ids=["state-2", "no-minimum", "maximum-500", "minimum-above-maximum"],
 )
 async def test_implausible_next_is_not_taken(overrides: dict[str, Value]) -> None:
-    device = _at_255(NEXT, CHARGING | overrides)
+    device = at_255(NEXT, CHARGING | overrides)
     assert await identify(FakeBus({255: device}), TcpSettings("h", 502), 255) is None

@@ -46,6 +46,7 @@ from .flow_common import (
     CONF_ADD_MANUAL,
     CONF_ADD_NETWORK,
     CONF_CHARGERS,
+    brand_and_id,
     charger_errors,
     charger_settings_data,
     charger_settings_schema,
@@ -234,7 +235,7 @@ class ChargerSteps(ScanSteps):
             step_id="charger",
             data_schema=charger_settings_schema(
                 supply,
-                {CONF_NAME: f"{profile.name.split(' ', 1)[0]} {charger[CONF_DEVICE_ID]}"},
+                {CONF_NAME: brand_and_id(charger[CONF_MODEL], charger[CONF_DEVICE_ID])},
                 with_name=True,
             ),
             errors=errors,

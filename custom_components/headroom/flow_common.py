@@ -430,10 +430,15 @@ def default_unit_id(model: str) -> int:
     return profile.serial.device_id if profile.serial is not None else 1
 
 
+def brand_and_id(model: str, device_id: int) -> str:
+    """Name a device by its model's first word and its id: `Heidelberg 2` (a default name)."""
+    return f"{get_profile(model).name.split(' ', 1)[0]} {device_id}"
+
+
 def unit_ids_text() -> str:
     """List the Modbus TCP chargers' default unit ids for a form: `KEBA 255, Alfen 1`."""
     return ", ".join(
-        f"{get_profile(model).name.split(' ', 1)[0]} {default_unit_id(model)}"
+        brand_and_id(model, default_unit_id(model))
         for model in sorted(SUPPORTED_CHARGERS)
         if get_profile(model).tcp is not None
     )

@@ -38,6 +38,7 @@ from .devices.registers import get_profile
 from .engine.model import Supply
 from .flow_common import (
     NEW_CHARGER_ID,
+    brand_and_id,
     bus_only,
     charger_errors,
     charger_fail_safe_errors,
@@ -212,7 +213,7 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
             step_id="settings",
             data_schema=charger_settings_schema(
                 supply,
-                {CONF_NAME: f"{profile.name.split(' ', 1)[0]} {self._charger[CONF_DEVICE_ID]}"},
+                {CONF_NAME: brand_and_id(self._charger[CONF_MODEL], self._charger[CONF_DEVICE_ID])},
                 with_name=True,
             ),
             errors=errors,

@@ -30,7 +30,7 @@ from custom_components.headroom.entity_checks import limit_problems
 from custom_components.headroom.entity_config import entity_charger_config
 from tests.integration.fake_devices import EvseLimit, FakeDsmr, FakeEvse, World, add_fakes
 from tests.integration.helpers import setup_site
-from tests.integration.test_entity_devices import entity_site, evse_subentry
+from tests.integration.test_entity_devices import entity_site, evse_subentry, start_one_evse
 from tests.integration.test_entity_flows import CHARGER
 
 STRINGS = Path(entity_charger.__file__).parent / "strings.json"
@@ -272,9 +272,7 @@ async def test_a_meter_sensor_without_a_usable_current_is_a_silent_meter(
 ) -> None:
     """No current to trust: the last reading carries the loop for the stale time (3 s)."""
     evse = FakeEvse(world=world, response_s=0.0)
-    dsmr = FakeDsmr(evses=[evse])
-    await add_fakes(hass, world, [evse], [dsmr])
-    coordinator = await setup_site(hass, entity_site(evse_subentry()))
+    dsmr, coordinator = await start_one_evse(hass, world, evse)
     await world.step(coordinator, cycles=15)
     assert evse.limit_a == 16
     went_at = world.now()

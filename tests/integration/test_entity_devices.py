@@ -9,7 +9,7 @@ states and services, as it would another integration's.
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from homeassistant.config_entries import ConfigSubentryData
@@ -23,6 +23,9 @@ from custom_components.headroom.engine.model import ChargerState, Constraint
 from tests.integration.fake_devices import FakeDsmr, FakeEvse, World, add_fakes
 from tests.integration.helpers import ENTRY_ID, METER_ID, setup_site, site_entry
 from tools.simulator import Simulator
+
+if TYPE_CHECKING:
+    from custom_components.headroom.coordinator import HeadroomCoordinator
 
 DSMR = [f"sensor.dsmr_current_l{phase}" for phase in (1, 2, 3)]
 BACKUP = [f"sensor.backup_current_l{phase}" for phase in (1, 2, 3)]
@@ -82,6 +85,15 @@ def entity_site(
     )
 
 
+async def start_one_evse(
+    hass: HomeAssistant, world: World, evse: FakeEvse
+) -> tuple[FakeDsmr, HeadroomCoordinator]:
+    """Put the fake EVSE behind a fake reader and start a site of this one entity charger."""
+    dsmr = FakeDsmr(evses=[evse])
+    await add_fakes(hass, world, [evse], [dsmr])
+    return dsmr, await setup_site(hass, entity_site(evse_subentry()))
+
+
 async def test_house_step_cuts_within_a_cycle_and_the_response_time(
     hass: HomeAssistant, world: World
 ) -> None:
@@ -109,9 +121,7 @@ async def test_meter_silent_or_stale_sends_entity_charger_to_fail_safe(
     hass: HomeAssistant, world: World
 ) -> None:
     evse = FakeEvse(world=world, response_s=0.0)
-    dsmr = FakeDsmr(evses=[evse])
-    await add_fakes(hass, world, [evse], [dsmr])
-    coordinator = await setup_site(hass, entity_site(evse_subentry()))
+    dsmr, coordinator = await start_one_evse(hass, world, evse)
     await world.step(coordinator, cycles=15)
     assert evse.limit_a == 16
 
@@ -171,9 +181,7 @@ async def test_unavailable_charger_is_a_silent_one_and_has_no_watchdog(
     hass: HomeAssistant, world: World
 ) -> None:
     evse = FakeEvse(world=world, response_s=0.0)
-    dsmr = FakeDsmr(evses=[evse])
-    await add_fakes(hass, world, [evse], [dsmr])
-    coordinator = await setup_site(hass, entity_site(evse_subentry()))
+    _, coordinator = await start_one_evse(hass, world, evse)
     await world.step(coordinator, cycles=3)
     assert coordinator.data.chargers["evse"].available
     issues = ir.async_get(hass)
@@ -198,9 +206,7 @@ async def test_an_entity_charger_back_from_a_long_blip_is_read_at_once(
     # back), but reading entities costs nothing, so this one is read every cycle and is
     # back, its maximum no longer reserved, in the first cycle it is available again.
     evse = FakeEvse(world=world, response_s=0.0)
-    dsmr = FakeDsmr(evses=[evse])
-    await add_fakes(hass, world, [evse], [dsmr])
-    coordinator = await setup_site(hass, entity_site(evse_subentry()))
+    _, coordinator = await start_one_evse(hass, world, evse)
     await world.step(coordinator, cycles=3)
     evse.available = False
     await world.step(coordinator, cycles=10)
@@ -218,9 +224,7 @@ async def test_an_unknown_status_word_counts_as_charging_and_is_logged_once(
     # reads B; with a word it does not know, the charger is taken to draw (C), the side
     # that keeps its current counted against the breaker, and the word is logged once.
     evse = FakeEvse(world=world, response_s=0.0, car_max_a=0.0)
-    dsmr = FakeDsmr(evses=[evse])
-    await add_fakes(hass, world, [evse], [dsmr])
-    coordinator = await setup_site(hass, entity_site(evse_subentry()))
+    _, coordinator = await start_one_evse(hass, world, evse)
     await world.step(coordinator, cycles=3)
     reading = coordinator.data.chargers["evse"].reading
     assert reading is not None
@@ -340,9 +344,7 @@ async def test_a_meter_sensor_going_unavailable_is_a_silent_meter(
     it is older than the stale time (3 s here). Back when the reader's integration recovers.
     """
     evse = FakeEvse(world=world, response_s=0.0)
-    dsmr = FakeDsmr(evses=[evse])
-    await add_fakes(hass, world, [evse], [dsmr])
-    coordinator = await setup_site(hass, entity_site(evse_subentry()))
+    dsmr, coordinator = await start_one_evse(hass, world, evse)
     await world.step(coordinator, cycles=15)
     assert evse.limit_a == 16
     went_at = world.now()

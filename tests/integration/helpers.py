@@ -11,6 +11,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.headroom.const import DOMAIN
 from custom_components.headroom.coordinator import HeadroomCoordinator
+from custom_components.headroom.site import ChargerStatus
 from tools.simulator import Simulator
 
 METER_ID = 1
@@ -121,3 +122,19 @@ async def stop_simulator(hass: HomeAssistant, simulator: Simulator) -> None:
             await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     await simulator.close()
+
+
+async def advance_and_step(
+    coordinator: HeadroomCoordinator, simulator: Simulator, seconds: int
+) -> list[ChargerStatus]:
+    """
+    Advance the simulator and the loop together, one second a cycle.
+
+    Return the garage's status after each cycle.
+    """
+    results = []
+    for _ in range(seconds):
+        simulator.advance(1.0)
+        await step(coordinator)
+        results.append(coordinator.data.chargers["garage"])
+    return results

@@ -17,7 +17,13 @@ from homeassistant.core import HomeAssistant
 
 from custom_components.headroom.coordinator import HeadroomCoordinator
 from custom_components.headroom.engine.model import Constraint
-from tests.integration.helpers import METER_ID, setup_site, site_entry, step, stop_simulator
+from tests.integration.helpers import (
+    METER_ID,
+    advance_and_step,
+    setup_site,
+    site_entry,
+    stop_simulator,
+)
 from tools.simulator import DeviceSpec, LineSettings, Simulator, StaticCharger, StaticSite
 from tools.simulator.personalities import AlfenDevice
 
@@ -83,16 +89,6 @@ async def garage_alfen(hass: HomeAssistant, simulator: Simulator) -> HeadroomCoo
     return await setup_site(hass, site_entry(simulator.endpoints().pty or "", chargers=[garage]))
 
 
-async def run(coordinator: HeadroomCoordinator, simulator: Simulator, seconds: int):
-    """Advance the simulator and the loop together, one second a cycle; return each result."""
-    results = []
-    for _ in range(seconds):
-        simulator.advance(1.0)
-        await step(coordinator)
-        results.append(coordinator.data.chargers["garage"])
-    return results
-
-
 async def test_an_alfen_that_heats_is_derated_paused_and_resumed(
     hass: HomeAssistant, simulator: Simulator
 ) -> None:
@@ -101,7 +97,7 @@ async def test_an_alfen_that_heats_is_derated_paused_and_resumed(
     # 80 degC stop; slowly enough that a read every ten seconds sees it pass 70 degC first.
     station.heat_under_current(c_per_a2=0.28, time_constant_s=60.0)
     coordinator = await garage_alfen(hass, simulator)
-    results = await run(coordinator, simulator, 300)
+    results = await advance_and_step(coordinator, simulator, 300)
     commands = [(r.command_a, r.reason) for r in results]
     assert (16.0, Constraint.CHARGER_MAX) in commands
     # Derated a step below what it drew, then paused when still hotter, then back at 6 A.
@@ -121,7 +117,7 @@ async def test_a_station_that_refuses_leaves_the_socket_balanced(
     station.station_exception = GATEWAY_TARGET_FAILED
     station.heat_under_current(c_per_a2=0.25, time_constant_s=20.0)
     coordinator = await garage_alfen(hass, simulator)
-    results = await run(coordinator, simulator, 30)
+    results = await advance_and_step(coordinator, simulator, 30)
     # No temperature to act on: the socket is read and set as any charger.
     assert all(r.available for r in results)
     assert (results[-1].command_a, results[-1].reason) == (16.0, Constraint.CHARGER_MAX)

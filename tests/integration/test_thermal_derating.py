@@ -10,10 +10,10 @@ from homeassistant.core import HomeAssistant
 from custom_components.headroom.engine.model import Constraint
 from tests.integration.helpers import (
     GARAGE_ID,
+    advance_and_step,
     charger_subentry,
     setup_site,
     site_entry,
-    step,
 )
 
 if TYPE_CHECKING:
@@ -36,16 +36,6 @@ async def garage_only(hass: HomeAssistant, simulator: Simulator) -> HeadroomCoor
     return await setup_site(hass, site_entry(port, chargers=[garage]))
 
 
-async def run(coordinator: HeadroomCoordinator, simulator: Simulator, seconds: int):
-    """Advance the simulator and the loop together, one second a cycle; yield each result."""
-    results = []
-    for _ in range(seconds):
-        simulator.advance(1.0)
-        await step(coordinator)
-        results.append(coordinator.data.chargers["garage"])
-    return results
-
-
 async def test_a_box_that_heats_is_derated_paused_and_resumed(
     hass: HomeAssistant, stepped: Simulator
 ) -> None:
@@ -53,7 +43,7 @@ async def test_a_box_that_heats_is_derated_paused_and_resumed(
     # At 16 A the PCB would settle 64 degC above its 32.5 degC: far beyond the 80 degC stop.
     box.heat_under_current(c_per_a2=0.25, time_constant_s=20.0)
     coordinator = await garage_only(hass, stepped)
-    results = await run(coordinator, stepped, 200)
+    results = await advance_and_step(coordinator, stepped, 200)
     commands = [(r.command_a, r.reason) for r in results]
     assert (16.0, Constraint.CHARGER_MAX) in commands
     # Derated a step below what it drew, then paused when still hotter, then back at 6 A.
@@ -69,14 +59,14 @@ async def test_a_box_too_hot_pauses_and_its_own_derating_is_shown(
     hass: HomeAssistant, stepped: Simulator
 ) -> None:
     coordinator = await garage_only(hass, stepped)
-    await run(coordinator, stepped, 12)
+    await advance_and_step(coordinator, stepped, 12)
     assert coordinator.data.chargers["garage"].command_a == 16.0
     box: HeidelbergDevice = stepped.devices[GARAGE_ID]  # type: ignore[assignment]
     box.ambient_c = box.temperature_c = 90.0  # the box reports state 8 while it charges
-    await run(coordinator, stepped, 1)
+    await advance_and_step(coordinator, stepped, 1)
     assert hass.states.get("sensor.garage_state").state == "derating"
     # The temperature is read on the slow cadence: within ten cycles the engine pauses it.
-    results = await run(coordinator, stepped, 10)
+    results = await advance_and_step(coordinator, stepped, 10)
     assert results[-1].command_a == 0.0
     assert results[-1].reason is Constraint.TEMPERATURE
     assert hass.states.get("sensor.garage_limited_by").state == "temperature"

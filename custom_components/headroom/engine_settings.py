@@ -55,7 +55,7 @@ from .entity_config import (
     entity_meter_config,
     is_entity_charger,
 )
-from .rules import breaker_a, charger_max_a, checked_value, number
+from .rules import breaker_a, charger_max_a, checked_value, number, stored_supply
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -178,10 +178,7 @@ def hold_settings(
     The loop keeps running (the meter is read, the watchdogs are armed at 0 A) until the
     installer corrects the settings; nothing here comes from the values that failed.
     """
-    supply_value = options.get(CONF_SUPPLY)
-    supply = (
-        Supply(supply_value) if supply_value in {s.value for s in Supply} else Supply.THREE_PHASE
-    )
+    supply = stored_supply(options) or Supply.THREE_PHASE
     stored_breaker_a = number(options.get(CONF_BREAKER))
     hold_breaker_a = (
         stored_breaker_a

@@ -45,7 +45,6 @@ from .const import (
     CONF_SOLAR_START_DELAY,
     CONF_SOLAR_STOP_DELAY,
     CONF_STOPBITS,
-    CONF_SUPPLY,
     CONF_VOLTAGE,
     CONF_WATCHDOG_TIMEOUT,
     CONNECTION_RTU_OVER_TCP,
@@ -319,12 +318,6 @@ def charger_fail_safe_errors(
     if problem is None:
         return {}, {}
     return {"base": problem.key.value}, dict(problem.placeholders)
-
-
-def stored_supply(options: Mapping[str, Any]) -> Supply | None:
-    """Return the site's stored supply, or None when it is missing or unknown (a repair)."""
-    value = options.get(CONF_SUPPLY)
-    return Supply(value) if value in set(Supply) else None
 
 
 def charger_settings_schema(

@@ -61,9 +61,8 @@ from .flow_common import (
     number_errors,
     number_field,
     select_field,
-    stored_supply,
 )
-from .rules import RULES, ProblemKey, number
+from .rules import RULES, ProblemKey, number, stored_supply
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -76,7 +76,6 @@ from .flow_common import (
     number_field,
     problem_errors,
     select_field,
-    stored_supply,
 )
 from .flow_entity_meter import (
     BACKUP_PREFIX,
@@ -84,7 +83,7 @@ from .flow_entity_meter import (
     meter_entities_errors,
     meter_entity_fields,
 )
-from .rules import ProblemKey, number
+from .rules import ProblemKey, number, stored_supply
 from .validation import validate
 
 if TYPE_CHECKING:
@@ -222,8 +221,7 @@ class HeadroomOptionsFlow(OptionsFlow):
         if prefix is None:
             return options, {}, {}
         meter = meter_entities_data(user_input, prefix)
-        supply_value = entry.options.get(CONF_SUPPLY)
-        supply = Supply(supply_value) if supply_value in set(Supply) else None
+        supply = stored_supply(entry.options)
         others = [
             entity_charger_config(s.data, lines=1, voltage_v=230.0).entities
             for s in entry.get_subentries_of_type(SUBENTRY_ENTITY_CHARGER)

@@ -28,6 +28,7 @@ from .const import (
     CONF_PRIORITY,
     CONF_SOLAR_START_DELAY,
     CONF_SOLAR_STOP_DELAY,
+    CONF_SUPPLY,
     CONF_SURPLUS_STALE,
     CONF_VOLTAGE,
     CONF_WATCHDOG_TIMEOUT,
@@ -47,7 +48,7 @@ from .const import (
     MIN_BREAKER_A,
     PEAK_WINDOWS_MIN,
 )
-from .engine.model import MIN_CHARGE_A
+from .engine.model import MIN_CHARGE_A, Supply
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -177,6 +178,12 @@ def number_problem(rule: NumberRule, value: object) -> Problem | None:
             },
         )
     return None
+
+
+def stored_supply(options: Mapping[str, Any]) -> Supply | None:
+    """Return the site's stored supply, or None when it is missing or unknown (a repair)."""
+    value = options.get(CONF_SUPPLY)
+    return Supply(value) if value in set(Supply) else None
 
 
 def checked_value(mapping: Mapping[str, Any], key: str) -> float:

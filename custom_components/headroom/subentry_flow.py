@@ -53,10 +53,9 @@ from .flow_common import (
     network_charger_schema,
     probe_device,
     select_field,
-    stored_supply,
     unit_ids_text,
 )
-from .rules import RULES, number
+from .rules import RULES, number, stored_supply
 from .settings import bus_settings, line_conflict
 
 if TYPE_CHECKING:

@@ -48,6 +48,7 @@ from .rules import (
     charger_max_a,
     checked_value,
     number_problem,
+    stored_supply,
 )
 
 if TYPE_CHECKING:
@@ -278,8 +279,8 @@ def entity_problems(
 
     Units, numbers and ranges need Home Assistant's states: the flows check those.
     """
-    supply_value = options.get(CONF_SUPPLY)
-    phases = len(Supply(supply_value).phases) if supply_value in set(Supply) else None
+    supply = stored_supply(options)
+    phases = len(supply.phases) if supply is not None else None
     problems: list[Problem] = []
     groups: list[tuple[str, ...]] = []
     for key in (CONF_METER_ENTITIES, CONF_BACKUP_METER):

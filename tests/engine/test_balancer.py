@@ -721,6 +721,21 @@ def test_solar_only_stops_sooner_when_the_grid_energy_budget_runs_out(
     assert first_off == pytest.approx(stops_at, abs=1.0)
 
 
+@pytest.mark.parametrize("mode", [Mode.SOLAR, Mode.MIN_SOLAR])
+def test_a_raise_the_surplus_limits_waits_for_the_car_not_the_hold(mode):
+    # The sun comes out from behind a cloud at t=200: 690 W (3 A) more. Only the surplus
+    # limits the raise, so it waits the car's response (5 s), not the 10 s raise hold
+    # that lets a house load settle under the breaker (test_raise_waits_for_the_hold_...).
+    loop = solar_loop(mode, lambda now: 3000.0 if now < 200 else 3690.0)
+    steps = loop.run(260)
+    at = {int(step.now): step.decision for step in steps}
+    assert currents(at[199]) == {"a": 11.0}
+    assert at[199].commands[0].reason == Constraint.SOLAR
+    first_rise = next(s for s in steps if s.now >= 200 and currents(s.decision)["a"] > 11.0)
+    assert first_rise.now == 205.0
+    assert currents(first_rise.decision) == {"a": 14.0}
+
+
 def test_solar_only_does_not_start_on_a_short_sunny_spell():
     loop = solar_loop(Mode.SOLAR, lambda now: 3000.0 if now % 100 < 50 else 500.0)
     steps = loop.run(600)

@@ -647,13 +647,23 @@ class Balancer:
         return min(charger.max_a, max(held_a, self._fail_safe_a[charger.charger_id]))
 
     def _settle(self, charger: _Charger, cut: Share, rise: Share, now: float) -> float:
-        """Move the setpoint towards the allocation through the raise gate."""
+        """
+        Move the setpoint towards the allocation through the raise gate.
+
+        A raise that only the PV surplus limits waits for the car's response, not for the
+        whole raise hold: the hold lets a house load settle under the breaker, and PV
+        export is never breaker room; a cloud's edge passes within seconds.
+        """
+        timing = self._settings.timing
+        hold_s = timing.raise_hold_s
+        if cut.reason == Constraint.SOLAR and rise.reason == Constraint.SOLAR:
+            hold_s = min(hold_s, timing.car_response_s)
         return charger.memory.rise.settle(
             setpoint_a=charger.memory.setpoint_a,
             cut_a=cut.current_a,
             rise_a=rise.current_a,
             now=now,
-            hold_s=self._settings.timing.raise_hold_s,
+            hold_s=hold_s,
         )
 
     def _record(

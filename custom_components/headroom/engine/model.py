@@ -130,7 +130,8 @@ class TimingSettings:
     meter_stale_after_s: float = 5.0
     """No meter reading for this long: every charger goes to the fail-safe current."""
     raise_hold_s: float = 10.0
-    """After any change, wait this long before raising a charger again."""
+    """After any change, wait this long before raising a charger again (a raise that only
+    the PV surplus limits waits `car_response_s`, if shorter)."""
     min_pause_s: float = 300.0
     """A charger paused for lack of headroom stays paused at least this long."""
     turn_s: float = 900.0

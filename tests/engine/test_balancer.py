@@ -954,6 +954,42 @@ def test_on_a_cloud_the_car_that_joined_last_gives_way():
     assert running(steps[-1]) == {"a"}
 
 
+def test_a_second_car_joins_on_a_sustained_surplus_not_on_a_sunny_spell():
+    # a runs alone on 1800 W. For an hour, two-minute sunny spells of 6000 W (room for b's
+    # minimum for longer than its start delay) come every ten minutes: b stays waiting,
+    # because what a leaves averages 2640 - 1380 W over ten minutes, under b's 1380 W. Then
+    # the sun stays out: b starts once that average covers its minimum.
+    def pv_w(now: float) -> float:
+        if now < 1800:
+            return 1800.0
+        if now < 5400:
+            return 6000.0 if now % 600 >= 480 else 1800.0
+        return 6000.0
+
+    # (No turns: a would give way to b after an hour.)
+    loop = two_solar_cars(pv_w, ride_through_share=0.0, turn_s=86400.0)
+    steps = loop.run(1800)
+    assert running(steps[-1]) == {"a"}
+    steps = loop.run(3600)
+    assert all(running(step) == {"a"} for step in steps)
+    assert steps[-1].decision.commands[1].reason == Constraint.SOLAR
+    steps = loop.run(1200)
+    joined_at = next(step.now for step in steps if "b" in running(step))
+    # The ten-minute average crosses 2760 W 40 s after the spell that began at 5280 s.
+    assert 5400 + SOLAR.start_delay_s <= joined_at <= 5400 + 120
+    assert all(running(step) == {"a", "b"} for step in steps if step.now > joined_at)
+    assert currents(steps[-1].decision) == {"a": 13.0, "b": 13.0}
+
+
+def test_a_car_alone_starts_on_a_short_sunny_spell_after_its_start_delay():
+    # The sustained-surplus rule is for a car joining running ones: a car that would run
+    # alone starts after its start delay, as before.
+    loop = two_solar_cars(lambda now: 0.0 if now < 600 else 2000.0)
+    steps = loop.run(800)
+    started_at = next(step.now for step in steps if running(step))
+    assert 600 + SOLAR.start_delay_s <= started_at <= 600 + SOLAR.start_delay_s + 15
+
+
 def three_and_one_phase_cars(pv_w: Callable[[float], float], **solar: float) -> Loop:
     """A 3-phase car (4.1-11 kW) and a 1-phase car (1.4-3.7 kW) on one surplus."""
     settings = site(

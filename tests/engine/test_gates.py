@@ -6,7 +6,7 @@ import pytest
 
 from custom_components.headroom.engine.gates import CarCap, PauseClock, RaiseGate
 from custom_components.headroom.engine.model import Constraint, SolarSettings
-from custom_components.headroom.engine.solar import RideThrough, SolarGate
+from custom_components.headroom.engine.solar import RideThrough, SolarGate, SurplusMean
 
 HOLD_S = 10.0
 
@@ -366,3 +366,26 @@ def test_solar_gate_rides_through_while_the_budget_lasts(riding, stopped_at):
     assert first_off == stopped_at
     # Once the budget is spent, the delays that ran meanwhile stop it at once.
     assert not gate.update(covered=False, now=600.0, import_w=2000.0, settings=settings)
+
+
+# --- surplus mean --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("keep_s", "samples", "mean_w"),
+    [
+        # Every cycle weighs alike within the window...
+        (600.0, [(0.0, 1000.0), (1.0, 2000.0), (2.0, 6000.0)], 3000.0),
+        # ...and what is older than the window is forgotten: a two-minute sunny spell
+        # after ten minutes of 1800 W averages 1800 + 4200 * 120 / 600 = 2640 W.
+        (600.0, [(float(t), 1800.0 if t < 600 else 6000.0) for t in range(720)], 2640.0),
+        # A window of nothing keeps the latest reading only.
+        (0.0, [(0.0, 1000.0), (1.0, 2000.0)], 2000.0),
+        # A gap longer than the window (the mode was not solar): only the new reading.
+        (600.0, [(0.0, 9000.0), (5000.0, 1500.0)], 1500.0),
+    ],
+)
+def test_surplus_mean(keep_s, samples, mean_w):
+    mean = SurplusMean(keep_s=keep_s)
+    result = [mean.add(now, power_w) for now, power_w in samples][-1]
+    assert result == pytest.approx(mean_w)

@@ -32,7 +32,14 @@ from .model import (
 )
 from .peak import BudgetPlan, chargers_budget_w, spare_j
 from .plausibility import implausible_currents
-from .solar import DrawHistory, RideThrough, SolarGate, grid_import_w, solar_power_w
+from .solar import (
+    DrawHistory,
+    RideThrough,
+    SolarGate,
+    SurplusMean,
+    grid_import_w,
+    solar_power_w,
+)
 from .thermal import ThermalGate
 
 _CAR_PRESENT = frozenset({ChargerState.B, ChargerState.C, ChargerState.D})
@@ -144,6 +151,7 @@ class Balancer:
         self._last_allocation: dict[float, tuple[object, dict[str, Share]]] = {}
         self._draw_history = DrawHistory(keep_s=settings.solar.surplus_stale_after_s)
         self._ride_through = RideThrough()
+        self._surplus_mean = SurplusMean(keep_s=settings.solar.join_mean_s)
         self._memory: dict[str, _Memory] = {}
         zeros = tuple(0.0 for _ in settings.supply.phases)
         self._house_a = zeros
@@ -173,6 +181,7 @@ class Balancer:
         self._bounds_a = _bounds_a(settings)
         self._fail_safe_a = fail_safe_currents_a(settings)
         self._draw_history.keep_s = settings.solar.surplus_stale_after_s
+        self._surplus_mean.keep_s = settings.solar.join_mean_s
 
     def step(self, snapshot: Snapshot) -> Decision:
         """Decide every charger's current for this cycle."""
@@ -419,11 +428,15 @@ class Balancer:
         import_w = grid_import_w(
             surplus, now=now, chargers_draw_w=draw_w, stale_after_s=stale_after_s
         )
+        pv = _Surplus(power_w=power_w, voltage_v=settings.voltage_v, now=now)
+        mean_w = self._surplus_mean.add(now, power_w)
         candidates, ahead = _solar_order(
             [c for c in order if c.wants and not self._pause_blocked(c, now)],
-            _Surplus(power_w=power_w, voltage_v=settings.voltage_v, now=now),
+            pv,
             settings=settings.solar,
         )
+        # What the running cars that keep their place leave of the surplus, on average.
+        mean_left_w = mean_w - sum(pv.min_w(c) for c in candidates if c.charger_id in ahead)
         weights = {c.charger_id: settings.voltage_v * _active_lines(c) for c in candidates}
         demands = []
         # Minimum + solar: every car runs at its minimum anyway, so the surplus is shared
@@ -467,8 +480,12 @@ class Balancer:
             if settings.mode != Mode.SOLAR or not charger.wants:
                 charger.memory.solar.reset()
             elif charger.charger_id in solar_a:
+                covered = solar_a[charger.charger_id] > 0.0
+                joining = bool(ahead) and charger.charger_id not in ahead
+                if joining and not charger.memory.solar.on:
+                    covered = covered and mean_left_w >= pv.min_w(charger)
                 charger.memory.solar.update(
-                    covered=solar_a[charger.charger_id] > 0.0,
+                    covered=covered,
                     now=now,
                     import_w=import_w,
                     settings=settings.solar,

@@ -66,6 +66,29 @@ class DrawHistory:
 
 
 @dataclass(slots=True)
+class SurplusMean:
+    """
+    The PV power left for the cars, averaged over the last `keep_s` (every cycle alike).
+
+    A car that would start beside running ones asks it (`SolarSettings.join_mean_s`): a
+    sunny spell of a minute or two is no reason to start a second car that the next cloud
+    stops again.
+    """
+
+    keep_s: float
+    samples: deque[tuple[float, float]] = field(default_factory=deque)
+    total_w: float = 0.0
+
+    def add(self, now: float, power_w: float) -> float:
+        """Record the PV power for the cars now; return its mean over the last `keep_s`."""
+        self.samples.append((now, power_w))
+        self.total_w += power_w
+        while len(self.samples) > 1 and self.samples[0][0] <= now - self.keep_s:
+            self.total_w -= self.samples.popleft()[1]
+        return self.total_w / len(self.samples)
+
+
+@dataclass(slots=True)
 class RideThrough:
     """
     Solar only: the grid energy the cars may spend to ride through passing clouds.

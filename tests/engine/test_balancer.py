@@ -981,6 +981,31 @@ def test_a_second_car_joins_on_a_sustained_surplus_not_on_a_sunny_spell():
     assert currents(steps[-1].decision) == {"a": 13.0, "b": 13.0}
 
 
+def test_a_car_a_cloud_stopped_starts_again_on_a_sustained_surplus_not_on_a_sunny_spell():
+    # The car runs on 2540 W for half an hour; a cloud leaves 40 W and stops it. For the
+    # next 40 minutes, two-minute sunny spells every ten minutes (longer than its start
+    # delay) average 540 W over ten minutes, under its 1380 W minimum: it stays stopped.
+    # Then the sun stays out: it starts again once that average covers its minimum.
+    def pv_w(now: float) -> float:
+        if now < 1800:
+            return 3000.0
+        if now < 4800:
+            return 3000.0 if now >= 2400 and now % 600 >= 480 else 500.0
+        return 3000.0
+
+    loop = solar_loop(Mode.SOLAR, pv_w)
+    steps = loop.run(2400)
+    assert stops(steps, "a") == 1
+    assert not running(steps[-1])
+    steps = loop.run(2400)
+    assert not any(running(step) for step in steps)
+    steps = loop.run(900)
+    restarted_at = next(step.now for step in steps if running(step))
+    # (2540 - 540) W more over ten minutes reach the 840 W missing after 252 s.
+    assert 4800 + 252 - 5 <= restarted_at <= 4800 + 252 + SOLAR.start_delay_s
+    assert currents(steps[-1].decision) == {"a": 11.0}
+
+
 def test_a_car_alone_starts_on_a_short_sunny_spell_after_its_start_delay():
     # The sustained-surplus rule is for a car joining running ones: a car that would run
     # alone starts after its start delay, as before.
@@ -1045,6 +1070,33 @@ def test_cars_of_different_sizes_do_not_trade_a_steady_surplus(pv_w, small_first
     }
     assert sum(stops.values()) <= 1
     assert running(steps[-1]) == running(steps[-1800])
+
+
+def stops(steps: list[Step], name: str) -> int:
+    return sum(
+        1
+        for before, after in itertools.pairwise(steps)
+        if name in running(before) and name not in running(after)
+    )
+
+
+def test_only_the_smaller_car_rides_through_a_cloud_on_the_grid_budget():
+    # Both cars run on 7000 W for half an hour, which fills a 100 Wh budget; then a
+    # three-minute cloud takes all the PV. The 1-phase car rides through it at its 1380 W
+    # minimum (69 Wh); the 3-phase car stops once its 10 Wh stop budget is spent. Were both
+    # to ride, their 5520 W would empty the budget in 65 s and both would stop.
+    loop = three_and_one_phase_cars(
+        lambda now: 0.0 if 1800 <= now < 1980 else 7000.0,
+        ride_through_share=0.1,
+        ride_through_wh=100.0,
+        stop_import_wh=10.0,
+    )
+    steps = loop.run(1800)
+    assert running(steps[-1]) == {"big", "small"}
+    steps = loop.run(180)
+    assert stops(steps, "small") == 0
+    assert stops(steps, "big") == 1
+    assert running(steps[-1]) == {"small"}
 
 
 def test_on_a_cloud_that_leaves_room_for_one_car_the_larger_one_keeps_running():

@@ -435,8 +435,6 @@ class Balancer:
             pv,
             settings=settings.solar,
         )
-        # What the running cars that keep their place leave of the surplus, on average.
-        mean_left_w = mean_w - sum(pv.min_w(c) for c in candidates if c.charger_id in ahead)
         weights = {c.charger_id: settings.voltage_v * _active_lines(c) for c in candidates}
         demands = []
         # Minimum + solar: every car runs at its minimum anyway, so the surplus is shared
@@ -476,25 +474,62 @@ class Balancer:
             )
         else:
             self._ride_through.pause()
-        for charger in order:
-            if settings.mode != Mode.SOLAR or not charger.wants:
-                charger.memory.solar.reset()
-            elif charger.charger_id in solar_a:
-                covered = solar_a[charger.charger_id] > 0.0
-                joining = bool(ahead) and charger.charger_id not in ahead
-                if joining and not charger.memory.solar.on:
-                    covered = covered and mean_left_w >= pv.min_w(charger)
-                charger.memory.solar.update(
-                    covered=covered,
-                    now=now,
-                    import_w=import_w,
-                    settings=settings.solar,
-                    # A car giving way at the end of its turn does not ride: that is no cloud.
-                    riding=riding and charger.charger_id in ahead,
-                )
+        self._run_solar_gates(
+            order, candidates, ahead, pv, solar_a, mean_w=mean_w, riding=riding, import_w=import_w
+        )
         if settings.mode == Mode.SOLAR:
             solar_a = _riders_keep_their_minimum(candidates, demands, power_w, weights, solar_a)
         return solar_a
+
+    def _run_solar_gates(  # noqa: PLR0913 (one cycle's solar figures, each named)
+        self,
+        order: list[_Charger],
+        candidates: list[_Charger],
+        ahead: set[str],
+        pv: _Surplus,
+        solar_a: dict[str, float],
+        *,
+        mean_w: float,
+        riding: bool,
+        import_w: float,
+    ) -> None:
+        """
+        Feed each charger's solar gate this cycle's share of the surplus.
+
+        A car starts only on a lasting surplus when it would join running cars, or when it
+        has run on the surplus before (a cloud, a turn or a larger car stopped it): what
+        the running cars leave of the surplus, averaged over `join_mean_s`, must cover its
+        minimum too. Short sunny spells between clouds then no longer start and stop it;
+        a car's first start alone waits only its start delay.
+
+        Only the cars with the smallest minimum ride through a cloud on the grid budget
+        (`RideThrough`): a 1-phase car keeps charging on 1.4 kW from the grid where a
+        3-phase car needs 4.1 kW, so the budget keeps a car running three times as long;
+        a larger car stops on a cloud as before. A car giving way at the end of its turn
+        does not ride either: that is no cloud.
+        """
+        settings = self._settings
+        mean_left_w = mean_w - sum(pv.min_w(c) for c in candidates if c.charger_id in ahead)
+        smallest_w = min((pv.min_w(c) for c in candidates), default=0.0)
+        for charger in order:
+            gate = charger.memory.solar
+            if settings.mode != Mode.SOLAR or not charger.wants:
+                gate.reset()
+                continue
+            if charger.charger_id not in solar_a:
+                continue
+            covered = solar_a[charger.charger_id] > 0.0
+            joining = bool(ahead) and charger.charger_id not in ahead
+            if not gate.on and (joining or gate.ran_s > 0.0):
+                covered = covered and mean_left_w >= pv.min_w(charger)
+            smallest = math.isclose(pv.min_w(charger), smallest_w)
+            gate.update(
+                covered=covered,
+                now=pv.now,
+                import_w=import_w,
+                settings=settings.solar,
+                riding=riding and charger.charger_id in ahead and smallest,
+            )
 
     def _demand(
         self, charger: _Charger, solar_a: dict[str, float], now: float, *, margin_a: float

@@ -118,9 +118,10 @@ class SolarSettings:
     to a waiting one of the same priority and size once it has run this much longer on the
     surplus (turns over the day, not on every cloud)."""
     join_mean_s: float = 600.0
-    """Solar only: a waiting car starts beside running cars only once what they leave of the
-    surplus, averaged over this long, covers its minimum too (besides the start delay): a
-    car that joins on a short sunny spell is the first the next cloud stops."""
+    """Solar only: a car that would start beside running cars, or start again after running
+    on the surplus, waits until what the running cars leave of it, averaged over this long,
+    covers its minimum too (besides the start delay): a car that starts on a short sunny
+    spell between clouds is stopped by the next one."""
     takeover_s: float = 300.0
     """Solar only: when the surplus carries one car but not two, a waiting car that can take
     more of it than the running one takes over once the surplus has carried its minimum

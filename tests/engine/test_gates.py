@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from custom_components.headroom.engine.gates import CarCap, PauseClock, RaiseGate
@@ -383,6 +385,9 @@ def test_solar_gate_rides_through_while_the_budget_lasts(riding, stopped_at):
         (0.0, [(0.0, 1000.0), (1.0, 2000.0)], 2000.0),
         # A gap longer than the window (the mode was not solar): only the new reading.
         (600.0, [(0.0, 9000.0), (5000.0, 1500.0)], 1500.0),
+        # A power that is not a number counts as none, and does not spoil the mean after it.
+        (600.0, [(0.0, math.inf), (1.0, 3000.0)], 1500.0),
+        (600.0, [(0.0, math.nan), (1.0, 3000.0), (700.0, 1000.0)], 1000.0),
     ],
 )
 def test_surplus_mean(keep_s, samples, mean_w):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -80,11 +81,19 @@ class SurplusMean:
     total_w: float = 0.0
 
     def add(self, now: float, power_w: float) -> float:
-        """Record the PV power for the cars now; return its mean over the last `keep_s`."""
+        """
+        Record the PV power for the cars now; return its mean over the last `keep_s`.
+
+        A power that is not a finite number counts as none (no PV to start a car on).
+        """
+        if not math.isfinite(power_w):
+            power_w = 0.0
         self.samples.append((now, power_w))
         self.total_w += power_w
         while len(self.samples) > 1 and self.samples[0][0] <= now - self.keep_s:
             self.total_w -= self.samples.popleft()[1]
+        if len(self.samples) == 1:
+            self.total_w = power_w  # no rounding carried over from what was forgotten
         return self.total_w / len(self.samples)
 
 

@@ -1006,6 +1006,29 @@ def test_a_car_a_cloud_stopped_starts_again_on_a_sustained_surplus_not_on_a_sunn
     assert currents(steps[-1].decision) == {"a": 11.0}
 
 
+def test_the_decision_tells_what_the_solar_rules_saw():
+    # For diagnostics: the PV power for the cars, its 10-minute average and the ride budget
+    # (solar only); None in the other modes.
+    def pv_w(now: float) -> float:
+        return 1800.0 if now < 600 else 4000.0
+
+    steps = two_solar_cars(pv_w, ride_through_share=0.1).run(900)
+    status = steps[-1].decision.solar
+    assert status is not None
+    assert status.power_w == pytest.approx(4000.0)
+    # The last 600 s of the window: 300 s at 1800 W and 300 s at 4000 W.
+    assert status.mean_w == pytest.approx(2900.0, abs=10.0)
+    # 10 % of the solar energy the car took (7 A, then 16 A), none drawn from the grid.
+    taken_wh = sum(min(sum(map(sum, s.draw_a.values())) * 230.0, pv_w(s.now)) for s in steps)
+    assert status.ride_budget_wh == pytest.approx(0.1 * taken_wh / 3600.0, rel=0.01)
+    fast = Loop(
+        site(charger("a", max_a=16.0), breaker_a=100.0),
+        {"a": Car()},
+        house_a=lambda _now: (0.0,),
+    )
+    assert all(step.decision.solar is None for step in fast.run(5))
+
+
 def test_a_car_alone_starts_on_a_short_sunny_spell_after_its_start_delay():
     # The sustained-surplus rule is for a car joining running ones: a car that would run
     # alone starts after its start delay, as before.

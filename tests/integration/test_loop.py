@@ -8,6 +8,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 
 from custom_components.headroom.const import DOMAIN
+from custom_components.headroom.diagnostics import async_get_config_entry_diagnostics
 from custom_components.headroom.engine.model import Constraint, Mode
 from tests.integration.helpers import CARPORT_ID, GARAGE_ID, METER_ID, setup_site, site_entry, step
 from tools.simulator import Simulator, StaticSite
@@ -109,6 +110,14 @@ async def test_solar_only_switch_changes_what_the_engine_does(
     await step(coordinator, cycles=2)
     assert coordinator.data.chargers["garage"].setpoint_a == 0
     assert limit_of(simulator, GARAGE_ID) == 0
+    # Diagnostics say what the solar rules saw: no PV power, nothing saved for clouds.
+    assert coordinator.config_entry is not None
+    diagnostics = await async_get_config_entry_diagnostics(hass, coordinator.config_entry)
+    assert diagnostics["cycles"][-1]["decision"]["solar"] == {
+        "power_w": 0.0,
+        "mean_w": 0.0,
+        "ride_budget_wh": 0.0,
+    }
 
     await hass.services.async_call(
         "switch", "turn_off", {"entity_id": "switch.home_solar_only_charging"}, blocking=True

@@ -28,6 +28,7 @@ from .model import (
     SiteSettings,
     Snapshot,
     SolarSettings,
+    SolarStatus,
     Supply,
 )
 from .peak import BudgetPlan, chargers_budget_w, spare_j
@@ -152,6 +153,7 @@ class Balancer:
         self._draw_history = DrawHistory(keep_s=settings.solar.surplus_stale_after_s)
         self._ride_through = RideThrough()
         self._surplus_mean = SurplusMean(keep_s=settings.solar.join_mean_s)
+        self._solar_status: SolarStatus | None = None
         self._memory: dict[str, _Memory] = {}
         zeros = tuple(0.0 for _ in settings.supply.phases)
         self._house_a = zeros
@@ -187,6 +189,7 @@ class Balancer:
         """Decide every charger's current for this cycle."""
         settings = self._settings
         now = snapshot.now
+        self._solar_status = None
         readings = {reading.charger_id: reading for reading in snapshot.chargers}
         chargers = [
             self._see(charger, readings.get(charger.charger_id), now)
@@ -479,6 +482,11 @@ class Balancer:
         )
         if settings.mode == Mode.SOLAR:
             solar_a = _riders_keep_their_minimum(candidates, demands, power_w, weights, solar_a)
+            self._solar_status = SolarStatus(
+                power_w=power_w,
+                mean_w=mean_w,
+                ride_budget_wh=self._ride_through.balance_wh,
+            )
         return solar_a
 
     def _run_solar_gates(  # noqa: PLR0913 (one cycle's solar figures, each named)
@@ -760,6 +768,7 @@ class Balancer:
             available_a=available_a,
             binding=binding,
             fail_safe=fail_safe,
+            solar=self._solar_status,
         )
 
 

@@ -262,6 +262,19 @@ class ChargerCommand:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SolarStatus:
+    """Solar only: what the start and ride-through rules saw this cycle (for diagnostics)."""
+
+    power_w: float
+    """The PV power the chargers may take now (what they draw plus the export)."""
+    mean_w: float
+    """Its average over `SolarSettings.join_mean_s`: a car that would join running ones, or
+    start again, needs its minimum covered by this, less the running cars' minimums."""
+    ride_budget_wh: float
+    """Grid energy saved up for riding through clouds (below zero: owed, see `RideThrough`)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Decision:
     """The engine's output for one cycle."""
 
@@ -276,3 +289,5 @@ class Decision:
     """What limited the site this cycle (the most restrictive command's reason)."""
     fail_safe: bool
     """True while the meter is silent and the fail-safe current applies."""
+    solar: SolarStatus | None = None
+    """Solar only mode: the surplus and the grid budget the solar rules saw (else None)."""

@@ -150,6 +150,11 @@ class RideThrough:
             self.balance_j = max(self.balance_j, 0.0)
         return self.balance_j > 0.0
 
+    @property
+    def balance_wh(self) -> float:
+        """Return the grid energy saved up for riding (below zero: owed)."""
+        return self.balance_j / _J_PER_WH
+
     def pause(self) -> None:
         """Stop counting (not in solar-only mode): the time until the next update is none."""
         self.last_at = None

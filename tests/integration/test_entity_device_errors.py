@@ -30,7 +30,12 @@ from custom_components.headroom.entity_checks import limit_problems
 from custom_components.headroom.entity_config import entity_charger_config
 from tests.integration.fake_devices import EvseLimit, FakeDsmr, FakeEvse, World, add_fakes
 from tests.integration.helpers import setup_site
-from tests.integration.test_entity_devices import entity_site, evse_subentry, start_one_evse
+from tests.integration.test_entity_devices import (
+    entity_site,
+    evse_subentry,
+    start_one_evse,
+    step_until_fail_safe,
+)
 from tests.integration.test_entity_flows import CHARGER
 
 STRINGS = Path(entity_charger.__file__).parent / "strings.json"
@@ -188,10 +193,8 @@ async def test_pause_by_switch_turns_the_switch_on_only_when_it_is_off(
 ) -> None:
     """A rate-limited cloud charger is not sent a needless `switch.turn_on` with each limit."""
     evse = FakeEvse(world=world, response_s=0.0, limit_a=6.0)
-    dsmr = FakeDsmr(evses=[evse])
-    await add_fakes(hass, world, [evse], [dsmr])
-    coordinator = await setup_site(
-        hass, entity_site(evse_subentry(pause="switch", pause_entity="switch.evse_pause"))
+    dsmr, coordinator = await start_one_evse(
+        hass, world, evse, pause="switch", pause_entity="switch.evse_pause"
     )
     await world.step(coordinator, cycles=15)
     assert evse.limit_a == 16
@@ -213,10 +216,8 @@ async def test_without_a_status_entity_the_line_currents_tell_charging_from_conn
 ) -> None:
     """A car that draws under 1 A reads as connected (B), one that draws as charging (C)."""
     evse = FakeEvse(world=world, response_s=0.0, car_max_a=0.0)
-    dsmr = FakeDsmr(evses=[evse])
-    await add_fakes(hass, world, [evse], [dsmr])
-    coordinator = await setup_site(
-        hass, entity_site(evse_subentry(status_entity=None, status_mapping="none"))
+    _, coordinator = await start_one_evse(
+        hass, world, evse, status_entity=None, status_mapping="none"
     )
     await world.step(coordinator, cycles=3)
     reading = coordinator.data.chargers["evse"].reading
@@ -280,12 +281,7 @@ async def test_a_meter_sensor_without_a_usable_current_is_a_silent_meter(
     fault(hass, dsmr)
     await world.step(coordinator)
     assert error in (coordinator.data.meter_error or "")
-    for _ in range(4):
-        if coordinator.data.decision.fail_safe:
-            break
-        await world.step(coordinator)
-    assert coordinator.data.decision.fail_safe
-    assert world.now() - went_at <= 4  # the stale time and the cycle that sees it
+    await step_until_fail_safe(world, coordinator, since=went_at)
     assert evse.limit_a == 6
 
 

@@ -86,12 +86,33 @@ def entity_site(
 
 
 async def start_one_evse(
-    hass: HomeAssistant, world: World, evse: FakeEvse
+    hass: HomeAssistant,
+    world: World,
+    evse: FakeEvse,
+    *,
+    meter: list[str] | None = None,
+    **subentry: Any,
 ) -> tuple[FakeDsmr, HeadroomCoordinator]:
-    """Put the fake EVSE behind a fake reader and start a site of this one entity charger."""
+    """
+    Put the fake EVSE behind a fake reader and start a site of this one entity charger.
+
+    `subentry`: what the charger's subentry sets beside the defaults (`evse_subentry`).
+    """
     dsmr = FakeDsmr(evses=[evse])
     await add_fakes(hass, world, [evse], [dsmr])
-    return dsmr, await setup_site(hass, entity_site(evse_subentry()))
+    return dsmr, await setup_site(hass, entity_site(evse_subentry(**subentry), meter=meter))
+
+
+async def step_until_fail_safe(
+    world: World, coordinator: HeadroomCoordinator, *, since: float
+) -> None:
+    """Step until a lost meter puts the site at its fail-safe: within the stale time and a cycle."""
+    for _ in range(4):
+        if coordinator.data.decision.fail_safe:
+            break
+        await world.step(coordinator)
+    assert coordinator.data.decision.fail_safe
+    assert world.now() - since <= 4  # the stale time and the cycle that sees it
 
 
 async def test_house_step_cuts_within_a_cycle_and_the_response_time(
@@ -126,23 +147,16 @@ async def test_meter_silent_or_stale_sends_entity_charger_to_fail_safe(
     assert evse.limit_a == 16
 
     dsmr.reporting = False  # the reader stops; its last values stay in the states
-    for _ in range(4):
-        await world.step(coordinator)
-        if coordinator.data.decision.fail_safe:
-            break
-    assert coordinator.data.decision.fail_safe
-    assert evse.limit_a == 6
     # Counted from the last report: the stale time (3 s) and the cycle that sees it.
-    assert world.now() - 15 <= 4
+    await step_until_fail_safe(world, coordinator, since=15)
+    assert evse.limit_a == 6
 
 
 async def test_rate_limited_charger_never_gets_two_writes_inside_its_interval(
     hass: HomeAssistant, world: World
 ) -> None:
     evse = FakeEvse(world=world, response_s=1.0, min_interval_s=5.0, limit_a=6.0)
-    dsmr = FakeDsmr(evses=[evse])
-    await add_fakes(hass, world, [evse], [dsmr])
-    coordinator = await setup_site(hass, entity_site(evse_subentry(min_write_interval_s=5.0)))
+    dsmr, coordinator = await start_one_evse(hass, world, evse, min_write_interval_s=5.0)
     # A house load that ramps up 1 A a second asks for a cut every cycle of the ramp.
     for cycle in range(80):
         dsmr.house_a = [4.0 + cycle % 13] * 3
@@ -157,9 +171,7 @@ async def test_refused_writes_are_retried_at_the_next_allowed_write(
     hass: HomeAssistant, world: World
 ) -> None:
     evse = FakeEvse(world=world, response_s=0.0, limit_a=6.0)
-    dsmr = FakeDsmr(evses=[evse])
-    await add_fakes(hass, world, [evse], [dsmr])
-    coordinator = await setup_site(hass, entity_site(evse_subentry(min_write_interval_s=3.0)))
+    dsmr, coordinator = await start_one_evse(hass, world, evse, min_write_interval_s=3.0)
     await world.step(coordinator, cycles=15)
     assert evse.limit_a == 16
 
@@ -250,10 +262,8 @@ async def test_an_unknown_status_word_counts_as_charging_and_is_logged_once(
 
 async def test_pause_through_a_switch(hass: HomeAssistant, world: World) -> None:
     evse = FakeEvse(world=world, response_s=0.0)
-    dsmr = FakeDsmr(evses=[evse])
-    await add_fakes(hass, world, [evse], [dsmr])
-    coordinator = await setup_site(
-        hass, entity_site(evse_subentry(pause="switch", pause_entity="switch.evse_pause"))
+    dsmr, coordinator = await start_one_evse(
+        hass, world, evse, pause="switch", pause_entity="switch.evse_pause"
     )
     await world.step(coordinator, cycles=15)
     assert evse.switch_on
@@ -302,9 +312,7 @@ async def test_a_meter_short_of_a_sensor_per_phase_holds_the_charger(
     hass: HomeAssistant, world: World
 ) -> None:
     evse = FakeEvse(world=world, response_s=0.0)
-    dsmr = FakeDsmr(evses=[evse])
-    await add_fakes(hass, world, [evse], [dsmr])
-    coordinator = await setup_site(hass, entity_site(evse_subentry(), meter=DSMR[:1]))
+    _, coordinator = await start_one_evse(hass, world, evse, meter=DSMR[:1])
     assert {problem.key.value for problem in coordinator.problems} == {"entity_count"}
     await world.step(coordinator, cycles=3)
     assert coordinator.last_update_success
@@ -352,12 +360,7 @@ async def test_a_meter_sensor_going_unavailable_is_a_silent_meter(
     dsmr.available = False
     await world.step(coordinator)
     assert "unavailable" in (coordinator.data.meter_error or "")
-    for _ in range(4):
-        if coordinator.data.decision.fail_safe:
-            break
-        await world.step(coordinator)
-    assert coordinator.data.decision.fail_safe
-    assert world.now() - went_at <= 4  # the stale time and the cycle that sees it
+    await step_until_fail_safe(world, coordinator, since=went_at)
     assert evse.limit_a == 6
 
     dsmr.available = True

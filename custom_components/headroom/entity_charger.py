@@ -50,7 +50,7 @@ from .devices.identity import DeviceIdentity
 from .devices.pacing import WritePacer
 from .engine.model import MIN_CHARGE_A, ChargerState
 from .entity_config import CATEGORY_STATE, PauseBy, normalize_state
-from .entity_meter import read_sensor
+from .entity_meter import read_sensor, units_per_ampere
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -185,11 +185,12 @@ class EntityCharger:
     @staticmethod
     def _per_a(state: State) -> float:
         """Return the number's units per ampere (no unit: A); `NoResponse` if not a current."""
-        unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) or UnitOfElectricCurrent.AMPERE
-        if unit not in ElectricCurrentConverter.VALID_UNITS:
+        per_a = units_per_ampere(state)
+        if per_a is None:
+            unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
             msg = f"{state.entity_id} is in {unit}, not a current"
             raise NoResponse(msg)
-        return ElectricCurrentConverter.convert(1.0, UnitOfElectricCurrent.AMPERE, unit)
+        return per_a
 
     def _number_a(self, state: State) -> float:
         """Return the number's value in A (a number without a unit is taken to be in A)."""

@@ -16,7 +16,6 @@ from homeassistant.const import (
     ATTR_UNIT_OF_MEASUREMENT,
     STATE_UNAVAILABLE,
     STATE_UNKNOWN,
-    UnitOfElectricCurrent,
 )
 from homeassistant.util.unit_conversion import (
     BaseUnitConverter,
@@ -24,6 +23,7 @@ from homeassistant.util.unit_conversion import (
 )
 
 from .engine.model import MIN_CHARGE_A
+from .entity_meter import units_per_ampere
 from .rules import Problem, ProblemKey
 
 if TYPE_CHECKING:
@@ -95,9 +95,8 @@ def limit_problems(
     state = hass.states.get(entity_id)
     if problems or state is None:
         return problems
-    # Range and step are in the number's unit (A or mA: the check above): compared in A.
-    unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) or UnitOfElectricCurrent.AMPERE
-    per_a = ElectricCurrentConverter.convert(1.0, UnitOfElectricCurrent.AMPERE, unit)
+    # Range and step are in the number's unit, compared in A: a current (the check above).
+    per_a = units_per_ampere(state) or 1.0
     try:
         minimum = float(state.attributes.get(ATTR_MIN, 0.0)) / per_a
         maximum = float(state.attributes.get(ATTR_MAX, 100.0 * per_a)) / per_a

@@ -37,7 +37,7 @@ from .devices.meters import MeterValues
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from homeassistant.core import HomeAssistant
+    from homeassistant.core import HomeAssistant, State
 
     from .entity_config import EntityMeterConfig
 
@@ -53,6 +53,18 @@ class SensorValue:
 
     value: float
     age_s: float
+
+
+def units_per_ampere(state: State) -> float | None:
+    """
+    Return how many of an entity's units make one ampere (no unit: A; mA: 1000).
+
+    None when its unit is not a current (a number in W or kW: 6 could mean 6 kW).
+    """
+    unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) or UnitOfElectricCurrent.AMPERE
+    if unit not in ElectricCurrentConverter.VALID_UNITS:
+        return None
+    return ElectricCurrentConverter.convert(1.0, UnitOfElectricCurrent.AMPERE, unit)
 
 
 def read_sensor(

@@ -1,4 +1,4 @@
-"""`scripts/bench SCENARIO.yaml [--json] [--plot FILE.png]`: the closed-loop benchmark."""
+"""`scripts/bench SCENARIO.yaml [--json] [--plot FILE.png] [--hindsight]`: the benchmark."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ import sys
 from pathlib import Path
 
 from tools.bench.bench import run_benchmark
+from tools.bench.controllers import OracleController
+from tools.bench.hindsight import describe as describe_hindsight
+from tools.bench.hindsight import hindsight
 from tools.bench.report import describe, format_table
+from tools.bench.runner import run
 from tools.bench.scenario import ScenarioError, load_scenario
 
 
@@ -41,7 +45,32 @@ def main(argv: list[str] | None = None) -> int:
             "target instead of the window budget (the variant to compare)"
         ),
     )
+    parser.add_argument(
+        "--hindsight",
+        action="store_true",
+        help=(
+            "solar only: instead of the four runs, find the on/off schedule of the cars that "
+            "takes the most PV within --stops-per-day and --grid-share knowing the whole "
+            "week's clouds, and run it (what a perfect forecast would be worth)"
+        ),
+    )
+    parser.add_argument(
+        "--stops-per-day",
+        type=float,
+        default=2.0,
+        metavar="N",
+        help="with --hindsight: stops per car per day at most (default 2)",
+    )
+    parser.add_argument(
+        "--grid-share",
+        type=float,
+        default=0.03,
+        metavar="X",
+        help="with --hindsight: grid energy as a share of the EV energy at most (default 0.03)",
+    )
     args = parser.parse_args(argv)
+    if args.hindsight:
+        return _hindsight(args.scenario, stops_per_day=args.stops_per_day, grid=args.grid_share)
     try:
         scenario = load_scenario(args.scenario)
         benchmark = run_benchmark(scenario, plot_day=args.plot_day, peak_cap=args.peak_cap)
@@ -60,4 +89,18 @@ def main(argv: list[str] | None = None) -> int:
 
         save_plot(benchmark, args.plot)
         print(f"plot: {args.plot} ({benchmark.plot_window.description})", file=sys.stderr)
+    return 0
+
+
+def _hindsight(path: Path, *, stops_per_day: float, grid: float) -> int:
+    """Print the best schedule knowing the week; 0, or 2 on a bad scenario."""
+    try:
+        scenario = load_scenario(path)
+        found = hindsight(scenario, stops_per_day=stops_per_day, grid_share=grid)
+    except (ScenarioError, ValueError) as err:
+        print(f"scripts/bench: {err}", file=sys.stderr)
+        return 2
+    oracle = run(scenario, OracleController(scenario))
+    for line in describe_hindsight(scenario, found, oracle.ev_from_pv_j / 3.6e6):
+        print(line)
     return 0

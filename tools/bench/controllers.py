@@ -155,7 +155,7 @@ class OracleController:
         slots: list[_Slot] = []
         for charger in self._chargers:
             demand = model.car_demand(charger.name)
-            if demand is None:
+            if demand is None or not self._includes(charger.name, model):
                 continue
             slots.append(
                 _Slot(
@@ -186,6 +186,10 @@ class OracleController:
             # Its cars follow at once: this is the import until the next decision.
             self._budget.importing(max(0.0, model.house_power_w() - model.pv_power_w() + ev_w))
         return setpoints
+
+    def _includes(self, name: str, model: SiteModel) -> bool:  # noqa: ARG002
+        """Whether the charger's car is allocated now (every car that wants charge is)."""
+        return True
 
     def _search(
         self, slots: list[_Slot], free: list[float], surplus_w: float, peak_w: float

@@ -160,3 +160,15 @@ def test_the_command(tmp_path, traces, capsys):
     fast.write_text(yaml.safe_dump(raw), encoding="utf-8")
     assert main([str(fast), "--hindsight"]) == 2
     assert "solar-only scenarios" in capsys.readouterr().err
+
+
+def test_a_charger_whose_sessions_bring_different_cars_is_refused(tmp_path, traces):
+    raw = _cloud_raw()
+    session = raw["chargers"][0]["sessions"][0]
+    raw["chargers"][0]["sessions"].append(
+        {**session, "arrive": "00:40", "depart": "00:50", "car_max_a": 10}
+    )
+    _cloud_scenario(tmp_path, traces)
+    scenario = parse_scenario(raw, base_dir=tmp_path)
+    with pytest.raises(ValueError, match="the same car in every session"):
+        hindsight(scenario, stops_per_day=2, grid_share=0.03)

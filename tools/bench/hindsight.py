@@ -14,7 +14,9 @@ minute, the cars that are on take the surplus between the sum of their minimums 
 their maximums, the grid gives what their minimums need beyond the surplus, and a stop is
 a car going off while it is plugged in. It maximises `PV - grid_weight * grid - sum of
 stop_cost * stops` exactly (dynamic programming over the on/off states), for a grid of
-weights; the constrained best is the feasible schedule of most PV among them.
+weights; the constrained best is the feasible schedule of most PV among them. The search
+knows nothing of a car's response delay or of its filling up; the loop does, so the
+figures that count are the loop's.
 """
 
 from __future__ import annotations
@@ -90,6 +92,13 @@ def cars_of(scenario: Scenario) -> tuple[Car, ...]:
             cars.append(Car(name=charger.name, min_w=0.0, max_w=0.0, plugged=(False,) * minutes))
             continue
         session = visits[0].session
+        if any(
+            (visit.session.car_phases, visit.session.car_max_a)
+            != (session.car_phases, session.car_max_a)
+            for visit in visits
+        ):
+            msg = f"chargers.{charger.name}: --hindsight needs the same car in every session"
+            raise ValueError(msg)
         plugged = tuple(
             any(visit.arrive_s <= minute * MINUTE_S < visit.depart_s for visit in visits)
             for minute in range(minutes)

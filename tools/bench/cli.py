@@ -101,6 +101,6 @@ def _hindsight(path: Path, *, stops_per_day: float, grid: float) -> int:
         print(f"scripts/bench: {err}", file=sys.stderr)
         return 2
     oracle = run(scenario, OracleController(scenario))
-    for line in describe_hindsight(scenario, found, oracle.ev_from_pv_j / 3.6e6):
+    for line in describe_hindsight(scenario, found, oracle):
         print(line)
     return 0

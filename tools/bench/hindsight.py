@@ -128,7 +128,7 @@ def surplus_w(scenario: Scenario) -> tuple[float, ...]:
 
 def flows_w(cars: Sequence[Car], mask: int, surplus: float) -> tuple[float, float]:
     """Return the PV power and the grid power the cars of `mask` take on `surplus`."""
-    on = [car for index, car in enumerate(cars) if mask >> index & 1]
+    on = _on(cars, mask)
     if not on:
         return 0.0, 0.0
     ev_w = min(max(surplus, sum(car.min_w for car in on)), sum(car.max_w for car in on))
@@ -278,16 +278,15 @@ def hindsight(scenario: Scenario, *, stops_per_day: float, grid_share: float) ->
     return Hindsight(masks=masks, tally=counted, result=result)
 
 
-def describe(scenario: Scenario, found: Hindsight, oracle_pv_kwh: float) -> list[str]:
+def describe(scenario: Scenario, found: Hindsight, oracle: RunResult) -> list[str]:
     """Return the lines the command prints: the run's figures, then the search's own."""
     result = found.result
-    days = scenario.duration_s / DAY_S
     total_kwh = result.total_kwh
     pv_kwh = result.ev_from_pv_j / _J_PER_KWH
+    oracle_pv_kwh = oracle.ev_from_pv_j / _J_PER_KWH
     grid_kwh = result.grid_import_j / _J_PER_KWH
-    per_day = ", ".join(
-        f"{name} {count / days:.2f}" for name, count in result.pauses_by_charger.items()
-    )
+    pauses = result.figures(oracle.total_kwh)["stability"]["pauses_per_charger_per_day"]
+    per_day = ", ".join(f"{name} {count:.2f}" for name, count in pauses.items())
     share = f"{pv_kwh / oracle_pv_kwh:.3f}" if oracle_pv_kwh > 0 else "-"
     grid_share = f"{grid_kwh / total_kwh:.2%}" if total_kwh > 0 else "-"
     return [

@@ -31,7 +31,7 @@ from .model import (
     SolarStatus,
     Supply,
 )
-from .peak import BudgetPlan, chargers_budget_w, spare_j
+from .peak import BudgetPlan, carry_w, chargers_budget_w, spare_j
 from .plausibility import implausible_currents
 from .solar import (
     DrawHistory,
@@ -662,7 +662,7 @@ class Balancer:
             settings.peak, window, chargers_draw_w=draw_w, house_w=0.0, response_s=response_s
         )
         voltage_v = settings.voltage_v
-        return plan.settle(
+        planned_w = plan.settle(
             share_w=share_w,
             spare_j=spare_j(settings.peak, window, chargers_draw_w=draw_w, response_s=response_s),
             left_s=left_s,
@@ -673,6 +673,11 @@ class Balancer:
                 if c.wants and c.memory.setpoint_a > 0.0
             ),
             step_w=sum(voltage_v * _active_lines(c) for c in chargers if c.wants),
+        )
+        # Running on at the minimum (the plan) never carries more into the next window
+        # than it can absorb.
+        return min(
+            planned_w, carry_w(settings.peak, window, house_now_w=house_w, response_s=response_s)
         )
 
     def _peak_limit(

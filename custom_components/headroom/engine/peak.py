@@ -13,6 +13,7 @@ The loop says where in the window it is (`ImportWindow`); nothing here reads a c
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -70,12 +71,22 @@ def chargers_budget_w(
     # left is then spread over one second, which only cuts when it is already spent.
     rate_w = budget_j / max(left_s - lag_s, _MIN_LEFT_S)
     budget_w = max(0.0, max(rate_w, 0.0) - house_now_w)
-    if left_s <= 2.0 * response_s + _MIN_LEFT_S and response_s > 0.0:
-        # What the chargers draw as the window closes goes on for a response time into
-        # the next one: no more than the next window can absorb with the house as now.
-        carry_w = max(0.0, peak.target_w - house_now_w) * peak.window_s / response_s
-        budget_w = min(budget_w, carry_w)
-    return budget_w
+    return min(budget_w, carry_w(peak, window, house_now_w=house_now_w, response_s=response_s))
+
+
+def carry_w(
+    peak: PeakSettings, window: ImportWindow, *, house_now_w: float, response_s: float
+) -> float:
+    """
+    Return the most the chargers may draw as the window closes (infinite before that).
+
+    What they draw then goes on for a response time into the next window: no more than
+    the next window can absorb with the house as now.
+    """
+    left_s = max(0.0, peak.window_s - window.elapsed_s)
+    if left_s > 2.0 * response_s + _MIN_LEFT_S or response_s <= 0.0:
+        return math.inf
+    return max(0.0, peak.target_w - house_now_w) * peak.window_s / response_s
 
 
 def spare_j(

@@ -44,6 +44,8 @@ class ChargerLink:
     fell_back: bool = False
     """Unreadable, and left alone longer than its watchdog: it is at its fail-safe current,
     and every later probe sends it that current again."""
+    written_at: float = -math.inf
+    """When the last limit write was started."""
 
     def rearm(self) -> None:
         """Arm the watchdog again on the next cycle that reaches it (its timeout changed)."""
@@ -144,7 +146,7 @@ class ChargerLink:
         target_a = min(target_a, self.driver.max_limit_a)
         if self.setpoint_a == target_a:
             return False
-        self.last_request_at = now
+        self.last_request_at = self.written_at = now
         try:
             await self.driver.set_limit(target_a)
         except DeviceError:
@@ -153,6 +155,17 @@ class ChargerLink:
             raise
         self.setpoint_a = target_a
         return True
+
+    def ignored(self, now: float, *, after_s: float) -> None:
+        """
+        Send the limit again: the charger draws above it (the engine says *unresponsive*).
+
+        It may never have had it (an Alfen back from a reboot applies its safe current and
+        reads back 0, so the loop would not write the 0 it holds again), or it was lost.
+        At most once per `after_s`.
+        """
+        if now - self.written_at >= after_s:
+            self.setpoint_a = None
 
     async def release(self, fail_safe_a: float) -> None:
         """Leave it at its fail-safe current (on unload); a failed write is ignored."""

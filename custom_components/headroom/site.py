@@ -393,12 +393,16 @@ class Site:
 
         The chargers are served side by side, cuts first: one whose write hangs (a charger
         behind another integration's service call, until its timeout) holds up no other
-        charger's cut; chargers on one bus still take turns on it.
+        charger's cut; chargers on one bus still take turns on it. One that draws above its
+        limit (the engine says *unresponsive*) is sent it again.
         """
+        response_s = self.balancer.settings.timing.car_response_s
 
         async def serve(charger_id: str, link: ChargerLink) -> int:
             # The engine commands every charger of its settings.
             target_a = int(commands[charger_id].current_a)
+            if commands[charger_id].reason is Constraint.UNRESPONSIVE:
+                link.ignored(now, after_s=response_s)
             if blind:
                 # Tell it the fail-safe once, then stay quiet so its watchdog can act.
                 return await self._write(link, target_a, now, log)

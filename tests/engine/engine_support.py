@@ -102,11 +102,16 @@ class Car:
     """False: full, or waiting for its own timer; it draws nothing whatever it is offered."""
     wakes_at: float | None = None
     """When a car that does not want charge starts to draw what it is offered."""
+    deaf_from: float | None = None
+    """From then on its charger takes no new limit (a write that hangs, a charger that
+    ignores its limit): it keeps what it was offered last."""
     pending: list[tuple[float, float]] = field(default_factory=list)
     offered_a: float = 0.0
     draw_a: float = 0.0
 
     def command(self, now: float, setpoint_a: float) -> None:
+        if self.deaf_from is not None and now >= self.deaf_from:
+            return
         self.pending.append((now + self.response_s, setpoint_a))
 
     def advance(self, now: float) -> None:

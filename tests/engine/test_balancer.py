@@ -753,14 +753,15 @@ def test_solar_only_keeps_running_on_a_deficit_within_the_tolerance():
 def test_stale_surplus_counts_as_no_surplus():
     settings = site(charger(max_a=32.0), mode=Mode.SOLAR, timing=SOLAR_TIMING, solar=SOLAR)
     balancer = Balancer(settings)
-    run(
-        balancer,
-        lambda now: snapshot(
-            now, (12.0,), reading(currents_a=(10.0,), setpoint_a=10.0), surplus_w=0.0
-        ),
-        0.0,
-        100,
-    )
+    draw_a = 0.0
+    for now in range(100):  # 2300 W of PV; the car follows at once
+        decision = balancer.step(
+            snapshot(
+                now, (2.0 + draw_a,), reading(currents_a=(draw_a,)), surplus_w=2300.0 - 230 * draw_a
+            )
+        )
+        draw_a = currents(decision)["a"]
+    assert draw_a == 10.0
     decisions = run(
         balancer,
         lambda now: snapshot(
@@ -1220,7 +1221,9 @@ def test_a_surplus_that_is_not_a_number_counts_as_no_surplus():
     settings = site(charger(max_a=32.0), mode=Mode.MIN_SOLAR)
     decision = settled(
         settings,
-        lambda now: snapshot(now, (12.0,), reading(currents_a=(6.0,)), surplus_w=math.nan),
+        lambda now: snapshot(
+            now, (12.0,), reading(currents_a=(6.0,), setpoint_a=6.0), surplus_w=math.nan
+        ),
     )
     assert currents(decision) == {"a": 6.0}
 

@@ -356,6 +356,58 @@ def test_closed_loop_excess_is_cut_within_the_car_response(house, steps, respons
 
 @settings(max_examples=40, deadline=None)
 @given(
+    house=st.lists(st.floats(0.0, 25.0), min_size=3, max_size=3),
+    steps=st.lists(st.floats(-8.0, 8.0), min_size=4, max_size=4),
+    response_s=st.integers(1, 5),
+    deaf_from=st.integers(0, 200).map(float),
+    deaf=st.sampled_from("ab"),
+)
+def test_a_charger_that_takes_no_new_limit_is_made_room_for(
+    house, steps, response_s, deaf_from, deaf
+):
+    """
+    From any moment one charger keeps the limit it holds (its write hangs, it ignores it).
+
+    What it draws above its command counts as house load once its car had time to follow,
+    so the other is cut to make room for it: an excess that cutting the other could remove
+    lasts no longer than two response times (the deaf one's, then the other's) plus 2 s.
+    """
+    site = SiteSettings(
+        supply=Supply.THREE_PHASE,
+        voltage_v=230.0,
+        breaker_a=32.0,
+        margin_a=1.0,
+        fail_safe_a=6.0,
+        timing=TimingSettings(car_response_s=float(response_s)),
+        chargers=(
+            ChargerSettings(charger_id="a", phases=(1, 2, 3), max_a=16.0),
+            ChargerSettings(charger_id="b", phases=(2,), max_a=32.0),
+        ),
+    )
+
+    def house_a(now: float) -> list[float]:
+        minute = min(int(now // 60), len(steps) - 1)
+        shift = sum(steps[: minute + 1])
+        return [max(0.0, value + shift) for value in house]
+
+    cars = {name: Car(response_s=response_s) for name in "ab"}
+    cars[deaf].deaf_from = deaf_from
+    loop = Loop(site, cars, house_a=house_a)
+    run_s = 0
+    for step in loop.run(240):
+        stuck = dict(zip((1, 2, 3) if deaf == "a" else (2,), step.draw_a[deaf], strict=True))
+        removable = [
+            grid > 32.0 + EPS and house + stuck.get(phase, 0.0) <= 31.0
+            for phase, (grid, house) in enumerate(
+                zip(step.grid_a, step.house_a, strict=True), start=1
+            )
+        ]
+        run_s = run_s + 1 if any(removable) else 0
+        assert run_s <= 2 * response_s + 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(
     pv_w=st.floats(0.0, 12000.0),
     house_a=st.floats(0.0, 10.0),
     mode_lines=st.sampled_from([((1,), None), ((1, 2, 3), None), ((1, 2, 3), 1)]),

@@ -1,10 +1,12 @@
 """The engine's guards: numbers that are not numbers, readings that are no measurements,
-a fail-safe current that fits the breaker, and a charger that cannot be read."""
+a fail-safe current that fits the breaker, a charger that cannot be read, and one that does
+not take its limit."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -205,7 +207,7 @@ def test_a_capacity_cut_still_keeps_its_minimum_pause():
     timing = TimingSettings(min_pause_s=300.0)
     settings = site(charger("a"), breaker_a=20.0, fail_safe_a=6.0, timing=timing)
     balancer = Balancer(settings)
-    car = reading("a", (10.0,), ChargerState.C)
+    car = reading("a", (10.0,), ChargerState.C, setpoint_a=16.0)
     for now in range(20):
         balancer.step(snapshot(float(now), (12.0,), car))
     # The house takes the breaker: a pause for capacity, kept 5 minutes.
@@ -240,3 +242,70 @@ def test_min_solar_does_not_trade_the_surplus_between_two_cars():
     assert setpoint_changes(decisions[29:]) == 0  # none from t=300 on
     decision = decisions[-1]
     assert currents(decision) == {"ev1": 6.0, "ev2": 6.0}
+
+
+# --- a charger that does not take its limit ----------------------------------------------
+
+
+def _two_cars(
+    b_draws: Callable[[int, float], float], seconds: int, house_a: Callable[[int], float]
+) -> tuple[list[dict[str, float]], list[dict[str, Constraint]]]:
+    """a obeys at once; b draws `b_draws(now, its command)`. Each second's commands, reasons."""
+    balancer = Balancer(site(charger("a"), charger("b"), breaker_a=32.0))
+    told = {"a": 0.0, "b": 16.0}
+    commands, reasons = [], []
+    for now in range(seconds):
+        b_a = b_draws(now, told["b"])
+        cars = (
+            reading("a", (told["a"],), ChargerState.C, setpoint_a=told["a"] or None),
+            reading("b", (b_a,), ChargerState.C, setpoint_a=told["b"]),
+        )
+        decision = balancer.step(snapshot(float(now), (house_a(now) + told["a"] + b_a,), *cars))
+        told = currents(decision)
+        commands.append(told)
+        reasons.append({c.charger_id: c.reason for c in decision.commands})
+    return commands, reasons
+
+
+def test_a_charger_that_keeps_drawing_above_its_cut_is_made_room_for():
+    # Both share 28 A; at 30 s the house takes 10 A more: both are cut, but b does not
+    # follow (its write hangs) and keeps drawing 15 A.
+    at, reasons = _two_cars(
+        lambda now, told_a: 15.0 if now >= 30 else told_a,
+        60,
+        lambda now: 3.0 if now < 30 else 13.0,
+    )
+    assert at[29]["a"] + at[29]["b"] == 28.0
+    response_s = int(TimingSettings().car_response_s)
+    # Within its response time b may still be following its cut: a is cut to its share.
+    assert at[30] == {"a": 9.0, "b": 9.0}
+    assert reasons[30 + response_s - 1]["b"] == Constraint.BREAKER
+    # Then b does not take its limit: a gets what b's 15 A leave, no more, at once.
+    after = 30 + response_s
+    assert at[after]["a"] == 0.0  # 31 - 13 - 15 = 3 A: below a's minimum
+    assert reasons[after] == {"a": Constraint.UNRESPONSIVE, "b": Constraint.UNRESPONSIVE}
+    assert at[after]["b"] == 9.0  # b keeps its limit: whenever it takes it, room is freed
+    assert at[59] == at[after]
+
+
+def test_a_charger_that_takes_its_limit_again_rejoins_and_the_other_has_no_capacity_pause():
+    # b ignores its limits from 30 s to 50 s (15 A), then follows again.
+    at, reasons = _two_cars(
+        lambda now, told_a: 15.0 if 30 <= now < 50 else told_a, 120, lambda _now: 13.0
+    )
+    assert at[29] == {"a": 9.0, "b": 9.0}
+    assert at[45]["a"] == 0.0  # 31 - 13 - 15 = 3 A: a pauses for b...
+    assert reasons[45]["a"] == Constraint.UNRESPONSIVE  # ...which is no capacity pause
+    assert reasons[51]["b"] != Constraint.UNRESPONSIVE  # it draws 9 A again: back in
+    resumed = next(now for now in range(50, 120) if at[now]["a"] > 0.0)
+    assert resumed <= 50 + TimingSettings().raise_hold_s + 5  # not a 5-minute pause
+    assert at[119] == {"a": 9.0, "b": 9.0}
+
+
+@pytest.mark.parametrize("over_a", [0.0, 0.5, 1.0])
+def test_a_car_drawing_up_to_1_a_above_its_limit_still_obeys(over_a: float):
+    at, reasons = _two_cars(
+        lambda _now, told_a: told_a + over_a if told_a else 0.0, 60, lambda _now: 3.0
+    )
+    assert all(reason != Constraint.UNRESPONSIVE for each in reasons for reason in each.values())
+    assert at[-1]["a"] + at[-1]["b"] >= 28.0 - 2 * over_a

@@ -47,6 +47,7 @@ _CAR_PRESENT = frozenset({ChargerState.B, ChargerState.C, ChargerState.D})
 _CHARGING = frozenset({ChargerState.C, ChargerState.D})
 _SEVERITY = (
     Constraint.FAIL_SAFE,
+    Constraint.UNRESPONSIVE,
     Constraint.BREAKER,
     Constraint.CIRCUIT,
     Constraint.PEAK,
@@ -60,6 +61,8 @@ _SEVERITY = (
 """Most restrictive first: the site's binding constraint is the first one any command has."""
 _ACTIVE_LINE_A = 1.0
 """A charger line carrying at least this much is one the car charges on."""
+_DISOBEY_TOLERANCE_A = 1.0
+"""A car may draw this much above its limit (rounding, meter error) and still obey it."""
 
 
 @dataclass(slots=True)
@@ -68,6 +71,12 @@ class _Memory:
 
     setpoint_a: float
     previous_a: float = 0.0
+    told_at: float | None = None
+    """When the balancer first commanded it (None: not yet; it holds what it held before)."""
+    replaced: list[tuple[float, float]] = field(default_factory=list)
+    """(when, command) of the commands replaced within the last car response time."""
+    disobeying: bool = False
+    """It drew more than any limit its car may still follow (see `_disobeys`)."""
     rise: RaiseGate = field(default_factory=RaiseGate)
     pause: PauseClock = field(default_factory=PauseClock)
     car: CarCap = field(default_factory=CarCap)
@@ -129,6 +138,8 @@ class _Charger:
     """The limit the charger holds as far as the site knows (None: unknown)."""
     idle: bool = False
     """Its car is offered the minimum but has not drawn for a while: not reserved."""
+    disobeying: bool = False
+    """It draws more than its limit (`_disobeys`): outside the allocation, at its draw."""
     temperature_c: float | None = None
     thermal_a: float | None = None
     """The cap its temperature sets (0: paused until it cools; None: no cap)."""
@@ -216,8 +227,8 @@ class Balancer:
         order = self._admission_order(chargers, now)
         solar_a = self._solar_shares(order, snapshot, now)
 
-        idle = [charger for charger in order if charger.readable and charger.idle]
-        readable = [charger for charger in order if charger.readable and not charger.idle]
+        idle = [c for c in order if c.readable and c.idle and not c.disobeying]
+        readable = [c for c in order if c.readable and not c.idle and not c.disobeying]
         cut = self._allocate(chargers, readable, solar_a, now, margin_a=0.0)
         # The stricter raise figure only matters when some charger could go up.
         rising = any(cut[c.charger_id].current_a > c.memory.setpoint_a for c in readable)
@@ -236,37 +247,49 @@ class Balancer:
         # An idle car keeps the minimum offered outside the allocation: should it start,
         # its draw is seen like a house load step and the others are cut at once.
         outcome.update({c.charger_id: (c.min_a, Constraint.CAR) for c in idle})
-        if len(readable) + len(idle) < len(chargers):
-            outcome.update(self._unreadable(chargers, outcome))
+        if len(outcome) < len(chargers):
+            outcome.update(self._outside(chargers, outcome, solar_a, now))
         commands = [self._record(c, *outcome[c.charger_id], now) for c in chargers]
         available_a = max(0.0, min(self._headroom_a))
         return self._decision(commands, available_a, fail_safe=False)
 
     def _blame(self, charger: _Charger, reason: Constraint, chargers: list[_Charger]) -> Constraint:
         """
-        Name a charger that cannot be read as the reason when it shares the binding limit.
+        Name a charger outside the allocation as the reason when it shares the binding limit.
 
-        Its reservation is what limits this charger, not the house: such a cut is no
-        capacity pause (which would keep this car waiting for minutes after the fault).
+        Its reservation (a charger that cannot be read, or one that does not take its
+        limit) is what limits this charger, not the house: such a cut is no capacity pause
+        (which would keep this car waiting for minutes after the fault).
         """
         if reason not in {Constraint.BREAKER, Constraint.CIRCUIT}:
             return reason
-        unreadable = {c.charger_id for c in chargers if not c.readable}
-        shares_with_unreadable = any(
-            charger.charger_id in group.weights and unreadable.intersection(group.weights)
-            for group in self._groups
-        )
-        return Constraint.FAIL_SAFE if shares_with_unreadable else reason
+        for fault, outside in (
+            (Constraint.FAIL_SAFE, {c.charger_id for c in chargers if not c.readable}),
+            (Constraint.UNRESPONSIVE, {c.charger_id for c in chargers if c.disobeying}),
+        ):
+            if any(
+                charger.charger_id in group.weights and outside.intersection(group.weights)
+                for group in self._groups
+            ):
+                return fault
+        return reason
 
-    def _unreadable(
-        self, chargers: list[_Charger], outcome: dict[str, tuple[float, Constraint]]
+    def _outside(
+        self,
+        chargers: list[_Charger],
+        outcome: dict[str, tuple[float, Constraint]],
+        solar_a: dict[str, float],
+        now: float,
     ) -> dict[str, tuple[float, Constraint]]:
         """
-        Command the chargers that cannot be read.
+        Command the chargers outside the allocation (reserved in the limits for the others).
 
-        Each is assumed at its maximum (reserved in the limits for the others) and sent
-        the fail-safe current, which its own watchdog falls back to as well; less when
-        even that does not fit what the other chargers leave of the headroom or circuit.
+        One that cannot be read is assumed at its maximum and sent the fail-safe current,
+        which its own watchdog falls back to as well. One that does not take its limit
+        (`_disobeys`) is assumed at what it draws and keeps its limit, which is below that:
+        whenever it takes it, it only frees room; less when its own rules (solar, a pause,
+        its car) allow less. Either gets less when that does not fit what the other
+        chargers leave of the headroom or circuit.
         """
         left_a = [
             (self._headroom_a[g.phase_index] if g.phase_index is not None else g.limit_a)
@@ -275,21 +298,23 @@ class Balancer:
         ]
         result = {}
         for charger in chargers:
-            if charger.readable:
+            if charger.charger_id in outcome:
                 continue
             if not charger.enabled:
                 result[charger.charger_id] = (0.0, Constraint.MODE_OFF)
                 continue
+            wanted_a, reason = self._fail_safe_a[charger.charger_id], Constraint.FAIL_SAFE
+            if charger.readable:
+                cap_a = self._demand(charger, solar_a, now, margin_a=0.0).cap_a
+                wanted_a = min(charger.memory.setpoint_a, cap_a)
+                reason = Constraint.UNRESPONSIVE
             indexes = [i for i, g in enumerate(self._groups) if charger.charger_id in g.weights]
-            current_a = min(
-                self._fail_safe_a[charger.charger_id],
-                float(math.floor(min(left_a[i] for i in indexes))),
-            )
+            current_a = min(wanted_a, float(math.floor(min(left_a[i] for i in indexes))))
             if current_a < charger.min_a:
                 current_a = 0.0
             for index in indexes:
                 left_a[index] -= current_a
-            result[charger.charger_id] = (current_a, Constraint.FAIL_SAFE)
+            result[charger.charger_id] = (current_a, reason)
         return result
 
     def _see(
@@ -306,6 +331,7 @@ class Balancer:
         readable = reading is not None and reading.state is not None
         lines_a = _line_currents_a(charger, reading, self._settings.supply)
         state = reading.state if reading is not None else None
+        disobeying = lines_a is not None and _disobeys(memory, lines_a, now, self._settings)
         if lines_a is not None:
             counted_a = lines_a
         elif state in _CHARGING:
@@ -327,6 +353,7 @@ class Balancer:
             max_a=self._bounds_a[charger.charger_id][1],
             held_a=reading.setpoint_a if reading is not None else None,
             temperature_c=reading.temperature_c if reading is not None else None,
+            disobeying=disobeying,
         )
 
     def _track_car(self, charger: _Charger, now: float) -> None:
@@ -611,7 +638,9 @@ class Balancer:
         Room is reserved on their phases for the chargers that cannot be read: see
         `_reserved_a`.
         """
-        unreadable_a = {c.charger_id: self._reserved_a(c) for c in chargers if not c.readable}
+        unreadable_a = {
+            c.charger_id: self._reserved_a(c) for c in chargers if not c.readable or c.disobeying
+        }
         limits = []
         for group in self._groups:
             if group.phase_index is None:
@@ -700,16 +729,21 @@ class Balancer:
 
     def _reserved_a(self, charger: _Charger) -> float:
         """
-        Return what an unreadable charger may draw: the limit it holds, or its maximum.
+        Return what a charger outside the allocation may draw: at least the limit it holds.
 
-        What it draws now is unknown, so it stays in the house load (that overstates the
-        house, never understates it); on top, it may rise to the limit it holds, or to the
-        fail-safe current its own watchdog falls back to. Unknown limit: its maximum.
+        Unreadable: what it draws now is unknown, so it stays in the house load (that
+        overstates the house, never understates it); on top, it may rise to the limit it
+        holds, or to the fail-safe current its own watchdog falls back to. Not taking its
+        limit (`_disobeys`): what it draws, or the limit it holds if higher. Unknown limit:
+        its maximum.
         """
         held_a = charger.held_a
         if held_a is None or not math.isfinite(held_a):
             return charger.max_a
-        return min(charger.max_a, max(held_a, self._fail_safe_a[charger.charger_id]))
+        floor_a = self._fail_safe_a[charger.charger_id]
+        if charger.readable:
+            floor_a = max(charger.lines_a or (0.0,))
+        return min(charger.max_a, max(held_a, floor_a))
 
     def _settle(self, charger: _Charger, cut: Share, rise: Share, now: float) -> float:
         """
@@ -735,9 +769,12 @@ class Balancer:
         self, charger: _Charger, current_a: float, reason: Constraint, now: float
     ) -> ChargerCommand:
         memory = charger.memory
+        if memory.told_at is None:
+            memory.told_at = now
         if current_a != memory.setpoint_a:
             memory.pause.changed(old_a=memory.setpoint_a, new_a=current_a, reason=reason, now=now)
             memory.previous_a = memory.setpoint_a
+            memory.replaced.append((now, memory.setpoint_a))
             memory.setpoint_a = current_a
             memory.rise.changed(now)
         memory.pause.wait(waiting=charger.wants and current_a <= 0.0, now=now)
@@ -906,6 +943,35 @@ def _assumed_draw_a(memory: _Memory, now: float, settings: SiteSettings) -> floa
     """
     settled = memory.rise.settled(now, after_s=settings.timing.car_response_s)
     return memory.setpoint_a if settled else memory.previous_a
+
+
+def _told_a(memory: _Memory, now: float, settings: SiteSettings) -> float:
+    """
+    Return the most a car that obeys may draw: any command it may still be following.
+
+    Any current until the first command has had time to take effect.
+    """
+    response_s = settings.timing.car_response_s
+    if memory.told_at is None or now - memory.told_at < response_s:
+        return math.inf
+    memory.replaced = [(at, a) for at, a in memory.replaced if now - at < response_s]
+    return max([memory.setpoint_a, *(a for _, a in memory.replaced)])
+
+
+def _disobeys(
+    memory: _Memory, lines_a: tuple[float, ...], now: float, settings: SiteSettings
+) -> bool:
+    """
+    Tell whether a charger draws more than any limit its car may still be following.
+
+    Such a charger does not take its limit (its write hangs or was lost, it ignores it,
+    or its current sensor lags): what it draws is no command's to take back. It leaves the
+    allocation (`Balancer._outside`): the others share what its draw leaves, and it keeps
+    its limit until it draws within it again.
+    """
+    told_a = memory.setpoint_a if memory.disobeying else _told_a(memory, now, settings)
+    memory.disobeying = max(lines_a, default=0.0) > told_a + _DISOBEY_TOLERANCE_A
+    return memory.disobeying
 
 
 def _house_balance_a(

@@ -73,6 +73,7 @@ class Constraint(StrEnum):
     MODE_OFF = "mode_off"  # the user switched charging off or paused this charger
     PEAK = "peak"  # the import budget of the current wall-clock window (capacity tariff)
     TEMPERATURE = "temperature"  # the charger is hot: derated, or paused until it cools
+    UNRESPONSIVE = "unresponsive"  # it draws above its limit: the others make room for it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

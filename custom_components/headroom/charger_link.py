@@ -2,14 +2,17 @@
 What the control loop knows about one charger between cycles, and the requests it sends it.
 
 No Home Assistant import. A `ChargerLink` is the one owner of the setpoint a charger holds
-as far as the loop knows; it also keeps the charger's watchdog state and when to read a
-charger again that did not answer. `Site` runs the cycle over its links.
+as far as the loop knows, and of the limit write in flight; it also keeps the charger's
+watchdog state and when to read a charger again that did not answer. `Site` runs the cycle
+over its links.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .const import CYCLE_INTERVAL
@@ -44,6 +47,10 @@ class ChargerLink:
     fell_back: bool = False
     """Unreadable, and left alone longer than its watchdog: it is at its fail-safe current,
     and every later probe sends it that current again."""
+    writing: asyncio.Task[None] | None = field(default=None, repr=False)
+    """The limit write in flight (see `write`): while it runs, no other is started."""
+    writing_a: int | None = None
+    """The limit that write sends."""
     written_at: float = -math.inf
     """When the last limit write was started."""
 
@@ -136,25 +143,35 @@ class ChargerLink:
             self.watchdog_error = str(err)
             self.armed_for_a = target_a
 
-    async def write(self, target_a: int, now: float) -> bool:
+    async def write(self, target_a: int, now: float) -> int:
         """
-        Write a setpoint that differs from what it holds; tell whether one was written.
+        Write a setpoint that differs from what it holds; return how many writes ended well.
 
-        Raises `DeviceError` when the write fails (what it holds is then unknown).
+        The write runs as a task, and the cycle waits for it up to the driver's
+        `write_grace_s` (None: until it ends). One that takes longer (another integration's
+        service call, up to its timeout) goes on while the next cycles read the meter and
+        cut the other chargers: a slow charger holds up neither. Until it ends, no other
+        write is started and what the charger holds is unknown; the first cycle after it
+        ended counts it, or raises its failure.
+
+        Raises `DeviceError` when a write failed (what it holds is then unknown: the next
+        cycle writes again).
         """
         # The settings keep each maximum within the model's; this only guards the driver.
         target_a = min(target_a, self.driver.max_limit_a)
-        if self.setpoint_a == target_a:
-            return False
+        written = self._collect()
+        if self.writing is not None or self.setpoint_a == target_a:
+            return written
         self.last_request_at = self.written_at = now
+        self.setpoint_a = None
+        self.writing_a = target_a
+        task = self.writing = asyncio.create_task(self.driver.set_limit(target_a))
         try:
-            await self.driver.set_limit(target_a)
-        except DeviceError:
-            # Unknown now: the next cycle that reaches it writes again.
-            self.setpoint_a = None
+            await asyncio.wait({task}, timeout=self.driver.write_grace_s)
+        except asyncio.CancelledError:
+            task.cancel()  # the cycle itself was cancelled (unload): so is its write
             raise
-        self.setpoint_a = target_a
-        return True
+        return written + self._collect()
 
     def ignored(self, now: float, *, after_s: float) -> None:
         """
@@ -162,13 +179,36 @@ class ChargerLink:
 
         It may never have had it (an Alfen back from a reboot applies its safe current and
         reads back 0, so the loop would not write the 0 it holds again), or it was lost.
-        At most once per `after_s`.
+        At most once per `after_s`, never while a write is in flight.
         """
-        if now - self.written_at >= after_s:
+        if self.writing is None and now - self.written_at >= after_s:
             self.setpoint_a = None
 
+    def _collect(self) -> int:
+        """Account for the write that ended since (1: it ended well); raise its failure."""
+        task, target_a = self.writing, self.writing_a
+        if task is None or not task.done():
+            return 0
+        self.writing = self.writing_a = None
+        if task.cancelled():
+            return 0
+        error = task.exception()
+        if error is not None:
+            raise error
+        self.setpoint_a = target_a
+        return 1
+
     async def release(self, fail_safe_a: float) -> None:
-        """Leave it at its fail-safe current (on unload); a failed write is ignored."""
+        """
+        Leave it at its fail-safe current (on unload); a failed write is ignored.
+
+        A write still in flight is waited for first (the driver's timeout bounds it), so the
+        fail-safe current is the last one the charger is sent.
+        """
+        if self.writing is not None:
+            await asyncio.wait({self.writing})
+        with contextlib.suppress(DeviceError):
+            self._collect()
         target_a = min(math.floor(fail_safe_a), self.driver.max_limit_a)
         if self.setpoint_a == target_a:
             return
@@ -177,6 +217,16 @@ class ChargerLink:
         except DeviceError:
             return
         self.setpoint_a = target_a
+
+    async def abandon(self) -> None:
+        """Cancel a write still in flight and wait for it to end (the site closes)."""
+        task, self.writing, self.writing_a = self.writing, None, None
+        if task is None:
+            return
+        task.cancel()
+        await asyncio.wait({task})
+        if not task.cancelled():
+            task.exception()  # retrieved: its outcome no longer matters
 
     def engine_reading(self, reading: ChargerValues | None) -> ChargerReading:
         """

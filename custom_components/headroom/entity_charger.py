@@ -61,7 +61,10 @@ if TYPE_CHECKING:
     from .entity_config import EntityChargerConfig
 
 WRITE_TIMEOUT_S: Final = 5.0
-"""A service call that has not returned by then counts as failed (the loop goes on)."""
+"""A service call that has not returned by then counts as failed."""
+WRITE_GRACE_S: Final = 0.5
+"""A cycle waits this long for a service call; a slower one goes on in the background while
+the next cycles read the meter and cut the other chargers (`ChargerLink.write`)."""
 DRAWING_A: Final = 1.0
 """Without a status entity, a line drawing this much means the car charges."""
 
@@ -81,6 +84,7 @@ class EntityCharger:
 
     reads_are_free: Final = True
     """Reading states costs nothing and resets nothing: a silent one is read every cycle."""
+    write_grace_s: Final = WRITE_GRACE_S
 
     def __init__(
         self,

@@ -391,10 +391,11 @@ class Site:
         """
         Arm or keep up the watchdogs and write the setpoints that changed; count writes.
 
-        The chargers are served side by side, cuts first: one whose write hangs (a charger
-        behind another integration's service call, until its timeout) holds up no other
-        charger's cut; chargers on one bus still take turns on it. One that draws above its
-        limit (the engine says *unresponsive*) is sent it again.
+        The chargers are served side by side, cuts first: one whose write is slow holds up no
+        other charger's cut, and a write slower than its driver's grace goes on in the
+        background (a charger behind another integration's service call, until its timeout:
+        `ChargerLink.write`); chargers on one bus still take turns on it. One that draws
+        above its limit (the engine says *unresponsive*) is sent it again.
         """
         response_s = self.balancer.settings.timing.car_response_s
 
@@ -430,7 +431,9 @@ class Site:
                 await link.release(fail_safe_a[charger_id])
 
     async def close(self) -> None:
-        """Close every bus (the serial port is released)."""
+        """Cancel the writes still in flight, close every bus (the serial port is released)."""
+        for link in self._links.values():
+            await link.abandon()
         for bus in self._buses:
             await bus.close()
 
@@ -476,7 +479,7 @@ class Site:
     async def _write(self, link: ChargerLink, target_a: int, now: float, log: _CycleLog) -> int:
         """Write the setpoint if it changed; count the write."""
         try:
-            return int(await link.write(target_a, now))
+            return await link.write(target_a, now)
         except DeviceError as err:
             log.errors[link.charger_id] = str(err)
             return 0

@@ -7,7 +7,7 @@ car follows a new limit after `response_s`; writes inside `min_interval_s` of th
 are refused (a cloud API's rate limit), as are all writes while `refuse` is set; every
 attempt is recorded. `available = False` makes every entity unavailable. Knobs for an
 integration that misbehaves: `limit_unit` (the number reports another unit), `limit_max_a`
-(its range), `hang` (a limit write never returns).
+(its range), `hang` (a limit write never returns), `slow_s` (a limit write takes that long).
 
 `FakeDsmr` is a P1 reader: one current sensor per phase in whole amperes, written on every
 `telegram()` (once a second in the tests), whether the value changed or not. With
@@ -96,6 +96,8 @@ class FakeEvse:
     """The top of the limit number's range."""
     hang: bool = False
     """A limit write is recorded as an attempt and then never returns."""
+    slow_s: float = 0.0
+    """A limit write takes this long (real time) before it is applied (a cloud's round trip)."""
     attempts: list[tuple[float, str, float]] = field(default_factory=list)
     """(time, what, value) of every write attempt, refused or not."""
     applied: list[tuple[float, float]] = field(default_factory=list)
@@ -183,6 +185,8 @@ class EvseLimit(_EvseEntity, NumberEntity):
         if self.evse.hang:
             self.evse.attempts.append((self.evse.world.now(), "limit", limit_a))
             await asyncio.Event().wait()  # never set: the call hangs until cancelled
+        if self.evse.slow_s:
+            await asyncio.sleep(self.evse.slow_s)
         self.evse.write("limit", limit_a)
         self.async_write_ha_state()
 

@@ -4,8 +4,9 @@ What the loop does when another integration's entities misbehave, closed loop in
 A charger's entity in a wrong unit or with a word for a value is a charger that does not
 answer: its maximum kept free, sent its fail-safe current once if its number is in A. A
 meter sensor that gives no usable current is a silent meter: the fail-safe within the stale
-time. A service call that hangs counts as a failed write after `WRITE_TIMEOUT_S`; the cycle
-goes on and the write is tried again at the next allowed write.
+time. A service call that hangs counts as a failed write after `WRITE_TIMEOUT_S`; the cycles
+go on meanwhile (it is waited for only `WRITE_GRACE_S`), and the write is tried again at the
+next allowed write.
 """
 
 from __future__ import annotations
@@ -160,11 +161,20 @@ async def test_a_hung_write_fails_after_the_timeout_and_is_retried_at_the_next_a
 
 
 @pytest.mark.parametrize("hung", ["a", "b"])
-async def test_a_hung_write_holds_up_no_other_chargers_cut(
+async def test_a_hung_write_holds_up_neither_the_cycles_nor_another_chargers_cuts(
     hass: HomeAssistant, world: World, monkeypatch: pytest.MonkeyPatch, hung: str
 ) -> None:
-    """One charger's write hangs, whichever is served first: the other is cut meanwhile."""
-    monkeypatch.setattr(entity_charger, "WRITE_TIMEOUT_S", 2.0)
+    """
+    One charger's service call hangs, whichever is served first: the loop goes on.
+
+    The cycle that started the write ends after the grace; the next cycles read the meter
+    and, on a new load step, cut the other charger to what the hung one leaves (it still
+    draws what it held), while the hung write stays the only one sent to its charger and
+    what that charger holds is unknown. Once the call has timed out, the next cycle reports
+    it and writes again.
+    """
+    monkeypatch.setattr(entity_charger, "WRITE_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(EntityCharger, "write_grace_s", 0.05)
     evses = {name: FakeEvse(world=world, name=name, response_s=0.0) for name in ("a", "b")}
     a, b = evses[hung], evses["b" if hung == "a" else "a"]
     dsmr = FakeDsmr(evses=list(evses.values()))
@@ -172,20 +182,115 @@ async def test_a_hung_write_holds_up_no_other_chargers_cut(
     coordinator = await setup_site(hass, entity_site(evse_subentry("a"), evse_subentry("b")))
     await world.step(coordinator, cycles=15)
     assert a.limit_a + b.limit_a >= 18  # 19 A shared
-    before = len(b.attempts)
+    held_a = a.limit_a
 
     a.hang = True
     dsmr.house_a = [11.0, 11.0, 11.0]  # 13 A left for both: both are cut
-    cycle = asyncio.create_task(world.step(coordinator))
-    for _ in range(50):
-        await asyncio.sleep(0.02)
-        if len(b.attempts) > before:
-            break
-    assert not cycle.done()  # A's write still hangs (for up to 2 s)...
-    assert len(b.attempts) == before + 1  # ...and B was cut meanwhile, not after it
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await world.step(coordinator)
+    assert loop.time() - started < 0.5  # the cycle did not wait for the hung call
+    tried = len(a.attempts)
     assert a.attempts[-1][2] + b.attempts[-1][2] <= 13  # what each was told
-    await cycle
-    assert "took over 2 s" in (coordinator.data.chargers[hung].error or "")
+    assert b.limit_a == b.attempts[-1][2]  # B was cut in that cycle
+    assert coordinator.data.chargers[hung].setpoint_a is None  # unknown while in flight
+    assert coordinator.data.chargers[hung].error is None
+
+    dsmr.house_a = [14.0, 14.0, 14.0]  # a second load step while A's call still hangs
+    await world.step(coordinator, cycles=8)  # more than the car's response time
+    assert loop.time() - started < 0.5
+    assert a.limit_a == held_a  # A never took its cut, so B makes room for what A draws
+    assert a.limit_a + b.limit_a <= 10  # within the 24 A the 14 A house leaves
+    assert len(a.attempts) == tried  # no second write while one is in flight
+    assert coordinator.last_update_success
+
+    await asyncio.sleep(1.2)  # the hung call times out
+    await world.step(coordinator)
+    assert "took over 1 s" in (coordinator.data.chargers[hung].error or "")
+    a.hang = False
+    await world.step(coordinator, cycles=3)
+    assert len(a.attempts) > tried  # written again
+    assert a.limit_a + b.limit_a <= 10
+    assert coordinator.data.chargers[hung].setpoint_a == a.limit_a
+
+
+async def test_unloading_waits_for_a_write_in_flight_then_sends_the_fail_safe(
+    hass: HomeAssistant, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fail-safe current is the last limit the charger is sent, after the hung call ends."""
+    monkeypatch.setattr(entity_charger, "WRITE_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(EntityCharger, "write_grace_s", 0.05)
+    a = FakeEvse(world=world, name="a", response_s=0.0)
+    dsmr = FakeDsmr(evses=[a])
+    await add_fakes(hass, world, [a], [dsmr])
+    coordinator = await setup_site(hass, entity_site(evse_subentry("a")))
+    await world.step(coordinator, cycles=10)
+    assert a.limit_a == 16.0
+    a.hang = True
+    dsmr.house_a = [12.0, 12.0, 12.0]
+    await world.step(coordinator)
+    assert a.attempts[-1][1:] == ("limit", 12.0)  # a cut, hanging
+    a.hang = False  # the call in flight still hangs until its timeout
+
+    entry = coordinator.config_entry
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert a.attempts[-1][1:] == ("limit", 6.0)  # the site's fail-safe current, last
+    assert a.limit_a == 6.0
+
+
+async def test_a_slow_write_ends_in_the_background_and_is_counted_when_it_has(
+    hass: HomeAssistant, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call slower than the grace: unknown meanwhile, known and not sent twice after."""
+    monkeypatch.setattr(EntityCharger, "write_grace_s", 0.05)
+    a = FakeEvse(world=world, name="a", response_s=0.0)
+    dsmr = FakeDsmr(evses=[a])
+    await add_fakes(hass, world, [a], [dsmr])
+    coordinator = await setup_site(hass, entity_site(evse_subentry("a")))
+    await world.step(coordinator, cycles=10)
+    assert a.limit_a == 16.0
+    a.slow_s = 0.3
+    dsmr.house_a = [12.0, 12.0, 12.0]  # 12 A left
+    await world.step(coordinator)
+    assert coordinator.data.chargers["a"].setpoint_a is None  # in flight
+    assert coordinator.data.writes == 0
+    dsmr.house_a = [13.0, 13.0, 13.0]  # 11 A left: a new command while the first flies
+    await world.step(coordinator, cycles=2)
+    assert a.limit_a == 16.0
+    assert a.attempts == []  # the first call has not reached the charger yet
+
+    await asyncio.sleep(0.4)
+    a.slow_s = 0.0
+    await world.step(coordinator)
+    assert [value for _, _, value in a.attempts] == [12.0, 11.0]  # one at a time, in order
+    assert a.limit_a == 11.0
+    assert coordinator.data.writes == 2  # the slow one counted, the next one sent at once
+    assert coordinator.data.chargers["a"].setpoint_a == 11
+    assert coordinator.data.chargers["a"].error is None
+
+
+async def test_unloading_cancels_a_write_in_flight_to_a_charger_that_stopped_answering(
+    hass: HomeAssistant, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its entities went unavailable mid-call: nothing more is sent, no task lingers."""
+    monkeypatch.setattr(EntityCharger, "write_grace_s", 0.05)
+    a = FakeEvse(world=world, name="a", response_s=0.0)
+    dsmr = FakeDsmr(evses=[a])
+    await add_fakes(hass, world, [a], [dsmr])
+    coordinator = await setup_site(hass, entity_site(evse_subentry("a")))
+    await world.step(coordinator, cycles=10)
+    a.hang = True
+    dsmr.house_a = [12.0, 12.0, 12.0]
+    await world.step(coordinator)
+    tried = len(a.attempts)
+    a.available = False
+    await world.step(coordinator)
+    assert not coordinator.data.chargers["a"].available
+
+    entry = coordinator.config_entry
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert len(a.attempts) == tried
 
 
 async def test_pause_by_switch_turns_the_switch_on_only_when_it_is_off(

@@ -130,6 +130,8 @@ class Charger(ABC):
     """Whether the charger can fall back by itself when the controller goes silent."""
     reads_are_free: ClassVar[bool] = False
     """A read takes bus time (a timeout when silent) and may reset the watchdog."""
+    write_grace_s: ClassVar[float | None] = None
+    """A cycle waits for a write to its end: the bus's timeout bounds it."""
     max_limit_a: ClassVar[int] = 32
     """The highest limit the model accepts."""
     _readbacks: ClassVar[Mapping[str, str]] = {}

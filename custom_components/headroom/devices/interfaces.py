@@ -67,6 +67,16 @@ class ChargerDevice(Protocol):
         """
         ...
 
+    @property
+    def write_grace_s(self) -> float | None:
+        """
+        How long a cycle waits for a limit write before it goes on without it (None: to its end).
+
+        A write that may take seconds (another integration's service call) goes on in the
+        background meanwhile (`ChargerLink.write`); a Modbus write is bounded by its bus.
+        """
+        ...
+
     async def read(self, *, full: bool = True) -> ChargerValues:
         """Read state and line currents (and the slower values when `full`)."""
         ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,6 +26,7 @@ from custom_components.headroom.engine.model import (
     TimingSettings,
 )
 from tests.engine.engine_support import Car, Loop, setpoint_changes
+from tests.engine.engine_support import site as make_site
 
 EPS = 1e-6
 FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -309,6 +311,28 @@ def test_a_split_phase_charger_counts_on_both_legs(breaker_a, house, lines, sing
         assert current > 0.0
 
 
+def _garage_and_carport(**overrides: object) -> SiteSettings:
+    """Three-phase 32 A: a 16 A 3-phase charger and a 32 A 1-phase one on L2."""
+    return make_site(
+        ChargerSettings(charger_id="a", phases=(1, 2, 3), max_a=16.0),
+        ChargerSettings(charger_id="b", phases=(2,), max_a=32.0),
+        supply=Supply.THREE_PHASE,
+        breaker_a=32.0,
+        **overrides,
+    )
+
+
+def _stepped(house: list[float], steps: list[float]) -> Callable[[float], list[float]]:
+    """The house's phase currents, all shifted by each minute's step (never below 0)."""
+
+    def house_a(now: float) -> list[float]:
+        minute = min(int(now // 60), len(steps) - 1)
+        shift = sum(steps[: minute + 1])
+        return [max(0.0, value + shift) for value in house]
+
+    return house_a
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     house=st.lists(st.floats(0.0, 30.0), min_size=3, max_size=3),
@@ -324,28 +348,12 @@ def test_a_split_phase_charger_counts_on_both_legs(breaker_a, house, lines, sing
 )
 def test_closed_loop_excess_is_cut_within_the_car_response(house, steps, response_s, wakes_at):
     """Also with full cars that go idle and start again (their own timer) at any time."""
-    site = SiteSettings(
-        supply=Supply.THREE_PHASE,
-        voltage_v=230.0,
-        breaker_a=32.0,
-        margin_a=1.0,
-        fail_safe_a=6.0,
-        chargers=(
-            ChargerSettings(charger_id="a", phases=(1, 2, 3), max_a=16.0),
-            ChargerSettings(charger_id="b", phases=(2,), max_a=32.0),
-        ),
-    )
-
-    def house_a(now: float) -> list[float]:
-        minute = min(int(now // 60), len(steps) - 1)
-        shift = sum(steps[: minute + 1])
-        return [max(0.0, value + shift) for value in house]
-
+    site = _garage_and_carport()
     cars = {
         name: Car(response_s=response_s, wants_charge=wake is None, wakes_at=wake)
         for name, wake in zip("ab", wakes_at, strict=True)
     }
-    loop = Loop(site, cars, house_a=house_a)
+    loop = Loop(site, cars, house_a=_stepped(house, steps))
     run_s = 0
     for step in loop.run(300):
         over = any(g > 32.0 + EPS for g in step.grid_a)
@@ -372,27 +380,10 @@ def test_a_charger_that_takes_no_new_limit_is_made_room_for(
     so the other is cut to make room for it: an excess that cutting the other could remove
     lasts no longer than two response times (the deaf one's, then the other's) plus 2 s.
     """
-    site = SiteSettings(
-        supply=Supply.THREE_PHASE,
-        voltage_v=230.0,
-        breaker_a=32.0,
-        margin_a=1.0,
-        fail_safe_a=6.0,
-        timing=TimingSettings(car_response_s=float(response_s)),
-        chargers=(
-            ChargerSettings(charger_id="a", phases=(1, 2, 3), max_a=16.0),
-            ChargerSettings(charger_id="b", phases=(2,), max_a=32.0),
-        ),
-    )
-
-    def house_a(now: float) -> list[float]:
-        minute = min(int(now // 60), len(steps) - 1)
-        shift = sum(steps[: minute + 1])
-        return [max(0.0, value + shift) for value in house]
-
+    site = _garage_and_carport(timing=TimingSettings(car_response_s=float(response_s)))
     cars = {name: Car(response_s=response_s) for name in "ab"}
     cars[deaf].deaf_from = deaf_from
-    loop = Loop(site, cars, house_a=house_a)
+    loop = Loop(site, cars, house_a=_stepped(house, steps))
     run_s = 0
     for step in loop.run(240):
         stuck = dict(zip((1, 2, 3) if deaf == "a" else (2,), step.draw_a[deaf], strict=True))

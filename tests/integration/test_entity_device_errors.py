@@ -221,9 +221,7 @@ async def test_unloading_waits_for_a_write_in_flight_then_sends_the_fail_safe(
     monkeypatch.setattr(entity_charger, "WRITE_TIMEOUT_S", 0.3)
     monkeypatch.setattr(EntityCharger, "write_grace_s", 0.05)
     a = FakeEvse(world=world, name="a", response_s=0.0)
-    dsmr = FakeDsmr(evses=[a])
-    await add_fakes(hass, world, [a], [dsmr])
-    coordinator = await setup_site(hass, entity_site(evse_subentry("a")))
+    dsmr, coordinator = await start_one_evse(hass, world, a, name="a")
     await world.step(coordinator, cycles=10)
     assert a.limit_a == 16.0
     a.hang = True
@@ -244,9 +242,7 @@ async def test_a_slow_write_ends_in_the_background_and_is_counted_when_it_has(
     """A call slower than the grace: unknown meanwhile, known and not sent twice after."""
     monkeypatch.setattr(EntityCharger, "write_grace_s", 0.05)
     a = FakeEvse(world=world, name="a", response_s=0.0)
-    dsmr = FakeDsmr(evses=[a])
-    await add_fakes(hass, world, [a], [dsmr])
-    coordinator = await setup_site(hass, entity_site(evse_subentry("a")))
+    dsmr, coordinator = await start_one_evse(hass, world, a, name="a")
     await world.step(coordinator, cycles=10)
     assert a.limit_a == 16.0
     a.slow_s = 0.3
@@ -275,9 +271,7 @@ async def test_unloading_cancels_a_write_in_flight_to_a_charger_that_stopped_ans
     """Its entities went unavailable mid-call: nothing more is sent, no task lingers."""
     monkeypatch.setattr(EntityCharger, "write_grace_s", 0.05)
     a = FakeEvse(world=world, name="a", response_s=0.0)
-    dsmr = FakeDsmr(evses=[a])
-    await add_fakes(hass, world, [a], [dsmr])
-    coordinator = await setup_site(hass, entity_site(evse_subentry("a")))
+    dsmr, coordinator = await start_one_evse(hass, world, a, name="a")
     await world.step(coordinator, cycles=10)
     a.hang = True
     dsmr.house_a = [12.0, 12.0, 12.0]

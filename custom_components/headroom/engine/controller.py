@@ -635,10 +635,10 @@ class Balancer:
         """
         Build the limits: the main breaker per phase and each shared circuit per phase.
 
-        Room is reserved on their phases for the chargers that cannot be read: see
-        `_reserved_a`.
+        Room is reserved on their phases for the chargers outside the allocation (that
+        cannot be read, or do not take their limit): see `_reserved_a`.
         """
-        unreadable_a = {
+        outside_a = {
             c.charger_id: self._reserved_a(c) for c in chargers if not c.readable or c.disobeying
         }
         limits = []
@@ -651,12 +651,12 @@ class Balancer:
                 # An export the house load's floor hides is room the deadband asks for.
                 keep_a = max(0.0, margin_a - self._hidden_a[group.phase_index])
             weights = group.weights
-            if unreadable_a:
-                capacity_a -= sum(unreadable_a.get(key, 0.0) for key in weights)
-                weights = {key: 1.0 for key in weights if key not in unreadable_a}
+            if outside_a:
+                capacity_a -= sum(outside_a.get(key, 0.0) for key in weights)
+                weights = {key: 1.0 for key in weights if key not in outside_a}
             limits.append(Limit(reason=reason, capacity=capacity_a - keep_a, weights=weights))
         if self._peak_w is not None:
-            limits.append(self._peak_limit(chargers, unreadable_a, margin_a=margin_a))
+            limits.append(self._peak_limit(chargers, outside_a, margin_a=margin_a))
         return limits
 
     def _peak_budget_w(self, snapshot: Snapshot, chargers: list[_Charger]) -> float | None:
@@ -710,19 +710,19 @@ class Balancer:
         )
 
     def _peak_limit(
-        self, chargers: list[_Charger], unreadable_a: dict[str, float], *, margin_a: float
+        self, chargers: list[_Charger], outside_a: dict[str, float], *, margin_a: float
     ) -> Limit:
-        """Return the import budget as a power limit (an unreadable charger keeps its room)."""
+        """Return the import budget as a power limit (a charger outside keeps its room)."""
         voltage_v = self._settings.voltage_v
         weights = {
             c.charger_id: voltage_v * _active_lines(c)
             for c in chargers
-            if c.charger_id not in unreadable_a
+            if c.charger_id not in outside_a
         }
         reserved_w = sum(
             reserved_a * voltage_v * len(c.settings.phases)
             for c in chargers
-            if (reserved_a := unreadable_a.get(c.charger_id)) is not None
+            if (reserved_a := outside_a.get(c.charger_id)) is not None
         )
         capacity_w = (self._peak_w or 0.0) - reserved_w - margin_a * voltage_v
         return Limit(reason=Constraint.PEAK, capacity=capacity_w, weights=weights)
@@ -774,6 +774,8 @@ class Balancer:
         if current_a != memory.setpoint_a:
             memory.pause.changed(old_a=memory.setpoint_a, new_a=current_a, reason=reason, now=now)
             memory.previous_a = memory.setpoint_a
+            response_s = self._settings.timing.car_response_s
+            memory.replaced = [(at, a) for at, a in memory.replaced if now - at < response_s]
             memory.replaced.append((now, memory.setpoint_a))
             memory.setpoint_a = current_a
             memory.rise.changed(now)

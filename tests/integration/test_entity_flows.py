@@ -329,6 +329,8 @@ async def test_entity_charger_reconfigure_keeps_pause_and_checks_the_mapping(
     assert "current_entities" not in data  # its sensors removed: the command is assumed
     assert data["paused"] is True  # the homeowner's pause survives the installer's change
     assert "max_lowered_a" not in data  # the new maximum replaces a lowered one
+    await hass.async_block_till_done()  # the reload the flow scheduled
+    assert entry.state is ConfigEntryState.LOADED
 
 
 async def test_entity_charger_name_must_not_be_empty(hass: HomeAssistant, world: World) -> None:

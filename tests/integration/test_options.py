@@ -277,6 +277,10 @@ async def test_reconfigure_a_gateway_site(hass: HomeAssistant) -> None:
     )
     assert result["reason"] == "reconfigure_successful"
     assert entry.unique_id == "tcp:192.0.2.2:1502"
+    # The flow scheduled a reload that sets the site up on its new address: the test waits
+    # for it (ending while it still ran left its tasks and timers behind, now and then).
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
 
 
 async def test_reconfigure_a_running_site_to_a_missing_port(

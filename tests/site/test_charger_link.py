@@ -80,13 +80,13 @@ async def test_closing_after_a_write_failed_unseen_neither_raises_nor_keeps_it()
     link, _ = held_link(0.01)
 
     async def refuse_late(_limit_a: int) -> None:
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)
         msg = "garage: no answer"
         raise NoResponse(msg)
 
     link.driver.set_limit = refuse_late  # type: ignore[method-assign]
     assert await link.write(10, 0.0) == 0
-    await asyncio.sleep(0.05)  # it failed after its cycle went on; no cycle collected it
+    await asyncio.sleep(0.2)  # it failed after its cycle went on; no cycle collected it
     assert link.writing is not None
     assert link.writing.done()
     await link.abandon()  # the site closes: its failure no longer matters

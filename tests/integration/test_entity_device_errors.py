@@ -25,6 +25,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.headroom import entity_charger
+from custom_components.headroom.coordinator import HeadroomCoordinator
 from custom_components.headroom.engine.model import ChargerState
 from custom_components.headroom.entity_charger import EntityCharger
 from custom_components.headroom.entity_checks import limit_problems
@@ -214,15 +215,23 @@ async def test_a_hung_write_holds_up_neither_the_cycles_nor_another_chargers_cut
     assert coordinator.data.chargers[hung].setpoint_a == a.limit_a
 
 
+async def _evse_a_with_a_short_grace(
+    hass: HomeAssistant, world: World, monkeypatch: pytest.MonkeyPatch
+) -> tuple[FakeEvse, FakeDsmr, HeadroomCoordinator]:
+    """One entity charger 'a' whose cycles wait 0.05 s for a call, run for 10 s."""
+    monkeypatch.setattr(EntityCharger, "write_grace_s", 0.05)
+    a = FakeEvse(world=world, name="a", response_s=0.0)
+    dsmr, coordinator = await start_one_evse(hass, world, a, name="a")
+    await world.step(coordinator, cycles=10)
+    return a, dsmr, coordinator
+
+
 async def test_unloading_waits_for_a_write_in_flight_then_sends_the_fail_safe(
     hass: HomeAssistant, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The fail-safe current is the last limit the charger is sent, after the hung call ends."""
     monkeypatch.setattr(entity_charger, "WRITE_TIMEOUT_S", 0.3)
-    monkeypatch.setattr(EntityCharger, "write_grace_s", 0.05)
-    a = FakeEvse(world=world, name="a", response_s=0.0)
-    dsmr, coordinator = await start_one_evse(hass, world, a, name="a")
-    await world.step(coordinator, cycles=10)
+    a, dsmr, coordinator = await _evse_a_with_a_short_grace(hass, world, monkeypatch)
     assert a.limit_a == 16.0
     a.hang = True
     dsmr.house_a = [12.0, 12.0, 12.0]
@@ -240,10 +249,7 @@ async def test_a_slow_write_ends_in_the_background_and_is_counted_when_it_has(
     hass: HomeAssistant, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A call slower than the grace: unknown meanwhile, known and not sent twice after."""
-    monkeypatch.setattr(EntityCharger, "write_grace_s", 0.05)
-    a = FakeEvse(world=world, name="a", response_s=0.0)
-    dsmr, coordinator = await start_one_evse(hass, world, a, name="a")
-    await world.step(coordinator, cycles=10)
+    a, dsmr, coordinator = await _evse_a_with_a_short_grace(hass, world, monkeypatch)
     assert a.limit_a == 16.0
     a.slow_s = 1.0
     dsmr.house_a = [12.0, 12.0, 12.0]  # 12 A left
@@ -269,10 +275,7 @@ async def test_unloading_cancels_a_write_in_flight_to_a_charger_that_stopped_ans
     hass: HomeAssistant, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Its entities went unavailable mid-call: nothing more is sent, no task lingers."""
-    monkeypatch.setattr(EntityCharger, "write_grace_s", 0.05)
-    a = FakeEvse(world=world, name="a", response_s=0.0)
-    dsmr, coordinator = await start_one_evse(hass, world, a, name="a")
-    await world.step(coordinator, cycles=10)
+    a, dsmr, coordinator = await _evse_a_with_a_short_grace(hass, world, monkeypatch)
     a.hang = True
     dsmr.house_a = [12.0, 12.0, 12.0]
     await world.step(coordinator)

@@ -70,11 +70,11 @@ class _Memory:
     """What the balancer remembers about one charger between steps."""
 
     setpoint_a: float
-    previous_a: float = 0.0
     told_at: float | None = None
     """When the balancer first commanded it (None: not yet; it holds what it held before)."""
     replaced: list[tuple[float, float]] = field(default_factory=list)
-    """(when, command) of the commands replaced within the last car response time."""
+    """(when, command) of the commands replaced within the last car response time, the
+    latest last."""
     disobeying: bool = False
     """It drew more than any limit its car may still follow (see `_disobeys`)."""
     rise: RaiseGate = field(default_factory=RaiseGate)
@@ -82,6 +82,10 @@ class _Memory:
     car: CarCap = field(default_factory=CarCap)
     solar: SolarGate = field(default_factory=SolarGate)
     thermal: ThermalGate = field(default_factory=ThermalGate)
+
+    def forget_followed(self, now: float, *, response_s: float) -> None:
+        """Drop the replaced commands older than a car response time: followed by now."""
+        self.replaced = [(at, a) for at, a in self.replaced if now - at < response_s]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -773,9 +777,7 @@ class Balancer:
             memory.told_at = now
         if current_a != memory.setpoint_a:
             memory.pause.changed(old_a=memory.setpoint_a, new_a=current_a, reason=reason, now=now)
-            memory.previous_a = memory.setpoint_a
-            response_s = self._settings.timing.car_response_s
-            memory.replaced = [(at, a) for at, a in memory.replaced if now - at < response_s]
+            memory.forget_followed(now, response_s=self._settings.timing.car_response_s)
             memory.replaced.append((now, memory.setpoint_a))
             memory.setpoint_a = current_a
             memory.rise.changed(now)
@@ -944,7 +946,9 @@ def _assumed_draw_a(memory: _Memory, now: float, settings: SiteSettings) -> floa
     Its command, or the one before while the car may still be following the change.
     """
     settled = memory.rise.settled(now, after_s=settings.timing.car_response_s)
-    return memory.setpoint_a if settled else memory.previous_a
+    if settled or not memory.replaced:
+        return memory.setpoint_a
+    return memory.replaced[-1][1]  # it changed within the response time: the one before
 
 
 def _told_a(memory: _Memory, now: float, settings: SiteSettings) -> float:
@@ -956,7 +960,7 @@ def _told_a(memory: _Memory, now: float, settings: SiteSettings) -> float:
     response_s = settings.timing.car_response_s
     if memory.told_at is None or now - memory.told_at < response_s:
         return math.inf
-    memory.replaced = [(at, a) for at, a in memory.replaced if now - at < response_s]
+    memory.forget_followed(now, response_s=response_s)
     return max([memory.setpoint_a, *(a for _, a in memory.replaced)])
 
 

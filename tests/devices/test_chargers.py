@@ -315,6 +315,27 @@ async def test_alfen_reports_safe_current_and_rewrites_the_setpoint() -> None:
     assert mismatch.rewrite_interval_s == 10
 
 
+@pytest.mark.parametrize(
+    ("written_a", "applied_a", "setpoint_a"),
+    [
+        (0.0, 10.0, 10),  # rebooted: no Modbus setpoint, the safe current applies
+        (16.0, 6.0, 6),  # validity time ran out: 1210 still shows 16
+        (16.0, 16.0, 16),
+        (16.0, None, 16),  # 1206 reserved (NaN, Alfen doc 1.2): the limit written
+    ],
+)
+async def test_alfen_reports_the_limit_its_socket_applies(
+    written_a: float, applied_a: float | None, setpoint_a: int
+) -> None:
+    charger, device = _charger("alfen_eve", current_limit=written_a)
+    applied = charger.profile.registers["current_limit_readback"]
+    if applied_a is None:
+        device.set_words(applied, [0xFFFF, 0xFFFF])
+    else:
+        device.set(applied, applied_a)
+    assert (await charger.read(full=True)).setpoint_a == setpoint_a
+
+
 async def test_alfen_state_strings() -> None:
     for raw, state in [("A", "A"), ("B1", "B"), ("C2", "C"), ("E", "E"), ("F", "F")]:
         charger, _ = _charger("alfen_eve", charger_state=raw)
@@ -367,7 +388,8 @@ async def test_garbage_state_or_current_is_no_response(profile_id, field, raw) -
 
 async def test_garbage_optional_values_are_none() -> None:
     charger, device = _charger("alfen_eve", power_total=-5.0, energy_total=-1.0)
-    device.set_words(charger.profile.registers["current_limit"], [0x7F80, 0])
+    for name in ("current_limit", "current_limit_readback"):  # infinity, written and applied
+        device.set_words(charger.profile.registers[name], [0x7F80, 0])
     reading = await charger.read()
     assert reading.power_w is None
     assert reading.energy_total_kwh is None

@@ -125,3 +125,22 @@ async def test_a_station_that_refuses_leaves_the_socket_balanced(
     assert hass.states.get("sensor.garage_temperature").state == STATE_UNKNOWN
     disabled = coordinator.site.disabled_registers["garage"]
     assert "exception 11" in disabled["temperature"]
+
+
+async def test_an_alfen_back_from_a_reboot_charges_on_at_its_safe_current(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    # After a reboot the station applies its safe current (1206) and has no Modbus setpoint
+    # (1210 reads 0): the loop starts from what it applies and never pauses the car.
+    station = alfen(simulator)
+    station.safe_current_a = 10.0
+    station.fall_back(station.safe_current_a)
+    simulator.advance(5.0)  # the car follows the 10 A
+    coordinator = await garage_alfen(hass, simulator)
+    commands, applied = [], []
+    for _ in range(30):
+        commands.append((await advance_and_step(coordinator, simulator, 1))[0].command_a)
+        applied.append(station.applied_a)
+    assert commands[0] == 10.0
+    assert min(applied) == 10.0
+    assert applied[-1] == 16.0

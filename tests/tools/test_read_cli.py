@@ -99,10 +99,10 @@ async def test_reads_every_first_wave_model(
         if "frequency" in values:
             assert values["frequency"] == pytest.approx(50.0)
     else:
-        # The simulated car is plugged in; no limit yet, but an Alfen starts at its safe
-        # current (6 A) after a reboot, so that car charges.
+        # The simulated car is plugged in; no limit yet, but an Alfen applies its safe
+        # current (6 A, read from 1206) after a reboot, so that car charges.
         assert values["state"] == ("C" if spec is ALFEN else "B")
-        assert values["current_limit"] == 0  # nothing written yet (1210 on an Alfen)
+        assert values["current_limit"] == (6 if spec is ALFEN else 0)
         if profile.has("current_l1"):
             assert isinstance(values["current_l1"], float)
     code, table, err = await _read(argv, capsys)

@@ -753,7 +753,7 @@ class AlfenDevice(HeatingCharger):
             "energy_consumed_sum": 2_000_000.0 + view.session_energy_kwh * _W_PER_KW,
             "availability": 1,
             "charger_state": state,
-            "actual_applied_max_current": self.applied_a,
+            "current_limit_readback": self.applied_a,
             "watchdog_remaining": remaining,
             "current_limit": self.commanded_a,
             "failsafe_current": self.safe_current_a,

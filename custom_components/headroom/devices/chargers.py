@@ -562,13 +562,24 @@ class AlfenEve(Charger):
     The temperature (1102, the board's, not the air's: Alfen Modbus doc v2.3) is a station
     register at unit 200, read in full reads through a sibling handle on the same
     connection; a station that refuses or ignores it leaves the socket readable (`planner`).
+    The setpoint read is the limit the socket applies (1206), not the one last written
+    (1210): after a reboot 1210 is gone while the socket applies its safe current, and after
+    the validity time ran out 1210 still shows the old limit (Alfen Modbus doc v2.3, 1.3.1
+    and the note on 1214). A station without 1206 falls back to reading 1210.
     """
 
     max_limit_a = 32
     DEFAULT_REWRITE_INTERVAL_S: Final = 25.0
     """evcc's cadence; the station's validity time defaults to 60 s."""
     _fast_fields = ("charger_state", "current_l1", "current_l2", "current_l3")
-    _full_fields = (*_fast_fields, "power_total", "energy_total", "current_limit", "temperature")
+    _full_fields = (
+        *_fast_fields,
+        "power_total",
+        "energy_total",
+        "current_limit",
+        "current_limit_readback",
+        "temperature",
+    )
     _UNWIRED_LINES: Final = ("current_l2", "current_l3")
     rewrite_interval_s: float = DEFAULT_REWRITE_INTERVAL_S
     """How often the setpoint is re-written; `arm_watchdog` shortens it to the timeout's."""
@@ -583,6 +594,9 @@ class AlfenEve(Charger):
             name: 0.0 if name in self._UNWIRED_LINES and value is None else value
             for name, value in values.items()
         }
+        if _number(values.get("current_limit_readback")) is None:
+            # Reserved on this firmware (NaN, or refused): the limit written is all there is.
+            values.pop("current_limit_readback", None)
         return super()._reading(values)
 
     async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:

@@ -345,6 +345,7 @@ _CANONICAL_NAMES: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
         "alfen_eve": {
             "mode3_state": "charger_state",
             "modbus_slave_max_current": "current_limit",
+            "actual_applied_max_current": "current_limit_readback",
             "alb_safe_current": "failsafe_current",
             "max_current_valid_time_remaining": "watchdog_remaining",
             "power_sum": "power_total",

@@ -234,15 +234,18 @@ class ChargerLink:
 
         A charger that could not be read has no state; it holds the limit last written to it
         (when that write was answered), or the fail-safe current its own watchdog has surely
-        fallen back to by now (see `fell_back`), else an unknown one.
+        fallen back to by now (see `fell_back`), else an unknown one. Where the device
+        reported a fail-safe current of its own above that (an Alfen's safe current, set in
+        its app), it may be at that one instead: its own timer runs out when it will.
         """
         if reading is None:
             held_a = self.armed_for_a if self.setpoint_a is None and self.fell_back else None
+            setpoint_a: float | None = self.setpoint_a if held_a is None else held_a
+            device_a = self.watchdog.failsafe_a if self.watchdog is not None else None
+            if setpoint_a is not None and device_a is not None and device_a > setpoint_a:
+                setpoint_a = device_a
             return ChargerReading(
-                charger_id=self.charger_id,
-                state=None,
-                currents_a=None,
-                setpoint_a=self.setpoint_a if held_a is None else held_a,
+                charger_id=self.charger_id, state=None, currents_a=None, setpoint_a=setpoint_a
             )
         currents = [current for current in reading.currents_a if current is not None]
         return ChargerReading(

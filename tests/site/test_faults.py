@@ -133,3 +133,47 @@ async def test_an_impossible_meter_reading_is_no_measurement() -> None:
         result = await site.cycle(float(second))
     assert result.decision.fail_safe
     assert not result.meter_fresh
+
+
+async def test_an_unreadable_charger_may_be_at_its_own_higher_fail_safe() -> None:
+    # An Alfen whose safe current, set in its app, is 16 A where Headroom asks for 6 A (the
+    # repair says so). Silent long enough, it is taken as fallen back, and to its 16 A, not
+    # to the 6 A Headroom asked for: the garage leaves room for that.
+    alfen = get_profile("alfen_eve")
+    carport = FakeDevice.from_profile(
+        alfen,
+        {
+            "charger_state": "C2",
+            **{f"current_l{n}": 6.0 for n in (1, 2, 3)},
+            "current_limit": 6.0,
+            "current_limit_readback": 6.0,
+            "failsafe_current": 16.0,
+        },
+        device_id=1,
+        strict=False,
+    )
+    grid, garage = meter(3.0 + 6.0 + 10.0), charging(2, 10.0)
+    chargers = [
+        ChargerConfig(charger_id=name, data={"phases": [1, 2, 3], "max_a": 16})
+        for name in ("garage", "carport")
+    ]
+    options = OPTIONS | {"breaker_a": 25.0}  # 24 A after the margin
+    site = Site(
+        balancer=Balancer(site_settings({"meter_device_id": 1}, options, chargers)),
+        buses=[],
+        meter=Meter(grid, SDM630),
+        chargers={
+            "garage": create_charger(garage, HEIDELBERG),
+            "carport": create_charger(carport, alfen),
+        },
+        watchdog_timeout_s=WATCHDOG_S,
+    )
+    await site.cycle(100.0, full=True)
+    carport.answers_lost = True
+    for second in range(101, 101 + 3 * int(WATCHDOG_S)):
+        result = await site.cycle(float(second))
+    assert not result.chargers["carport"].available
+    held = next(r for r in result.snapshot.chargers if r.charger_id == "carport")
+    assert held.setpoint_a == 16.0
+    # The 3 A house, the carport at its own 16 A and the garage fit the 24 A.
+    assert limit_a(garage) + 16.0 + 3.0 <= 24.0

@@ -68,7 +68,7 @@ class ChargerLink:
             not self.reachable
             and self.armed_for_a is not None
             and not self.watchdog_unsupported
-            and now - self.last_request_at > watchdog_timeout_s
+            and now - self.last_request_at > self._falls_back_after_s(watchdog_timeout_s)
         ):
             self.fell_back = True  # its own watchdog has taken it there by now
         return self.reachable or now >= self.next_read_at
@@ -112,7 +112,12 @@ class ChargerLink:
         if self.driver.reads_are_free or now - self.silent_since < grace_s:
             self.next_read_at = now
         else:
-            self.next_read_at = now + watchdog_timeout_s + CYCLE_INTERVAL.total_seconds()
+            after_s = self._falls_back_after_s(watchdog_timeout_s)
+            self.next_read_at = now + after_s + CYCLE_INTERVAL.total_seconds()
+
+    def _falls_back_after_s(self, watchdog_timeout_s: float) -> float:
+        """Return the silence after which it falls back: the timeout armed, or its own if longer."""
+        return max(watchdog_timeout_s, self.driver.fallback_after_s or 0.0)
 
     async def keep_watchdog(self, fail_safe_a: float, *, timeout_s: float) -> None:
         """

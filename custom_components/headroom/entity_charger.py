@@ -85,6 +85,8 @@ class EntityCharger:
     reads_are_free: Final = True
     """Reading states costs nothing and resets nothing: a silent one is read every cycle."""
     write_grace_s: Final = WRITE_GRACE_S
+    fallback_after_s: Final = None
+    """No watchdog of its own (see `arm_watchdog`)."""
 
     def __init__(
         self,

@@ -237,3 +237,51 @@ async def test_alfen_temperature_from_its_station_over_tcp(
 
 def test_all_ids_is_the_whole_range() -> None:
     assert list(ALL_IDS) == list(range(1, 248))
+
+
+async def test_alfen_validity_time_is_learnt_and_kept(tmp_path: Path, socket_enabled: None) -> None:
+    """
+    The installer set a 20 s validity time in Alfen's app; the loop arms 60 s. The time left
+    (1208) after a write tells the driver, which re-writes within half of it: the station
+    never falls back to its safe current while it is driven.
+    """
+    del socket_enabled
+    simulator = Simulator(
+        _site(),
+        [DeviceSpec("alfen_eve", 1, "garage")],
+        line=LineSettings(9600, "N", 1),
+        link=tmp_path / "ttySIM",
+        modbus_tcp_port=None,
+        rtu_over_tcp_port=None,
+    )
+    await simulator.start()
+    assert simulator._clock is not None
+    simulator._clock.cancel()  # the test advances the simulator's time itself
+    try:
+        port = simulator.endpoints().native_tcp_port
+        assert port is not None
+        alfen: AlfenDevice = simulator.native_line.devices[1]  # type: ignore[assignment]
+        alfen.validity_s = 20.0
+        bus = Bus(TcpSettings("127.0.0.1", port), timeout_s=1.0)
+        await bus.connect()
+        try:
+            charger = create_charger(
+                bus.device(1), get_profile("alfen_eve"), clock=lambda: alfen.now_s
+            )
+            status = await charger.arm_watchdog(timeout_s=60, failsafe_a=6)
+            assert status.rewrite_interval_s == 25.0  # evcc's, until the station tells
+            assert charger.fallback_after_s is None
+            await charger.set_limit(16)
+            fell_back = []
+            for second in range(120):
+                simulator.advance(1.0)
+                await charger.read(full=second % 10 == 0)
+                await charger.maintain()
+                fell_back.append(alfen.in_failsafe)
+            assert charger.fallback_after_s == 20.0
+            assert not any(fell_back)
+            assert alfen.applied_a == 16.0
+        finally:
+            await bus.close()
+    finally:
+        await simulator.close()

@@ -91,3 +91,24 @@ async def test_closing_after_a_write_failed_unseen_neither_raises_nor_keeps_it()
     assert link.writing.done()
     await link.abandon()  # the site closes: its failure no longer matters
     assert link.writing is None
+
+
+@pytest.mark.parametrize(("own_s", "fallen_at"), [(None, 16.0), (60.0, 61.0)])
+async def test_a_silent_charger_falls_back_after_the_longer_of_both_timeouts(
+    own_s: float | None, fallen_at: float
+) -> None:
+    # An Alfen's validity time is its own (set in its app, learnt from its read-backs): a
+    # silent one holds its last limit until that has passed, not the timeout the loop armed.
+    device = charging(2, 10.0)
+    driver = create_charger(device, HEIDELBERG)
+    driver.fallback_after_s = own_s
+    link = ChargerLink(charger_id="garage", driver=driver, setpoint_a=16, armed_for_a=6)
+    device.silent = True
+    with pytest.raises(NoResponse):
+        await link.read(0.0, full=False, grace_s=0.0, watchdog_timeout_s=15.0)
+    assert link.next_read_at == fallen_at  # probed again once it has surely fallen back
+    for now in (15.5, fallen_at - 0.5):
+        link.read_due(now, watchdog_timeout_s=15.0)
+        assert link.fell_back is (now > max(15.0, own_s or 0.0))
+    link.read_due(fallen_at, watchdog_timeout_s=15.0)
+    assert link.fell_back

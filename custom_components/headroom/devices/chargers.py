@@ -132,6 +132,8 @@ class Charger(ABC):
     """A read takes bus time (a timeout when silent) and may reset the watchdog."""
     write_grace_s: ClassVar[float | None] = None
     """A cycle waits for a write to its end: the bus's timeout bounds it."""
+    fallback_after_s: float | None = None
+    """The silence after which it falls back when the device sets it (see `AlfenEve`)."""
     max_limit_a: ClassVar[int] = 32
     """The highest limit the model accepts."""
     _readbacks: ClassVar[Mapping[str, str]] = {}
@@ -558,7 +560,9 @@ class AlfenEve(Charger):
     NaN on L1 is still garbage. States are the letter of 1201 ('C1' is C, as in evcc;
     evcc reports 'E' as A, which the engine treats alike: no car to allocate to).
     Register 1208 is the time left before the fall-back, not the validity time (and all
-    ones before any setpoint), so the validity time is not known to the driver.
+    ones before any setpoint); the validity time, set in Alfen's app, is what was left plus
+    the time since the last write, measured in every full read after a write
+    (`fallback_after_s`). The setpoint is re-written within half of it.
     The temperature (1102, the board's, not the air's: Alfen Modbus doc v2.3) is a station
     register at unit 200, read in full reads through a sibling handle on the same
     connection; a station that refuses or ignores it leaves the socket readable (`planner`).
@@ -578,11 +582,16 @@ class AlfenEve(Charger):
         "energy_total",
         "current_limit",
         "current_limit_readback",
+        "watchdog_remaining",
         "temperature",
     )
     _UNWIRED_LINES: Final = ("current_l2", "current_l3")
+    _NO_SETPOINT: Final = 0xFFFFFFFF
+    """1208 before any setpoint was written (all ones)."""
     rewrite_interval_s: float = DEFAULT_REWRITE_INTERVAL_S
-    """How often the setpoint is re-written; `arm_watchdog` shortens it to the timeout's."""
+    """How often the setpoint is re-written: evcc's 25 s, or half of the watchdog timeout
+    the loop arms or of the validity time measured, whichever is shortest."""
+    _asked_interval_s: float = DEFAULT_REWRITE_INTERVAL_S
 
     def _state(self, raw: Value | None) -> ChargerState:
         if isinstance(raw, str) and raw[:1] in ChargerState.__members__:
@@ -597,7 +606,17 @@ class AlfenEve(Charger):
         if _number(values.get("current_limit_readback")) is None:
             # Reserved on this firmware (NaN, or refused): the limit written is all there is.
             values.pop("current_limit_readback", None)
+        self._measure_validity(values.get("watchdog_remaining"))
         return super()._reading(values)
+
+    def _measure_validity(self, remaining: Value | None) -> None:
+        """Learn the validity time from the time left (1208) and the time since the write."""
+        left_s = _number(remaining)
+        written_at = self._limit_written_at
+        if left_s is None or written_at is None or not 0 < left_s < self._NO_SETPOINT:
+            return  # no write yet, ran out already (0), or no such register
+        self.fallback_after_s = float(round(left_s + self._clock() - written_at))
+        self.rewrite_interval_s = min(self._asked_interval_s, self.fallback_after_s / 2)
 
     async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:
         """
@@ -611,7 +630,10 @@ class AlfenEve(Charger):
         self._check_limit(failsafe_a, what="fail-safe current")
         values = await self._reader.read(["failsafe_current"])
         safe_a = _number(values["failsafe_current"])
-        self.rewrite_interval_s = min(self.DEFAULT_REWRITE_INTERVAL_S, timeout_s / 2)
+        self._asked_interval_s = min(self.DEFAULT_REWRITE_INTERVAL_S, timeout_s / 2)
+        self.rewrite_interval_s = self._asked_interval_s
+        if self.fallback_after_s is not None:
+            self.rewrite_interval_s = min(self.rewrite_interval_s, self.fallback_after_s / 2)
         return WatchdogStatus(
             timeout_s=None,
             failsafe_a=safe_a,

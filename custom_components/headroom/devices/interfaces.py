@@ -77,6 +77,16 @@ class ChargerDevice(Protocol):
         """
         ...
 
+    @property
+    def fallback_after_s(self) -> float | None:
+        """
+        The silence after which the charger falls back, where only the device sets it.
+
+        An Alfen's validity time is set in its app, and measured from its read-backs; None:
+        the watchdog timeout the loop arms (or none is known).
+        """
+        ...
+
     async def read(self, *, full: bool = True) -> ChargerValues:
         """Read state and line currents (and the slower values when `full`)."""
         ...

@@ -116,8 +116,15 @@ class ChargerLink:
             self.next_read_at = now + after_s + CYCLE_INTERVAL.total_seconds()
 
     def _falls_back_after_s(self, watchdog_timeout_s: float) -> float:
-        """Return the silence after which it falls back: the timeout armed, or its own if longer."""
-        return max(watchdog_timeout_s, self.driver.fallback_after_s or 0.0)
+        """
+        Return the silence after which it falls back: the timeout armed, or its own if longer.
+
+        Its own: what it reported when armed (a Webasto NEXT's, set in its web interface)
+        or what the driver learnt since (an Alfen's validity time).
+        """
+        reported_s = self.watchdog.timeout_s if self.watchdog is not None else None
+        own_s = [s for s in (reported_s, self.driver.fallback_after_s) if s is not None]
+        return max([watchdog_timeout_s, *own_s])
 
     async def keep_watchdog(self, fail_safe_a: float, *, timeout_s: float) -> None:
         """

@@ -12,7 +12,7 @@ from typing import Literal
 import pytest
 
 from custom_components.headroom.charger_link import ChargerLink
-from custom_components.headroom.devices.chargers import create_charger
+from custom_components.headroom.devices.chargers import WatchdogStatus, create_charger
 from custom_components.headroom.devices.errors import NoResponse
 from tests.devices.fakes import FakeDevice
 from tests.site.test_faults import HEIDELBERG, charging, limit_a
@@ -93,22 +93,29 @@ async def test_closing_after_a_write_failed_unseen_neither_raises_nor_keeps_it()
     assert link.writing is None
 
 
-@pytest.mark.parametrize(("own_s", "fallen_at"), [(None, 16.0), (60.0, 61.0)])
+@pytest.mark.parametrize(
+    ("learnt_s", "reported_s", "fallen_at"),
+    [(None, None, 16.0), (60.0, None, 61.0), (None, 40.0, 41.0), (None, 10.0, 16.0)],
+)
 async def test_a_silent_charger_falls_back_after_the_longer_of_both_timeouts(
-    own_s: float | None, fallen_at: float
+    learnt_s: float | None, reported_s: float | None, fallen_at: float
 ) -> None:
-    # An Alfen's validity time is its own (set in its app, learnt from its read-backs): a
-    # silent one holds its last limit until that has passed, not the timeout the loop armed.
+    # A charger's own timeout (an Alfen's validity time learnt from its read-backs, a
+    # Webasto NEXT's reported when armed): a silent one holds its last limit until that has
+    # passed, not only the 15 s the loop armed.
     device = charging(2, 10.0)
     driver = create_charger(device, HEIDELBERG)
-    driver.fallback_after_s = own_s
+    driver.fallback_after_s = learnt_s
     link = ChargerLink(charger_id="garage", driver=driver, setpoint_a=16, armed_for_a=6)
+    if reported_s is not None:
+        link.watchdog = WatchdogStatus(timeout_s=reported_s, failsafe_a=6.0, failsafe_matches=True)
+    own_s = max(learnt_s or 0.0, reported_s or 0.0)
     device.silent = True
     with pytest.raises(NoResponse):
         await link.read(0.0, full=False, grace_s=0.0, watchdog_timeout_s=15.0)
     assert link.next_read_at == fallen_at  # probed again once it has surely fallen back
     for now in (15.5, fallen_at - 0.5):
         link.read_due(now, watchdog_timeout_s=15.0)
-        assert link.fell_back is (now > max(15.0, own_s or 0.0))
+        assert link.fell_back is (now > max(15.0, own_s))
     link.read_due(fallen_at, watchdog_timeout_s=15.0)
     assert link.fell_back

@@ -140,7 +140,8 @@ STATUS_MAPPINGS: Final[Mapping[str, Mapping[str, StatusCategory]]] = {
         "error": _E,
         "5": _E,
     },
-    # OpenEVSE: the EVSE state.
+    # OpenEVSE: the EVSE state (Home Assistant's own `openevse` integration, and the
+    # custom one's words for the same faults: bad_ground, gfi_self_test_failed).
     "openevse": {
         "not_connected": _I,
         "sleeping": _CO,
@@ -150,8 +151,10 @@ STATUS_MAPPINGS: Final[Mapping[str, Mapping[str, StatusCategory]]] = {
         "vent_required": _E,
         "diode_check_failed": _E,
         "gfci_fault": _E,
+        "no_ground": _E,
         "bad_ground": _E,
         "stuck_relay": _E,
+        "gfci_self_test_failure": _E,
         "gfi_self_test_failed": _E,
         "over_temperature": _E,
         "over_current": _E,
@@ -162,6 +165,37 @@ STATUS_MAPPINGS: Final[Mapping[str, Mapping[str, StatusCategory]]] = {
         "connected_requesting": _CO,
         "connected_charging": _CH,
         "connected_finished": _CO,
+    },
+    # Peblar (Home Assistant's `peblar` integration): the control-pilot state, `cp_state`.
+    "peblar": {
+        "no_ev_connected": _I,
+        "suspended": _CO,
+        "charging": _CH,
+        "error": _E,
+        "fault": _E,
+        "invalid": _E,
+    },
+    # NRGkick (Home Assistant's `nrgkick` integration): the charging status; `wakeup` is
+    # the car being woken up to charge.
+    "nrgkick": {
+        "standby": _I,
+        "connected": _CO,
+        "wakeup": _CO,
+        "charging": _CH,
+        "error": _E,
+    },
+    # Lektrico (Home Assistant's `lektrico` integration): the charger state. A locked
+    # charger may have a car behind it: counted as one, which keeps its room.
+    "lektrico": {
+        "available": _I,
+        "connected": _CO,
+        "need_auth": _CO,
+        "paused": _CO,
+        "paused_by_scheduler": _CO,
+        "locked": _CO,
+        "charging": _CH,
+        "error": _E,
+        "updating_firmware": _E,
     },
 }
 """State words (normalized, see `normalize_state`) of common integrations' status entities."""

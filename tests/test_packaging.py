@@ -108,3 +108,21 @@ def test_translations_match_strings() -> None:
     strings = json.loads((PACKAGE / "strings.json").read_text())
     english = json.loads((PACKAGE / "translations" / "en.json").read_text())
     assert english == strings
+
+
+def _leaves(tree: object, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], str]:
+    if isinstance(tree, dict):
+        return {k: v for key, sub in tree.items() for k, v in _leaves(sub, (*path, key)).items()}
+    return {path: str(tree)}
+
+
+@pytest.mark.parametrize("language", ["de", "nl"])
+def test_every_string_is_translated_with_its_placeholders(language: str) -> None:
+    # A German or Dutch homeowner sees every form, error and repair in their language
+    # (Home Assistant would fall back to English for a missing one, silently).
+    english = _leaves(json.loads((PACKAGE / "strings.json").read_text()))
+    translated = _leaves(json.loads((PACKAGE / "translations" / f"{language}.json").read_text()))
+    assert set(translated) == set(english)
+    for path, text in english.items():
+        wanted = sorted(re.findall(r"\{\w+\}", text))
+        assert sorted(re.findall(r"\{\w+\}", translated[path])) == wanted, path

@@ -182,10 +182,9 @@ async def test_alfen_and_gateway_over_tcp(tmp_path: Path, socket_enabled: None) 
         await simulator.close()
 
 
-async def test_alfen_temperature_from_its_station_over_tcp(
-    tmp_path: Path, socket_enabled: None
-) -> None:
-    """The station's temperature (unit 200) heats under current; a refusing station is harmless."""
+@pytest.fixture
+async def alfen_alone(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Simulator]:
+    """An Alfen Eve (socket 1) on its own Modbus TCP port; the test advances its time."""
     del socket_enabled
     simulator = Simulator(
         _site(),
@@ -197,91 +196,81 @@ async def test_alfen_temperature_from_its_station_over_tcp(
     )
     await simulator.start()
     assert simulator._clock is not None
-    simulator._clock.cancel()  # the test advances the simulator's time itself
+    simulator._clock.cancel()
     try:
-        port = simulator.endpoints().native_tcp_port
-        assert port is not None
-        # Unit 200 answers too (it is the station): the scan must not take it for a device.
-        found = await Scanner(device_ids=[1, 200]).scan_tcp("127.0.0.1", port)
-        assert [(d.model, d.device_id) for d in found.devices] == [("alfen_eve", 1)]
-        alfen: AlfenDevice = simulator.native_line.devices[1]  # type: ignore[assignment]
-        alfen.heat_under_current(c_per_a2=0.2, time_constant_s=10.0)
-        bus = Bus(TcpSettings("127.0.0.1", port), timeout_s=1.0)
-        await bus.connect()
-        try:
-            charger = create_charger(bus.device(1), get_profile("alfen_eve"))
-            await charger.set_limit(16)
-            assert (await charger.read()).temperature_c == pytest.approx(alfen.ambient_c)
-            simulator.advance(60.0)
-            hot = (await charger.read()).temperature_c
-            assert hot is not None
-            assert hot > alfen.ambient_c + 20
-            assert hot == pytest.approx(alfen.temperature_c, abs=0.1)  # a float32, rounded
-            assert bus.stats.for_device(200).requests >= 2
-            # The station's identity is read there too (at unit 1 the socket has none).
-            assert (await charger.identity()).firmware == "6.4.0-4210"
-            # A station that refuses (here: a gateway's "target failed to respond", 11).
-            alfen.station_exception = 11
-            refused = create_charger(bus.device(1), get_profile("alfen_eve"))
-            reading = await refused.read()
-            assert reading.state is ChargerState.C
-            assert reading.current_l1_a is not None
-            assert reading.temperature_c is None
-            assert "exception 11" in refused.disabled_registers["temperature"]
-            assert (await refused.read()).current_l1_a is not None
-        finally:
-            await bus.close()
+        yield simulator
     finally:
         await simulator.close()
+
+
+async def test_alfen_temperature_from_its_station_over_tcp(alfen_alone: Simulator) -> None:
+    """The station's temperature (unit 200) heats under current; a refusing station is harmless."""
+    simulator = alfen_alone
+    port = simulator.endpoints().native_tcp_port
+    assert port is not None
+    # Unit 200 answers too (it is the station): the scan must not take it for a device.
+    found = await Scanner(device_ids=[1, 200]).scan_tcp("127.0.0.1", port)
+    assert [(d.model, d.device_id) for d in found.devices] == [("alfen_eve", 1)]
+    alfen: AlfenDevice = simulator.native_line.devices[1]  # type: ignore[assignment]
+    alfen.heat_under_current(c_per_a2=0.2, time_constant_s=10.0)
+    bus = Bus(TcpSettings("127.0.0.1", port), timeout_s=1.0)
+    await bus.connect()
+    try:
+        charger = create_charger(bus.device(1), get_profile("alfen_eve"))
+        await charger.set_limit(16)
+        assert (await charger.read()).temperature_c == pytest.approx(alfen.ambient_c)
+        simulator.advance(60.0)
+        hot = (await charger.read()).temperature_c
+        assert hot is not None
+        assert hot > alfen.ambient_c + 20
+        assert hot == pytest.approx(alfen.temperature_c, abs=0.1)  # a float32, rounded
+        assert bus.stats.for_device(200).requests >= 2
+        # The station's identity is read there too (at unit 1 the socket has none).
+        assert (await charger.identity()).firmware == "6.4.0-4210"
+        # A station that refuses (here: a gateway's "target failed to respond", 11).
+        alfen.station_exception = 11
+        refused = create_charger(bus.device(1), get_profile("alfen_eve"))
+        reading = await refused.read()
+        assert reading.state is ChargerState.C
+        assert reading.current_l1_a is not None
+        assert reading.temperature_c is None
+        assert "exception 11" in refused.disabled_registers["temperature"]
+        assert (await refused.read()).current_l1_a is not None
+    finally:
+        await bus.close()
 
 
 def test_all_ids_is_the_whole_range() -> None:
     assert list(ALL_IDS) == list(range(1, 248))
 
 
-async def test_alfen_validity_time_is_learnt_and_kept(tmp_path: Path, socket_enabled: None) -> None:
+async def test_alfen_validity_time_is_learnt_and_kept(alfen_alone: Simulator) -> None:
     """
     The installer set a 20 s validity time in Alfen's app; the loop arms 60 s. The time left
     (1208) after a write tells the driver, which re-writes within half of it: the station
     never falls back to its safe current while it is driven.
     """
-    del socket_enabled
-    simulator = Simulator(
-        _site(),
-        [DeviceSpec("alfen_eve", 1, "garage")],
-        line=LineSettings(9600, "N", 1),
-        link=tmp_path / "ttySIM",
-        modbus_tcp_port=None,
-        rtu_over_tcp_port=None,
-    )
-    await simulator.start()
-    assert simulator._clock is not None
-    simulator._clock.cancel()  # the test advances the simulator's time itself
+    simulator = alfen_alone
+    port = simulator.endpoints().native_tcp_port
+    assert port is not None
+    alfen: AlfenDevice = simulator.native_line.devices[1]  # type: ignore[assignment]
+    alfen.validity_s = 20.0
+    bus = Bus(TcpSettings("127.0.0.1", port), timeout_s=1.0)
+    await bus.connect()
     try:
-        port = simulator.endpoints().native_tcp_port
-        assert port is not None
-        alfen: AlfenDevice = simulator.native_line.devices[1]  # type: ignore[assignment]
-        alfen.validity_s = 20.0
-        bus = Bus(TcpSettings("127.0.0.1", port), timeout_s=1.0)
-        await bus.connect()
-        try:
-            charger = create_charger(
-                bus.device(1), get_profile("alfen_eve"), clock=lambda: alfen.now_s
-            )
-            status = await charger.arm_watchdog(timeout_s=60, failsafe_a=6)
-            assert status.rewrite_interval_s == 25.0  # evcc's, until the station tells
-            assert charger.fallback_after_s is None
-            await charger.set_limit(16)
-            fell_back = []
-            for second in range(120):
-                simulator.advance(1.0)
-                await charger.read(full=second % 10 == 0)
-                await charger.maintain()
-                fell_back.append(alfen.in_failsafe)
-            assert charger.fallback_after_s == 20.0
-            assert not any(fell_back)
-            assert alfen.applied_a == 16.0
-        finally:
-            await bus.close()
+        charger = create_charger(bus.device(1), get_profile("alfen_eve"), clock=lambda: alfen.now_s)
+        status = await charger.arm_watchdog(timeout_s=60, failsafe_a=6)
+        assert status.rewrite_interval_s == 25.0  # evcc's, until the station tells
+        assert charger.fallback_after_s is None
+        await charger.set_limit(16)
+        fell_back = []
+        for second in range(120):
+            simulator.advance(1.0)
+            await charger.read(full=second % 10 == 0)
+            await charger.maintain()
+            fell_back.append(alfen.in_failsafe)
+        assert charger.fallback_after_s == 20.0
+        assert not any(fell_back)
+        assert alfen.applied_a == 16.0
     finally:
-        await simulator.close()
+        await bus.close()

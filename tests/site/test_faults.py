@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from custom_components.headroom.devices.chargers import create_charger
 from custom_components.headroom.devices.meters import Meter
-from custom_components.headroom.devices.registers import get_profile
+from custom_components.headroom.devices.registers import Profile, get_profile
 from custom_components.headroom.engine import Balancer
 from custom_components.headroom.engine.model import Constraint
 from custom_components.headroom.engine_settings import ChargerConfig
@@ -45,19 +45,28 @@ def set_draw(device: FakeDevice, draw_a: float) -> None:
         device.set(HEIDELBERG.registers[f"current_l{n}"], draw_a)
 
 
-def two_chargers(meter_device: FakeDevice, garage: FakeDevice, carport: FakeDevice) -> Site:
+def two_chargers(
+    meter_device: FakeDevice,
+    garage: FakeDevice,
+    carport: FakeDevice,
+    *,
+    carport_profile: Profile = HEIDELBERG,
+    breaker_a: float = OPTIONS["breaker_a"],
+) -> Site:
+    """A garage (Heidelberg) and a carport, 16 A and three-phase each, on an SDM630."""
     chargers = [
         ChargerConfig(charger_id=name, data={"phases": [1, 2, 3], "max_a": 16})
         for name in ("garage", "carport")
     ]
-    settings = site_settings({"meter_device_id": 1}, OPTIONS, chargers)
+    options = OPTIONS | {"breaker_a": breaker_a}
+    settings = site_settings({"meter_device_id": 1}, options, chargers)
     return Site(
         balancer=Balancer(settings),
         buses=[],
         meter=Meter(meter_device, SDM630),
         chargers={
             "garage": create_charger(garage, HEIDELBERG),
-            "carport": create_charger(carport, HEIDELBERG),
+            "carport": create_charger(carport, carport_profile),
         },
         watchdog_timeout_s=WATCHDOG_S,
     )
@@ -153,21 +162,7 @@ async def test_an_unreadable_charger_may_be_at_its_own_higher_fail_safe() -> Non
         strict=False,
     )
     grid, garage = meter(3.0 + 6.0 + 10.0), charging(2, 10.0)
-    chargers = [
-        ChargerConfig(charger_id=name, data={"phases": [1, 2, 3], "max_a": 16})
-        for name in ("garage", "carport")
-    ]
-    options = OPTIONS | {"breaker_a": 25.0}  # 24 A after the margin
-    site = Site(
-        balancer=Balancer(site_settings({"meter_device_id": 1}, options, chargers)),
-        buses=[],
-        meter=Meter(grid, SDM630),
-        chargers={
-            "garage": create_charger(garage, HEIDELBERG),
-            "carport": create_charger(carport, alfen),
-        },
-        watchdog_timeout_s=WATCHDOG_S,
-    )
+    site = two_chargers(grid, garage, carport, carport_profile=alfen, breaker_a=25.0)  # 24 A
     await site.cycle(100.0, full=True)
     carport.answers_lost = True
     for second in range(101, 101 + 3 * int(WATCHDOG_S)):

@@ -201,6 +201,17 @@ STATUS_MAPPINGS: Final[Mapping[str, Mapping[str, StatusCategory]]] = {
 """State words (normalized, see `normalize_state`) of common integrations' status entities."""
 STATUS_MANUAL: Final = "manual"
 STATUS_NONE: Final = "none"
+STATUS_MAPPING_BY_PLATFORM: Final[Mapping[str, str]] = {
+    "ocpp": "ocpp",
+    "easee": "easee",
+    "wallbox": "wallbox",
+    "openevse": "openevse",
+    "zaptec": "zaptec",
+    "peblar": "peblar",
+    "nrgkick": "nrgkick",
+    "lektrico": "lektrico",
+}
+"""The mapping for a status entity, from the integration (platform) that provides it."""
 
 
 def normalize_state(value: str) -> str:

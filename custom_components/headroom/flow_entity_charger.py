@@ -15,6 +15,7 @@ import probatio
 from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
 from homeassistant.const import CONF_NAME
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.selector import (
     EntitySelector,
     EntitySelectorConfig,
@@ -43,6 +44,7 @@ from .entity_config import (
     MAX_RESPONSE_S,
     MAX_WRITE_INTERVAL_S,
     STATUS_MANUAL,
+    STATUS_MAPPING_BY_PLATFORM,
     STATUS_MAPPINGS,
     STATUS_NONE,
     SUBENTRY_ENTITY_CHARGER,
@@ -175,6 +177,7 @@ class EntityChargerSubentryFlow(ConfigSubentryFlow):
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         if user_input is not None:
+            user_input = self._with_status_mapping(user_input)
             errors = self._errors(entry, user_input, exclude=None)
             if not errors:
                 data = {**entity_data(user_input), **charger_settings_data(user_input)}
@@ -201,6 +204,7 @@ class EntityChargerSubentryFlow(ConfigSubentryFlow):
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         if user_input is not None:
+            user_input = self._with_status_mapping(user_input)
             errors = self._errors(entry, user_input, exclude=subentry.subentry_id)
             if not errors:
                 settings = charger_settings_data(user_input)
@@ -216,6 +220,20 @@ class EntityChargerSubentryFlow(ConfigSubentryFlow):
             errors=errors,
             description_placeholders=placeholders,
         )
+
+    def _with_status_mapping(self, user_input: dict[str, Any]) -> dict[str, Any]:
+        """
+        Take a status entity's mapping from the integration that provides it, when not chosen.
+
+        A status entity with no mapping would read every word as unknown (counted as
+        charging); `_form_errors` asks for one when the integration is not one Headroom knows.
+        """
+        status = user_input.get(CONF_STATUS_ENTITY)
+        if not status or user_input.get(CONF_STATUS_MAPPING, STATUS_NONE) != STATUS_NONE:
+            return user_input
+        registered = er.async_get(self.hass).async_get(status)
+        mapping = STATUS_MAPPING_BY_PLATFORM.get(registered.platform) if registered else None
+        return user_input if mapping is None else {**user_input, CONF_STATUS_MAPPING: mapping}
 
     def _errors(
         self, entry: ConfigEntry, user_input: Mapping[str, Any], *, exclude: str | None
@@ -280,6 +298,8 @@ def _form_errors(entry: ConfigEntry, user_input: Mapping[str, Any]) -> dict[str,
     mapping = user_input[CONF_STATUS_MAPPING]
     if mapping != STATUS_NONE and not user_input.get(CONF_STATUS_ENTITY):
         errors[CONF_STATUS_ENTITY] = "entity_required"
+    if mapping == STATUS_NONE and user_input.get(CONF_STATUS_ENTITY):
+        errors[CONF_STATUS_MAPPING] = ProblemKey.STATUS_MAPPING_NEEDED.value
     if mapping == STATUS_MANUAL:
         try:
             manual = parse_manual_mapping(str(user_input.get(CONF_STATUS_MANUAL, "")))

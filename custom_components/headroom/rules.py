@@ -76,6 +76,7 @@ class ProblemKey(StrEnum):
     ENTITY_USED_TWICE = "entity_used_twice"
     ENTITY_COUNT = "entity_count"
     STATUS_MAPPING = "status_mapping"
+    STATUS_MAPPING_NEEDED = "status_mapping_needed"
     CANNOT_PAUSE = "cannot_pause"
 
 

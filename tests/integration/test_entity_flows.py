@@ -9,6 +9,7 @@ import pytest
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.headroom.const import DOMAIN
@@ -345,6 +346,37 @@ async def test_entity_charger_name_must_not_be_empty(hass: HomeAssistant, world:
         result["flow_id"], {**CHARGER, "name": "  "}
     )
     assert result["errors"] == {"name": "name_empty"}
+
+
+async def test_a_status_entity_brings_the_mapping_of_its_integration(
+    hass: HomeAssistant, world: World
+) -> None:
+    # A Peblar's state sensor, registered by Home Assistant's peblar integration: chosen as
+    # the status with 'No status entity' left in the mapping, its words are Peblar's.
+    evse = FakeEvse(world=world)
+    await add_fakes(hass, world, [evse], [FakeDsmr(evses=[evse])])
+    peblar = er.async_get(hass).async_get_or_create(
+        "sensor", "peblar", "23-45-A1-B2_cp_state", suggested_object_id="peblar_state"
+    )
+    hass.states.async_set(peblar.entity_id, "charging")
+    entry = entity_site()
+    await setup_site(hass, entry)
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "entity_charger"), context={"source": SOURCE_USER}
+    )
+    # The test integration's status sensor: no mapping Headroom could take from it.
+    unknown = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**CHARGER, "status_mapping": "none"}
+    )
+    assert unknown["errors"] == {"status_mapping": "status_mapping_needed"}
+    done = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {**CHARGER, "status_entity": peblar.entity_id, "status_mapping": "none"},
+    )
+    assert done["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    (subentry,) = entry.get_subentries_of_type("entity_charger")
+    assert subentry.data["status_mapping"] == "peblar"
 
 
 async def test_fail_safe_suggestion_shares_among_entity_chargers(

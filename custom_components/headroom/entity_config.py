@@ -184,6 +184,16 @@ STATUS_MAPPINGS: Final[Mapping[str, Mapping[str, StatusCategory]]] = {
         "charging": _CH,
         "error": _E,
     },
+    # A Tesla through Home Assistant's `teslemetry`, `tesla_fleet` or `tessie`
+    # integration: the car's charging state (the car, not the charger, takes the limit).
+    "tesla": {
+        "disconnected": _I,
+        "stopped": _CO,
+        "complete": _CO,
+        "no_power": _CO,
+        "starting": _CH,
+        "charging": _CH,
+    },
     # Lektrico (Home Assistant's `lektrico` integration): the charger state. A locked
     # charger may have a car behind it: counted as one, which keeps its room.
     "lektrico": {
@@ -210,6 +220,9 @@ STATUS_MAPPING_BY_PLATFORM: Final[Mapping[str, str]] = {
     "peblar": "peblar",
     "nrgkick": "nrgkick",
     "lektrico": "lektrico",
+    "teslemetry": "tesla",
+    "tesla_fleet": "tesla",
+    "tessie": "tesla",
 }
 """The mapping for a status entity, from the integration (platform) that provides it."""
 

@@ -17,6 +17,7 @@ import homeassistant.components
 import pytest
 
 from custom_components.headroom.entity_config import (
+    STATUS_MAPPING_BY_PLATFORM,
     STATUS_MAPPINGS,
     StatusCategory,
     normalize_state,
@@ -38,6 +39,9 @@ def published_states(component: str, sensor: str) -> set[str]:
         ("peblar", "peblar", "cp_state"),
         ("nrgkick", "nrgkick", "status"),
         ("lektrico", "lektrico", "state"),
+        ("tesla", "teslemetry", "charge_state_charging_state"),
+        ("tesla", "tesla_fleet", "charge_state_charging_state"),
+        ("tesla", "tessie", "charge_state_charging_state"),
     ],
 )
 def test_every_published_state_is_mapped(mapping: str, component: str, sensor: str) -> None:
@@ -66,3 +70,9 @@ def test_every_mapping_is_offered_with_a_label() -> None:
     strings = json.loads((root / "strings.json").read_text())
     options = strings["selector"]["status_mapping"]["options"]
     assert set(STATUS_MAPPINGS) <= set(options)
+
+
+def test_every_platform_brings_a_mapping_that_exists() -> None:
+    assert set(STATUS_MAPPING_BY_PLATFORM.values()) <= set(STATUS_MAPPINGS)
+    for platform in STATUS_MAPPING_BY_PLATFORM:
+        assert (COMPONENTS / platform).is_dir() or platform in {"ocpp", "easee", "zaptec"}

@@ -184,6 +184,40 @@ STATUS_MAPPINGS: Final[Mapping[str, Mapping[str, StatusCategory]]] = {
         "charging": _CH,
         "error": _E,
     },
+    # TechnoVE (Home Assistant's `technove` integration): the station status.
+    "technove": {
+        "unplugged": _I,
+        "plugged_waiting": _CO,
+        "high_tariff_period": _CO,
+        "out_of_activation_period": _CO,
+        "plugged_charging": _CH,
+        "evse_fault": _E,
+        "ground_fault": _E,
+        "pilot_fault": _E,
+        "ventilation_required": _E,
+    },
+    # SILLA Prism (Home Assistant's `silla_prism` integration): the port state.
+    "silla_prism": {
+        "idle": _I,
+        "waiting": _CO,
+        "paused": _CO,
+        "charging": _CH,
+    },
+    # BESEN (Home Assistant's `besen` integration): its Current state sensor (a diagnostic
+    # one, off until enabled); both charging faults stop the charge.
+    "besen": {
+        "not_connected": _I,
+        "ready_to_charge": _CO,
+        "waiting_for_button": _CO,
+        "waiting_for_swipe": _CO,
+        "charging_reservation": _CO,
+        "completed": _CO,
+        "completed_full_charge": _CO,
+        "charging": _CH,
+        "fault": _E,
+        "charging_fault_1": _E,
+        "charging_fault_2": _E,
+    },
     # A Tesla through Home Assistant's `teslemetry`, `tesla_fleet` or `tessie`
     # integration: the car's charging state (the car, not the charger, takes the limit).
     "tesla": {
@@ -220,6 +254,9 @@ STATUS_MAPPING_BY_PLATFORM: Final[Mapping[str, str]] = {
     "peblar": "peblar",
     "nrgkick": "nrgkick",
     "lektrico": "lektrico",
+    "technove": "technove",
+    "silla_prism": "silla_prism",
+    "besen": "besen",
     "teslemetry": "tesla",
     "tesla_fleet": "tesla",
     "tessie": "tesla",

@@ -39,6 +39,9 @@ def published_states(component: str, sensor: str) -> set[str]:
         ("peblar", "peblar", "cp_state"),
         ("nrgkick", "nrgkick", "status"),
         ("lektrico", "lektrico", "state"),
+        ("technove", "technove", "status"),
+        ("silla_prism", "silla_prism", "status"),
+        ("besen", "besen", "current_state"),
         ("tesla", "teslemetry", "charge_state_charging_state"),
         ("tesla", "tesla_fleet", "charge_state_charging_state"),
         ("tesla", "tessie", "charge_state_charging_state"),
@@ -48,8 +51,8 @@ def test_every_published_state_is_mapped(mapping: str, component: str, sensor: s
     states = published_states(component, sensor)
     assert states  # the sensor and its states are where this test looks
     assert states <= set(STATUS_MAPPINGS[mapping])
-    assert "charging" in states
-    assert STATUS_MAPPINGS[mapping]["charging"] is StatusCategory.CHARGING
+    categories = {STATUS_MAPPINGS[mapping][state] for state in states}
+    assert {StatusCategory.IDLE, StatusCategory.CHARGING} <= categories
 
 
 def test_every_wallbox_status_is_mapped() -> None:

@@ -272,5 +272,8 @@ async def test_alfen_validity_time_is_learnt_and_kept(alfen_alone: Simulator) ->
         assert charger.fallback_after_s == 20.0
         assert not any(fell_back)
         assert alfen.applied_a == 16.0
+        # Armed again (the loop's timeout changed): what the station told still holds.
+        again = await charger.arm_watchdog(timeout_s=60, failsafe_a=6)
+        assert again.rewrite_interval_s == 10.0
     finally:
         await bus.close()

@@ -324,7 +324,11 @@ def charger_settings_schema(
     supply: Supply, defaults: Mapping[str, Any], *, with_name: bool
 ) -> probatio.Schema:
     r"""Return the form of a charger\'s name (when asked), wiring, maximum, circuit, priority."""
-    phases = "_".join(str(p) for p in defaults.get(CONF_PHASES, [])) or PHASE_CHOICES[supply][0]
+    stored = defaults.get(CONF_PHASES) or []
+    # A stored charger keeps a list of lines; a form shown again after an error, its choice.
+    phases = stored if isinstance(stored, str) else "_".join(str(p) for p in stored)
+    if phases not in PHASE_CHOICES[supply]:
+        phases = PHASE_CHOICES[supply][0]
     fields: dict[Any, Any] = {}
     if with_name:
         fields[probatio.Required(CONF_NAME, default=defaults.get(CONF_NAME, ""))] = TextSelector()

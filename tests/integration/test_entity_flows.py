@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import probatio
 import pytest
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
@@ -44,6 +46,17 @@ CHARGER: dict[str, Any] = {
 }
 
 
+def form_defaults(result: Mapping[str, Any]) -> dict[str, Any]:
+    """The values a form shows pre-filled: defaults and suggested values."""
+    shown = {}
+    for key in result["data_schema"].schema:
+        if key.default is not probatio.UNDEFINED:
+            shown[str(key)] = key.default()
+        elif key.description and "suggested_value" in key.description:
+            shown[str(key)] = key.description["suggested_value"]
+    return shown
+
+
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> World:
     return World(monkeypatch)
@@ -81,7 +94,10 @@ async def test_entity_charger_subentry_flow(hass: HomeAssistant, world: World) -
         "limit_entity": "limit_range"
     }
     assert (await answer(limit_entity="number.slow"))["errors"] == {"limit_entity": "cannot_pause"}
-    assert (await answer(max_a=40))["errors"] == {"max_a": "charger_above_breaker"}
+    above = await answer(max_a=40, phases="2_3_1")
+    assert above["errors"] == {"max_a": "charger_above_breaker"}
+    # Shown again with what was chosen, the wiring too (it is stored as a list of lines).
+    assert form_defaults(above)["phases"] == "2_3_1"
     assert (await answer(current_entities=["sensor.evse_current_l1"]))["errors"] == {
         "current_entities": "entity_count"
     }

@@ -17,6 +17,8 @@ from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
 from homeassistant.const import CONF_NAME
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.selector import (
+    DeviceSelector,
+    DeviceSelectorConfig,
     EntitySelector,
     EntitySelectorConfig,
     TextSelector,
@@ -54,6 +56,7 @@ from .entity_config import (
     parse_manual_mapping,
     used_twice,
 )
+from .entity_presets import PRESETS, preset_answers, preset_devices_exist
 from .flow_common import (
     NEW_CHARGER_ID,
     charger_fail_safe_errors,
@@ -165,8 +168,30 @@ def other_entities(entry: ConfigEntry, exclude: str | None) -> list[tuple[str, .
     return groups
 
 
+CONF_DEVICE_PRESET = "device"
+
+
 class EntityChargerSubentryFlow(ConfigSubentryFlow):
     """Add or change a charger that another integration controls."""
+
+    _preset: dict[str, Any] | None = None
+    """What the charger's device filled in (None: the device was not asked for yet)."""
+
+    async def async_step_device(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Offer to fill the form from a charger device of an integration Headroom knows."""
+        if user_input is not None:
+            device_id = user_input.get(CONF_DEVICE_PRESET)
+            self._preset = preset_answers(self.hass, device_id) if device_id else {}
+            return await self.async_step_user()
+        selector = DeviceSelector(
+            DeviceSelectorConfig(filter=[{"integration": platform} for platform in PRESETS])
+        )
+        return self.async_show_form(
+            step_id="device",
+            data_schema=probatio.Schema({probatio.Optional(CONF_DEVICE_PRESET): selector}),
+        )
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Pick the charger's entities, timing, wiring and limits."""
@@ -174,6 +199,8 @@ class EntityChargerSubentryFlow(ConfigSubentryFlow):
         supply = stored_supply(entry.options)
         if supply is None:
             return self.async_abort(reason="site_needs_repair")
+        if self._preset is None and user_input is None and preset_devices_exist(self.hass):
+            return await self.async_step_device()
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         if user_input is not None:
@@ -184,7 +211,7 @@ class EntityChargerSubentryFlow(ConfigSubentryFlow):
                 errors, placeholders = charger_fail_safe_errors(entry, NEW_CHARGER_ID, data)
                 if not errors:
                     return self.async_create_entry(title=user_input[CONF_NAME].strip(), data=data)
-        defaults = {CONF_NAME: "", **(user_input or {})}
+        defaults = {CONF_NAME: "", **(self._preset or {}), **(user_input or {})}
         return self.async_show_form(
             step_id="user",
             data_schema=entity_charger_schema(supply, defaults),

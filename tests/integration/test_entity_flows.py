@@ -350,7 +350,8 @@ async def test_entity_charger_reconfigure_keeps_pause_and_checks_the_mapping(
     assert entry.state is ConfigEntryState.LOADED
 
 
-async def test_entity_charger_name_must_not_be_empty(hass: HomeAssistant, world: World) -> None:
+async def start_charger_form(hass: HomeAssistant, world: World) -> tuple[Any, dict[str, Any]]:
+    """A site of a DSMR reader and no charger, the Add-charger form of an EVSE's entities."""
     evse = FakeEvse(world=world)
     await add_fakes(hass, world, [evse], [FakeDsmr(evses=[evse])])
     entry = entity_site()
@@ -358,6 +359,11 @@ async def test_entity_charger_name_must_not_be_empty(hass: HomeAssistant, world:
     result = await hass.config_entries.subentries.async_init(
         (entry.entry_id, "entity_charger"), context={"source": SOURCE_USER}
     )
+    return entry, dict(result)
+
+
+async def test_entity_charger_name_must_not_be_empty(hass: HomeAssistant, world: World) -> None:
+    _, result = await start_charger_form(hass, world)
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {**CHARGER, "name": "  "}
     )
@@ -369,17 +375,11 @@ async def test_a_status_entity_brings_the_mapping_of_its_integration(
 ) -> None:
     # A Peblar's state sensor, registered by Home Assistant's peblar integration: chosen as
     # the status with 'No status entity' left in the mapping, its words are Peblar's.
-    evse = FakeEvse(world=world)
-    await add_fakes(hass, world, [evse], [FakeDsmr(evses=[evse])])
     peblar = er.async_get(hass).async_get_or_create(
         "sensor", "peblar", "23-45-A1-B2_cp_state", suggested_object_id="peblar_state"
     )
     hass.states.async_set(peblar.entity_id, "charging")
-    entry = entity_site()
-    await setup_site(hass, entry)
-    result = await hass.config_entries.subentries.async_init(
-        (entry.entry_id, "entity_charger"), context={"source": SOURCE_USER}
-    )
+    entry, result = await start_charger_form(hass, world)
     # The test integration's status sensor: no mapping Headroom could take from it.
     unknown = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {**CHARGER, "status_mapping": "none"}

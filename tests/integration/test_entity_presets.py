@@ -15,7 +15,6 @@ from typing import Any
 
 import homeassistant.components
 import pytest
-from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
@@ -23,10 +22,8 @@ from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.headroom.entity_presets import PRESETS, preset_answers
-from tests.integration.fake_devices import FakeDsmr, World, add_fakes
-from tests.integration.helpers import setup_site
-from tests.integration.test_entity_devices import entity_site
-from tests.integration.test_entity_flows import CHARGER, form_defaults
+from tests.integration.fake_devices import World
+from tests.integration.test_entity_flows import CHARGER, form_defaults, start_charger_form
 
 COMPONENTS = Path(homeassistant.components.__path__[0])
 PEBLAR_ENTITIES = {
@@ -98,19 +95,9 @@ def register_peblar(hass: HomeAssistant, *, disabled: tuple[str, ...] = ()) -> s
     return register(hass, "peblar", PEBLAR_ENTITIES, name="Peblar EV", disabled=disabled)
 
 
-async def start_flow(hass: HomeAssistant, world: World) -> tuple[Any, dict[str, Any]]:
-    await add_fakes(hass, world, [], [FakeDsmr(evses=[])])
-    entry = entity_site()
-    await setup_site(hass, entry)
-    result = await hass.config_entries.subentries.async_init(
-        (entry.entry_id, "entity_charger"), context={"source": SOURCE_USER}
-    )
-    return entry, dict(result)
-
-
 async def test_a_peblar_device_fills_in_the_charger_form(hass: HomeAssistant, world: World) -> None:
     device_id = register_peblar(hass)
-    entry, result = await start_flow(hass, world)
+    entry, result = await start_charger_form(hass, world)
     assert result["step_id"] == "device"
     form = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {"device": device_id}
@@ -138,7 +125,7 @@ async def test_a_peblar_device_fills_in_the_charger_form(hass: HomeAssistant, wo
 
 async def test_no_device_leaves_the_form_empty(hass: HomeAssistant, world: World) -> None:
     register_peblar(hass)
-    _, result = await start_flow(hass, world)
+    _, result = await start_charger_form(hass, world)
     form = await hass.config_entries.subentries.async_configure(result["flow_id"], {})
     assert form["step_id"] == "user"
     shown = form_defaults(form)

@@ -3,8 +3,10 @@ The entity charger subentry flow: a charger that another integration controls.
 
 One form: the charger's current-limit `number` (required), how it pauses, its status
 entity and the mapping of its states, its current or power sensors, its timing, and the
-wiring and limits every charger has. Selectors are filtered by domain and device class;
-the answers are checked against the entities' live states (`entity_checks`).
+wiring and limits every charger has. When a charger device of an integration Headroom
+knows is registered, a first step offers it to fill the form in (`entity_presets`).
+Selectors are filtered by domain and device class; the answers are checked against the
+entities' live states (`entity_checks`).
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ if TYPE_CHECKING:
 
     from .engine.model import Supply
 
+CONF_DEVICE_PRESET = "device"
+"""The optional first step's answer: a charger device whose entities fill the form in."""
 ENTITY_FIELDS = (
     CONF_LIMIT_ENTITY,
     CONF_PAUSE,
@@ -166,9 +170,6 @@ def other_entities(entry: ConfigEntry, exclude: str | None) -> list[tuple[str, .
         if subentry.subentry_id != exclude
     )
     return groups
-
-
-CONF_DEVICE_PRESET = "device"
 
 
 class EntityChargerSubentryFlow(ConfigSubentryFlow):

@@ -189,9 +189,9 @@ class ChargerLink:
         """
         Send the limit again: the charger draws above it (the engine says *unresponsive*).
 
-        It may never have had it (an Alfen back from a reboot applies its safe current and
-        reads back 0, so the loop would not write the 0 it holds again), or it was lost.
-        At most once per `after_s`, never while a write is in flight.
+        It may never have had it (a charger back from a reboot that reads back the limit the
+        loop holds while it applies another), or the write was lost. At most once per
+        `after_s`, never while a write is in flight.
         """
         if self.writing is None and now - self.written_at >= after_s:
             self.setpoint_a = None

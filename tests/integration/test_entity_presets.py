@@ -9,11 +9,8 @@ Assistant's peblar integration does (platform, device, translation keys) with li
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
-import homeassistant.components
 import pytest
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -24,8 +21,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.headroom.entity_presets import PRESETS, preset_answers
 from tests.integration.fake_devices import World
 from tests.integration.test_entity_flows import CHARGER, form_defaults, start_charger_form
+from tests.integration.test_status_mappings import entity_strings
 
-COMPONENTS = Path(homeassistant.components.__path__[0])
 PEBLAR_ENTITIES = {
     ("number", "charge_current_limit"): (
         "12",
@@ -46,7 +43,7 @@ PEBLAR_ENTITIES = {
 
 @pytest.mark.parametrize("platform", sorted(PRESETS))
 def test_every_preset_names_entities_the_integration_has(platform: str) -> None:
-    strings = json.loads((COMPONENTS / platform / "strings.json").read_text())["entity"]
+    strings = entity_strings(platform)
     preset = PRESETS[platform]
     assert preset.limit in strings["number"]
     assert preset.pause_switch is None or preset.pause_switch in strings["switch"]

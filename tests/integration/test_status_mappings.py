@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
+from typing import Any
 
 import homeassistant.components
 import pytest
@@ -26,10 +27,15 @@ from custom_components.headroom.entity_config import (
 COMPONENTS = Path(homeassistant.components.__path__[0])
 
 
+def entity_strings(component: str) -> dict[str, Any]:
+    """An integration's entity texts by platform and translation key, as it ships."""
+    strings: dict[str, Any] = json.loads((COMPONENTS / component / "strings.json").read_text())
+    return strings["entity"]
+
+
 def published_states(component: str, sensor: str) -> set[str]:
     """The states an integration's enum sensor publishes (the keys it translates)."""
-    strings = json.loads((COMPONENTS / component / "strings.json").read_text())
-    return set(strings["entity"]["sensor"][sensor]["state"])
+    return set(entity_strings(component)["sensor"][sensor]["state"])
 
 
 @pytest.mark.parametrize(

@@ -616,7 +616,13 @@ class AlfenEve(Charger):
         if left_s is None or written_at is None or not 0 < left_s < self._NO_SETPOINT:
             return  # no write yet, ran out already (0), or no such register
         self.fallback_after_s = float(round(left_s + self._clock() - written_at))
-        self.rewrite_interval_s = min(self._asked_interval_s, self.fallback_after_s / 2)
+        self._set_rewrite_interval()
+
+    def _set_rewrite_interval(self) -> None:
+        """Re-write within half the validity time when known, and as asked (25 s at most)."""
+        self.rewrite_interval_s = self._asked_interval_s
+        if self.fallback_after_s is not None:
+            self.rewrite_interval_s = min(self.rewrite_interval_s, self.fallback_after_s / 2)
 
     async def arm_watchdog(self, *, timeout_s: float, failsafe_a: int) -> WatchdogStatus:
         """
@@ -631,9 +637,7 @@ class AlfenEve(Charger):
         values = await self._reader.read(["failsafe_current"])
         safe_a = _number(values["failsafe_current"])
         self._asked_interval_s = min(self.DEFAULT_REWRITE_INTERVAL_S, timeout_s / 2)
-        self.rewrite_interval_s = self._asked_interval_s
-        if self.fallback_after_s is not None:
-            self.rewrite_interval_s = min(self.rewrite_interval_s, self.fallback_after_s / 2)
+        self._set_rewrite_interval()
         return WatchdogStatus(
             timeout_s=None,
             failsafe_a=safe_a,
